@@ -1,0 +1,62 @@
+# Two commands set everything up on a fresh machine with Python 3.11: `make run` and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 5000
+PYTEST_ARGS ?=
+export FLASK_APP := wsgi
+
+.PHONY: run serve test lint format translations worker beat bench clean
+
+$(STAMP): requirements.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || { \
+		echo "Could not create a virtual environment. On Debian or Ubuntu: sudo apt install python3-venv"; exit 1; }
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	@touch $@
+
+venv: $(STAMP)
+
+## make run: install, migrate, seed reference and (first time only) demo data, print the admin login, serve.
+run: $(STAMP)
+	$(BIN)/flask db upgrade
+	$(BIN)/flask crm seed-reference
+	$(BIN)/flask crm seed-demo --if-empty
+	@echo "----------------------------------------------------------------------"
+	@echo "AEO Cultivation CRM at http://$(HOST):$(PORT)"
+	@grep -E '^admin ' instance/demo-logins.txt | awk '{print "Administrator login: " $$1 " / " $$2}' || true
+	@echo "Other demo logins: instance/demo-logins.txt"
+	@echo "----------------------------------------------------------------------"
+	$(BIN)/flask run --host $(HOST) --port $(PORT)
+
+## make serve: serve without seeding (after `make run` once).
+serve: $(STAMP)
+	$(BIN)/flask run --host $(HOST) --port $(PORT)
+
+## make test: the test suite (SQLite and eager jobs unless DATABASE_URL / REDIS_URL point at real services).
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+## make translations: extract new strings into each package's zh catalog (then fill in the msgstr lines).
+translations: $(STAMP)
+	$(BIN)/flask crm update-translations
+
+worker: $(STAMP)
+	$(BIN)/celery -A workers.celery_app worker --loglevel=INFO
+
+beat: $(STAMP)
+	$(BIN)/celery -A workers.celery_app beat --loglevel=INFO --schedule=instance/celerybeat-schedule
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache
