@@ -1,0 +1,117 @@
+"""AEO Cultivation CRM: the application factory."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import Flask, g
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from config import Config, config_from_env
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: Config | None = None) -> Flask:
+    config = config or config_from_env()
+    config.check()
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_path=str(config.INSTANCE_PATH),
+    )
+    app.config.from_object(config)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    configure_logging(app)
+    register_extensions(app)
+    register_blueprints(app)
+    register_cli(app)
+    register_template_helpers(app)
+    from workers import celery_init_app
+
+    celery_init_app(app)
+    return app
+
+
+def configure_logging(app: Flask) -> None:
+    if not app.debug and not app.testing and not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+
+
+def register_extensions(app: Flask) -> None:
+    from crm.core import i18n, jobs, security
+    from crm.extensions import babel, csrf, db, limiter, login_manager, migrate
+
+    @app.before_request
+    def _fresh_request_state():
+        """Per-request caches live on ``g``; start every request without them (tests reuse one app context)."""
+        for key in ("_login_user", "_flask_babel", "_crm_scopes", "crm_jobs_ready"):
+            g.pop(key, None)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "crm" / "migrations"), render_as_batch=True, compare_type=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    i18n.compile_catalogs()
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(i18n.translation_directories())
+    babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=lambda: app.config["CRM_TIMEZONE"])
+    login_manager.init_app(app)
+    security.init_app(app)
+    jobs.init_app(app)
+
+    from crm.auth.views import init_login
+
+    init_login(app)
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
+    """SQLite: enforce foreign keys, and let SQLAlchemy (not pysqlite) manage transactions and savepoints."""
+    import sqlite3
+
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.close()
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_begin(conn) -> None:
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN")
+
+
+def register_blueprints(app: Flask) -> None:
+    from crm.api import bp as api_bp
+    from crm.auth.views import admin_bp as users_admin_bp
+    from crm.auth.views import bp as auth_bp
+    from crm.enterprises.views import bp as enterprises_bp
+    from crm.main.views import bp as main_bp
+    from crm.reference.views import bp as reference_bp
+
+    for blueprint in (main_bp, auth_bp, users_admin_bp, reference_bp, enterprises_bp, api_bp):
+        app.register_blueprint(blueprint)
+
+    from crm.main.views import register_error_handlers
+
+    register_error_handlers(app)
+
+
+def register_cli(app: Flask) -> None:
+    from crm.cli import crm_cli
+
+    app.cli.add_command(crm_cli)
+
+
+def register_template_helpers(app: Flask) -> None:
+    from crm.core import filters
+    from crm.core.navigation import inject_navigation
+
+    filters.register(app)
+    app.context_processor(inject_navigation)

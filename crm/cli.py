@@ -1,0 +1,22 @@
+"""The ``flask crm`` command group; each command lives next to the code it operates on."""
+
+from __future__ import annotations
+
+from flask.cli import AppGroup
+
+from crm.auth.cli import create_token_command, create_user_command
+from crm.core.cli import compile_translations_command, update_translations_command
+from crm.demo.cli import seed_demo_command
+from crm.reference.cli import seed_reference_command
+
+crm_cli = AppGroup("crm", help="AEO Cultivation CRM commands.")
+
+for command in (
+    create_user_command,
+    create_token_command,
+    seed_reference_command,
+    seed_demo_command,
+    update_translations_command,
+    compile_translations_command,
+):
+    crm_cli.add_command(command)

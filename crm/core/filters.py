@@ -1,0 +1,85 @@
+"""Jinja filters and globals shared by every template."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from babel.dates import format_date as babel_format_date
+from babel.dates import format_datetime as babel_format_datetime
+from babel.numbers import format_decimal
+from flask import Flask, request, url_for
+from markupsafe import Markup
+
+from crm.core.i18n import current_language, is_chinese
+from crm.core.timeutil import to_local
+
+
+def format_date(value: date | datetime | None, empty: str = "") -> str:
+    """``2025年6月5日`` in Chinese, ``Jun 5, 2025`` in English."""
+    if value is None:
+        return empty
+    if isinstance(value, datetime):
+        value = to_local(value).date()
+    return babel_format_date(value, "long" if is_chinese() else "medium", locale=current_language())
+
+
+def format_datetime(value: datetime | None, empty: str = "") -> str:
+    """A UTC instant shown in the CRM's time zone: ``2025年6月5日 14:03``."""
+    if value is None:
+        return empty
+    local = to_local(value)
+    pattern = "yyyy年M月d日 HH:mm" if is_chinese() else "MMM d, yyyy HH:mm"
+    return babel_format_datetime(local, pattern, locale=current_language())
+
+
+def format_time(value: datetime | None, empty: str = "") -> str:
+    return empty if value is None else to_local(value).strftime("%H:%M")
+
+
+def format_number(value: int | float | Decimal | None, empty: str = "") -> str:
+    if value is None:
+        return empty
+    return format_decimal(value, locale=current_language())
+
+
+def label(value: Any, empty: str = "") -> str:
+    """The translated label of an enum member, or of a reference-data row (its name in the current language)."""
+    if value is None:
+        return empty
+    if hasattr(value, "label"):
+        return str(value.label)
+    if hasattr(value, "display_name"):
+        return str(value.display_name)
+    return str(value)
+
+
+def url_with(**changes: Any) -> str:
+    """The current URL with some query arguments replaced (``None`` removes one); keeps repeated arguments."""
+    args = request.args.to_dict(flat=False)
+    for key, value in changes.items():
+        if value is None:
+            args.pop(key, None)
+        else:
+            args[key] = value if isinstance(value, list) else [value]
+    return url_for(request.endpoint, **(request.view_args or {}), **args)
+
+
+def nl2br(value: str | None) -> Markup:
+    if not value:
+        return Markup("")
+    escaped = Markup.escape(value)
+    return Markup("<br>").join(escaped.split("\n"))
+
+
+def register(app: Flask) -> None:
+    app.jinja_env.filters.update(
+        date=format_date,
+        datetime=format_datetime,
+        time=format_time,
+        number=format_number,
+        label=label,
+        nl2br=nl2br,
+    )
+    app.jinja_env.globals.update(url_with=url_with, current_language=current_language)

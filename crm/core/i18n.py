@@ -1,0 +1,88 @@
+"""Languages: the locale of each request, and the message catalogs.
+
+Each package keeps its own catalog (``crm/<package>/translations/zh/LC_MESSAGES/messages.po``; Babel
+resolves zh_CN to zh_Hans_CN and gettext falls back from that to ``zh``) for the
+strings of its code and its templates folder; Flask-Babel merges them. Compiled ``.mo`` files are not
+committed: they are built from the ``.po`` files when missing or older (at start-up and by ``make``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from flask import current_app, has_request_context, request, session
+from flask_login import current_user
+
+logger = logging.getLogger(__name__)
+
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = PACKAGE_ROOT.parent
+SUPPORTED = ("zh_CN", "en")
+
+
+def translation_directories() -> list[str]:
+    """Every package's ``translations`` folder, core first."""
+    dirs = sorted(p for p in PACKAGE_ROOT.glob("*/translations") if p.is_dir())
+    dirs.sort(key=lambda p: p.parent.name != "core")
+    return [str(p) for p in dirs]
+
+
+def po_files() -> list[Path]:
+    return sorted(PACKAGE_ROOT.glob("*/translations/*/LC_MESSAGES/messages.po"))
+
+
+def compile_catalogs(force: bool = False) -> int:
+    """Compile each ``.po`` whose ``.mo`` is missing or older; atomic, so parallel workers are safe."""
+    compiled = 0
+    for po_path in po_files():
+        mo_path = po_path.with_suffix(".mo")
+        if not force and mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
+            continue
+        with po_path.open("rb") as fh:
+            catalog = read_po(fh, locale=po_path.parent.parent.name)
+        fd, tmp_name = tempfile.mkstemp(dir=mo_path.parent, prefix=".messages-", suffix=".mo")
+        with os.fdopen(fd, "wb") as fh:
+            write_mo(fh, catalog, use_fuzzy=False)
+        os.replace(tmp_name, mo_path)
+        compiled += 1
+    if compiled:
+        logger.info("Compiled %d message catalog(s)", compiled)
+    return compiled
+
+
+def normalise_language(value: str | None) -> str | None:
+    if not value:
+        return None
+    value = value.replace("-", "_")
+    for code in SUPPORTED:
+        if value.lower() == code.lower() or value.lower().split("_")[0] == code.lower().split("_")[0]:
+            return code
+    return None
+
+
+def select_locale() -> str:
+    """The user's saved language, else the session's choice, else the configured default."""
+    default = current_app.config.get("CRM_DEFAULT_LANGUAGE", "zh_CN")
+    if not has_request_context():
+        return default
+    if getattr(current_user, "is_authenticated", False) and getattr(current_user, "language", None):
+        return normalise_language(current_user.language) or default
+    return normalise_language(session.get("language")) or default
+
+
+def current_language() -> str:
+    return select_locale()
+
+
+def is_chinese() -> bool:
+    return current_language().startswith("zh")
+
+
+def request_prefers(value: str | None = None) -> str | None:
+    """Normalise an explicitly requested language (query string or form)."""
+    return normalise_language(value or (request.args.get("lang") if has_request_context() else None))

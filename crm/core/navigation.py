@@ -1,0 +1,50 @@
+"""The main navigation: each entry with the permission that shows it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import request
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from crm.core.permissions import Permission, has_permission
+
+
+@dataclass(frozen=True)
+class NavItem:
+    endpoint: str
+    label: object
+    #: Shown only to users holding this permission; None shows it to every logged-in user.
+    permission: Permission | None = None
+    #: Blueprint names that mark the entry active.
+    blueprints: tuple[str, ...] = ()
+
+
+MAIN_NAVIGATION: tuple[NavItem, ...] = (
+    NavItem("main.home", _l("Home"), blueprints=("main",)),
+    NavItem("enterprises.list_enterprises", _l("Enterprises"), blueprints=("enterprises",)),
+)
+
+ADMIN_NAVIGATION: tuple[NavItem, ...] = (
+    NavItem("users_admin.list_users", _l("Users"), Permission.MANAGE_USERS, ("users_admin",)),
+    NavItem("reference.index", _l("Reference data"), Permission.MANAGE_REFERENCE, ("reference",)),
+)
+
+
+def visible(items: tuple[NavItem, ...]) -> list[NavItem]:
+    return [item for item in items if item.permission is None or has_permission(current_user, item.permission)]
+
+
+def is_active(item: NavItem) -> bool:
+    return request.blueprint in item.blueprints
+
+
+def inject_navigation() -> dict:
+    if not getattr(current_user, "is_authenticated", False):
+        return {"main_navigation": [], "admin_navigation": [], "nav_is_active": is_active}
+    return {
+        "main_navigation": visible(MAIN_NAVIGATION),
+        "admin_navigation": visible(ADMIN_NAVIGATION),
+        "nav_is_active": is_active,
+    }

@@ -1,0 +1,82 @@
+"""Pagination of ``select()`` statements for pages and the API."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from flask import current_app, request
+from sqlalchemy import Select, func, select
+
+from crm.extensions import db
+
+
+@dataclass
+class Page:
+    items: Sequence[Any]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.per_page)) if self.per_page else 1
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+    @property
+    def first_index(self) -> int:
+        return (self.page - 1) * self.per_page + 1 if self.total else 0
+
+    @property
+    def last_index(self) -> int:
+        return min(self.page * self.per_page, self.total)
+
+    def window(self, around: int = 2) -> list[int | None]:
+        """Page numbers to link, with ``None`` for a gap: 1 … 4 5 [6] 7 8 … 20."""
+        shown = {1, self.pages, *range(self.page - around, self.page + around + 1)}
+        numbers = sorted(n for n in shown if 1 <= n <= self.pages)
+        result: list[int | None] = []
+        for number in numbers:
+            if result and number - (result[-1] or 0) > 1:
+                result.append(None)
+            result.append(number)
+        return result
+
+
+class PageArgumentError(ValueError):
+    """Raised for a page or per_page that is not a positive whole number."""
+
+
+def page_args(default_per_page: int | None = None, max_per_page: int | None = None) -> tuple[int, int]:
+    """Read ``page`` and ``per_page`` from the query string; per_page is capped at ``max_per_page``."""
+    default_per_page = default_per_page or current_app.config.get("UI_PER_PAGE", 50)
+    max_per_page = max_per_page or current_app.config.get("API_MAX_PER_PAGE", 200)
+    try:
+        page = int(request.args.get("page", 1))
+        per_page = int(request.args.get("per_page", default_per_page))
+    except ValueError:
+        raise PageArgumentError("page and per_page must be whole numbers") from None
+    if page < 1 or per_page < 1:
+        raise PageArgumentError("page and per_page must be at least 1")
+    return page, min(per_page, max_per_page)
+
+
+def count_rows(stmt: Select) -> int:
+    return db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+
+
+def paginate(stmt: Select, page: int, per_page: int, *, scalars: bool = True) -> Page:
+    """Run one page of ``stmt`` and count the whole; ``scalars=False`` returns rows instead of objects."""
+    total = count_rows(stmt)
+    limited = stmt.limit(per_page).offset((page - 1) * per_page)
+    result = db.session.scalars(limited) if scalars else db.session.execute(limited)
+    return Page(items=list(result.all()), total=total, page=page, per_page=per_page)

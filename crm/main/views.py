@@ -1,0 +1,121 @@
+"""The home page, health check, language switch and error pages."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Flask, current_app, jsonify, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import text
+from werkzeug.exceptions import HTTPException
+
+from crm.core.i18n import normalise_language
+from crm.extensions import db, limiter
+from crm.main import queries
+
+logger = logging.getLogger(__name__)
+
+bp = Blueprint("main", __name__)
+
+
+@bp.get("/")
+@login_required
+def home():
+    return render_template(
+        "main/home.html",
+        stage_counts=queries.stage_counts(),
+        my_enterprises=queries.my_enterprises(current_user, limit=10),
+    )
+
+
+@bp.get("/healthz")
+@limiter.exempt
+def healthz():
+    """Liveness for load balancers: 200 when the database answers, 503 when it does not."""
+    status = {"database": "ok", "redis": redis_status()}
+    try:
+        db.session.execute(text("SELECT 1"))
+    except Exception as exc:  # any failure to reach the database means unhealthy
+        logger.error("Health check: database unreachable: %s", exc)
+        db.session.rollback()
+        status["database"] = "down"
+    return jsonify(status), 200 if status["database"] == "ok" else 503
+
+
+def redis_status() -> str:
+    url = current_app.config.get("REDIS_URL")
+    if not url:
+        return "eager"
+    import redis
+
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+        client.ping()
+        client.close()
+    except Exception:  # refused, timed out, or answered nonsense: all mean down
+        return "down"
+    return "ok"
+
+
+@bp.post("/language")
+def set_language():
+    """Switch the interface language; remembered on the account, or in the session before login."""
+    language = normalise_language(request.form.get("language"))
+    if language:
+        session["language"] = language
+        if current_user.is_authenticated:
+            current_user.language = language
+            db.session.commit()
+    target = request.form.get("next") or request.referrer or url_for("main.home")
+    if not _is_local_url(target):
+        target = url_for("main.home")
+    return redirect(target)
+
+
+def _is_local_url(target: str) -> bool:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(target)
+    host_ok = not parts.netloc or parts.netloc == request.host
+    return host_ok and parts.scheme in ("", "http", "https") and not target.startswith("//")
+
+
+def register_error_handlers(app: Flask) -> None:
+    def wants_json() -> bool:
+        return request.path.startswith("/api/")
+
+    @app.errorhandler(HTTPException)
+    def handle_http_error(error: HTTPException):
+        from crm.api.errors import ApiError, error_response
+
+        if isinstance(error, ApiError):
+            return error.get_response()
+        if wants_json():
+            return error_response(error.code or 500, None, error.description)
+        template = (
+            f"errors/{error.code}.html" if error.code in (400, 403, 404, 405, 413, 429) else "errors/generic.html"
+        )
+        return render_template(template, error=error), error.code
+
+    @app.errorhandler(Exception)
+    def handle_unexpected_error(error: Exception):
+        if current_app.testing and not current_app.config.get("CRM_RENDER_ERRORS_IN_TESTS"):
+            raise error
+        logger.error("Unhandled error on %s %s", request.method, request.path, exc_info=error)
+        db.session.rollback()
+        if wants_json():
+            from crm.api.errors import error_response
+
+            return error_response(500, "server_error", _("An unexpected error occurred."))
+        return render_template("errors/500.html"), 500
+
+    from flask_wtf.csrf import CSRFError
+
+    @app.errorhandler(CSRFError)
+    def handle_csrf_error(error: CSRFError):
+        if wants_json():
+            from crm.api.errors import error_response
+
+            return error_response(400, "csrf", error.description)
+        return render_template("errors/400.html", error=error, csrf=True), 400

@@ -1,0 +1,36 @@
+// Behaviour shared by every page. No inline scripts: pages declare behaviour with data- attributes.
+(function () {
+  "use strict";
+
+  // <form data-confirm="Are you sure?">: ask before submitting.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (form instanceof HTMLFormElement && form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
+      event.preventDefault();
+    }
+  });
+
+  // <select data-autosubmit>: submit the enclosing form when the choice changes.
+  document.addEventListener("change", function (event) {
+    var field = event.target;
+    if (field instanceof HTMLElement && field.hasAttribute("data-autosubmit") && field.form) {
+      field.form.requestSubmit ? field.form.requestSubmit() : field.form.submit();
+    }
+  });
+
+  // <div class="progress-bar" data-progress="42">: set the width from data (inline styles are not allowed).
+  function applyProgress(root) {
+    (root || document).querySelectorAll("[data-progress]").forEach(function (bar) {
+      var value = Math.max(0, Math.min(100, parseFloat(bar.dataset.progress) || 0));
+      bar.style.width = value + "%";
+      bar.setAttribute("aria-valuenow", String(Math.round(value)));
+    });
+  }
+  window.CRM = window.CRM || {};
+  window.CRM.applyProgress = applyProgress;
+  window.CRM.csrfToken = function () {
+    var input = document.querySelector("input[name=csrf_token]");
+    return input ? input.value : "";
+  };
+  document.addEventListener("DOMContentLoaded", function () { applyProgress(document); });
+})();
