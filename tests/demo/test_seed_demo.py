@@ -1,0 +1,54 @@
+"""``flask crm seed-demo``: deterministic, realistic, every area and office, users of every role."""
+
+from sqlalchemy import func, select
+
+from crm.auth.models import User
+from crm.core.permissions import Role
+from crm.demo.services import seed_demo
+from crm.enterprises.identifiers import validate_uscc
+from crm.enterprises.models import Enterprise
+from crm.extensions import db
+from crm.pipeline.models import StageChange
+from crm.reference.models import Area
+
+
+def test_demo_covers_every_area_stage_and_role():
+    ctx = seed_demo(enterprises=400, seed=7)
+    enterprises = db.session.scalars(select(Enterprise)).all()
+    assert len(enterprises) == 400
+    assert {e.area_id for e in enterprises} == set(db.session.scalars(select(Area.id)))
+    assert {e.stage for e in enterprises} >= {"candidate", "pooled", "cultivating", "certified", "withdrawn"}
+    for enterprise in enterprises:
+        assert validate_uscc(enterprise.uscc) == enterprise.uscc
+        assert (
+            enterprise.office is None or enterprise.office.serves(enterprise.area) or enterprise.office.parent is None
+        )
+    roles = set(db.session.scalars(select(User.role)))
+    assert roles == set(Role)
+    assert set(ctx.passwords) >= {"admin", "manager", "viewer", "bureau.quanzhou", "customs.fuzhou"}
+    history = db.session.scalar(select(func.count(StageChange.id)))
+    assert history >= 400
+    latest = db.session.scalars(select(StageChange).order_by(StageChange.changed_at.desc())).first()
+    owner = db.session.get(Enterprise, latest.enterprise_id)
+    assert owner.stage == latest.to_stage
+
+
+def test_demo_is_deterministic():
+    first = seed_demo(enterprises=20, seed=11)
+    names = [db.session.get(Enterprise, i).name for i in range(first.first_enterprise_id, first.last_enterprise_id + 1)]
+    db.session.rollback()
+    second = seed_demo(enterprises=20, seed=11)
+    again = [
+        db.session.get(Enterprise, i).name for i in range(second.first_enterprise_id, second.last_enterprise_id + 1)
+    ]
+    assert names == again
+
+
+def test_demo_cli_prints_logins_and_runs_once_with_if_empty(app):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["crm", "seed-demo", "--enterprises", "15", "--seed", "3"])
+    assert result.exit_code == 0, result.output
+    assert "admin" in result.output
+    again = runner.invoke(args=["crm", "seed-demo", "--if-empty"])
+    assert "already present" in again.output
+    assert db.session.scalar(select(func.count(Enterprise.id))) == 15
