@@ -52,6 +52,8 @@ def register_extensions(app: Flask) -> None:
         for key in ("_login_user", "_flask_babel", "_crm_scopes", "crm_jobs_ready"):
             g.pop(key, None)
 
+    import crm.models  # noqa: F401  (every model, so the metadata is complete)
+
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "crm" / "migrations"), render_as_batch=True, compare_type=True)
     csrf.init_app(app)

@@ -66,6 +66,7 @@ class StageChange(db.Model):
     data: Mapped[dict | None] = mapped_column(JSON)
 
     changed_by = relationship("User")
+    enterprise = relationship("Enterprise")
 
     @property
     def audit_enterprise_id(self) -> int:

@@ -58,3 +58,16 @@ def test_dates_display_in_english(app, client, make_user):
 
         login_user(user)
         assert format_date(date(2025, 6, 5)) == "Jun 5, 2025"
+
+
+def test_a_string_has_one_translation_across_catalogs():
+    """Catalogs are merged, so a string translated differently in two packages would silently pick one."""
+    from crm.core.cli import catalog_path, read_catalog
+
+    translations: dict[str, set[str]] = {}
+    for package in packages():
+        for message in read_catalog(catalog_path(package)):
+            if message.id and message.string:
+                translations.setdefault(message.id, set()).add(message.string)
+    conflicts = {msgid: sorted(strings) for msgid, strings in translations.items() if len(strings) > 1}
+    assert conflicts == {}
