@@ -1,7 +1,7 @@
 """Every feature's models, imported in one place so the metadata (and string relationships) are complete."""
 
 from crm.auth import models as auth_models  # noqa: F401
-from crm.core import audit, jobs  # noqa: F401
+from crm.core import audit, files, jobs  # noqa: F401
 from crm.enterprises import models as enterprise_models  # noqa: F401
 from crm.pipeline import models as pipeline_models  # noqa: F401
 from crm.plans import models as plan_models  # noqa: F401
