@@ -6,12 +6,15 @@ With ``REDIS_URL`` unset Celery runs jobs eagerly in-process, so the embedded de
 from __future__ import annotations
 
 from celery import Celery, Task
-from flask import Flask
+from flask import Flask, has_app_context
 
 
 def celery_init_app(app: Flask) -> Celery:
     class FlaskTask(Task):
         def __call__(self, *args, **kwargs):
+            # Inside an app context already (eager mode, tests, CLI): run there; in a worker: push one.
+            if has_app_context():
+                return self.run(*args, **kwargs)
             with app.app_context():
                 return self.run(*args, **kwargs)
 

@@ -88,8 +88,8 @@ def dispatch_ready() -> int:
 
 def send(job_id: int) -> bool:
     """Hand one queued job to Celery; False (and the row left waiting) when the broker cannot be reached."""
-    from workers.jobs.core import run_queued_job
-
+    # The Celery app of the current Flask app (tests create several apps in one process).
+    run_queued_job = current_app.extensions["celery"].tasks["jobs.run_queued"]
     try:
         run_queued_job.apply_async(args=[job_id], retry=False)
     except Exception as exc:  # the broker is down: the row waits for dispatch_pending

@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
+from crm.core.forms import EmptyForm
 from crm.core.permissions import Permission, permission_required
 from crm.extensions import db
 from crm.pipeline.models import Stage
@@ -197,3 +198,45 @@ def _apply(kind: ReferenceKind, form, row) -> None:
         row.kind = UnitKind(form.kind.data)
         row.area_id = form.area_id.data or None
         row.office_id = form.office_id.data or None
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+@permission_required(Permission.MANAGE_REFERENCE)
+def edit_settings():
+    """One form for every administrator-editable setting declared in ``crm.core.settings``."""
+    from crm.core.settings import DEFINITIONS, get_setting, set_setting
+
+    errors: dict[str, str] = {}
+    values = {key: get_setting(key) for key in DEFINITIONS}
+    if request.method == "POST":
+        if not EmptyForm().validate_on_submit():
+            abort(400)
+        for key, definition in DEFINITIONS.items():
+            raw = request.form.get(key, "")
+            if definition.type == "bool":
+                values[key] = raw == "y"
+                continue
+            values[key] = raw
+            try:
+                if definition.type == "int":
+                    int(raw)
+            except ValueError:
+                errors[key] = _("Enter a whole number.")
+                continue
+            try:
+                set_setting(key, raw)
+            except ValueError:
+                errors[key] = _(
+                    "Enter a number between %(low)s and %(high)s.", low=definition.minimum, high=definition.maximum
+                )
+        if not errors:
+            for key, definition in DEFINITIONS.items():
+                if definition.type == "bool":
+                    set_setting(key, values[key])
+            db.session.commit()
+            flash(_("Saved."), "success")
+            return redirect(url_for(".edit_settings"))
+        db.session.rollback()
+    return render_template(
+        "reference/settings.html", definitions=DEFINITIONS.values(), values=values, errors=errors, form=EmptyForm()
+    )

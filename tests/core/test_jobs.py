@@ -40,12 +40,13 @@ def test_rolled_back_jobs_never_run(app):
 
 
 def test_broker_down_leaves_the_job_waiting_for_dispatch_pending(app):
-    from workers.jobs.core import dispatch_pending, run_queued_job
+    from workers.jobs.core import dispatch_pending
 
     calls.clear()
     job = jobs.enqueue("tests.record_call", 9)
     db.session.commit()
-    with mock.patch.object(run_queued_job, "apply_async", side_effect=ConnectionError("redis down")):
+    task = app.extensions["celery"].tasks["jobs.run_queued"]
+    with mock.patch.object(task, "apply_async", side_effect=ConnectionError("redis down")):
         jobs.dispatch_ready()
     assert calls == []
     db.session.refresh(job)
@@ -59,7 +60,8 @@ def test_broker_down_leaves_the_job_waiting_for_dispatch_pending(app):
 def test_failed_job_is_recorded(app):
     job = jobs.enqueue("tests.record_call", "not-a-number-but-fine")
     db.session.commit()
-    with mock.patch.object(record_call, "run", side_effect=RuntimeError("boom")):
+    task = app.extensions["celery"].tasks["tests.record_call"]
+    with mock.patch.object(task, "run", side_effect=RuntimeError("boom")):
         jobs.dispatch_ready()
     failed = db.session.scalars(select(QueuedJob).where(QueuedJob.id == job.id)).one()
     db.session.refresh(failed)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import traceback
 
-from celery import current_app as current_celery
 from celery import shared_task
+from flask import current_app
 from sqlalchemy import update
 
 from crm.core import jobs
@@ -27,7 +27,7 @@ def run_queued_job(job_id: int) -> None:
         return
     task_name, args = job.task_name, list(job.args or [])
     db.session.commit()
-    task = current_celery.tasks[task_name]
+    task = current_app.extensions["celery"].tasks[task_name]
     try:
         with acting_as(f"job:{task_name}"):
             task.run(*args)

@@ -1,0 +1,44 @@
+"""Shapes shared by features that feed the enterprise timeline and the calendar.
+
+The enterprise page merges ``TimelineEntry`` lists from each feature's ``timeline_entries`` function; the
+calendar merges ``CalendarEntry`` lists from each feature's ``calendar_entries`` function.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    #: When it happened (UTC, aware); entries are merged newest first.
+    at: datetime
+    #: A short machine word: "stage", "visit", "task", "training", "note", "edit", "recommendation" ...
+    kind: str
+    title: str
+    body: str = ""
+    #: Who did it (display name), if known.
+    author: str | None = None
+    #: Where to see the record.
+    url: str | None = None
+    #: A Bootstrap Icons name, e.g. "flag".
+    icon: str = "dot"
+
+
+@dataclass(frozen=True)
+class CalendarEntry:
+    kind: str
+    title: str
+    #: Start and end as UTC instants; an all-day entry sets ``all_day`` and uses ``day``.
+    start: datetime | None
+    end: datetime | None = None
+    all_day: bool = False
+    day: date | None = None
+    url: str | None = None
+    #: "planned", "done", "cancelled" ...
+    status: str = ""
+    #: Stable identifier for iCalendar UIDs, e.g. "visit-12".
+    uid: str = ""
+    location: str = ""
+    description: str = ""
