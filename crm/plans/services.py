@@ -376,6 +376,7 @@ def create_tasks_from_gaps(plan: Plan, *, by: Any = None) -> list[CultivationTas
         .where(
             AssessmentResult.assessment_id == assessment.id,
             AssessmentResult.judgement.in_([Judgement.FAIL, Judgement.BASIC]),
+            StandardItem.is_bonus.is_(False),  # a missed bonus is no gap
         )
         .order_by(StandardItem.number)
     ).all()
@@ -495,10 +496,9 @@ def save_template_task(
     sort_order: int | None = None,
 ) -> PlanTemplateTask:
     if task is None:
-        task = PlanTemplateTask(template=template)
-        db.session.add(task)
         if sort_order is None:
-            sort_order = (max((t.sort_order for t in template.tasks if t is not task), default=0)) + 10
+            sort_order = max((t.sort_order for t in template.tasks), default=0) + 10
+        task = PlanTemplateTask(template_id=template.id)
     task.title = title.strip()[:300]
     task.anchor = OffsetAnchor(anchor)
     task.offset_days = int(offset_days)
@@ -506,5 +506,8 @@ def save_template_task(
     task.item_numbers = sorted({int(n) for n in item_numbers})
     if sort_order is not None:
         task.sort_order = sort_order
+    if task.id is None:
+        db.session.add(task)
     db.session.flush()
+    db.session.expire(template, ["tasks"])
     return task
