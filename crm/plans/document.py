@@ -6,6 +6,7 @@ CJK font on the machine: on Debian ``fonts-wqy-zenhei`` (or ``fonts-noto-cjk``);
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,11 @@ from crm.plans.services import is_overdue, progress
 from crm.standards.models import AssessmentResult, Judgement, StandardItem
 
 STYLESHEET = "css/plan-document.css"
+
+
+def zh_date(value: date | None, empty: str = "—") -> str:
+    """2025年6月5日, whatever the reader's language (the document is Chinese)."""
+    return f"{value.year}年{value.month}月{value.day}日" if value else empty
 
 
 def document_context(plan: Plan) -> dict[str, Any]:
@@ -54,6 +60,7 @@ def document_context(plan: Plan) -> dict[str, Any]:
         "overdue": {t.id for t in tasks if is_overdue(t, today)},
         "progress": progress(plan, today),
         "today": today,
+        "zh_date": zh_date,
     }
 
 

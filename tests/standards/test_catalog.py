@@ -74,7 +74,7 @@ def test_import_a_small_yaml_version():
     ("change", "message"),
     [
         (lambda d: d.update(tier="gold"), "tier"),
-        (lambda d: d["categories"][0]["clauses"][0]["items"].append({"number": 1, "title_zh": "重复"}), "item 1"),
+        (lambda d: d["categories"][0]["clauses"][0]["items"].append({"number": 1, "title_zh": "重复"}), "第1项"),
         (lambda d: d["categories"][0]["clauses"][0]["items"][0].pop("title_zh"), "title_zh"),
         (lambda d: d["categories"][0]["clauses"][0]["items"][1].update(business_types=["spaceport"]), "spaceport"),
         (lambda d: d["categories"][1]["clauses"][0]["items"][0].update(computed_from="luck"), "computed_from"),
