@@ -61,6 +61,7 @@ def register_children() -> None:
     from crm.standards.api import bp as standards_api
 
     for child in (enterprises_api, standards_api, plans_api):
+        csrf.exempt(child)  # token-authenticated like the parent: nested blueprints are not covered by its exemption
         bp.register_blueprint(child)
 
 

@@ -49,9 +49,11 @@ def test_one_open_plan_per_enterprise(make_enterprise):
 def test_the_database_refuses_a_second_active_plan(make_enterprise):
     enterprise = make_enterprise()
     services.create_plan(enterprise, goal="A")
-    with pytest.raises(IntegrityError), db.session.begin_nested():
-        db.session.add(Plan(enterprise_id=enterprise.id, status=PlanStatus.ACTIVE, goal="B"))
+    savepoint = db.session.begin_nested()
+    db.session.add(Plan(enterprise_id=enterprise.id, status=PlanStatus.ACTIVE, goal="B"))
+    with pytest.raises(IntegrityError):
         db.session.flush()
+    savepoint.rollback()
 
 
 def test_responsible_people_must_fit_their_roles_and_see_the_enterprise(make_enterprise, make_user):

@@ -38,12 +38,12 @@ def setting(make_user, make_enterprise, make_assessment):
 
 
 def page_urls(s) -> list[str]:
-    e, p, t = s["enterprise"].id, s["plan"].id, s["task"].id
+    e, p = s["enterprise"].id, s["plan"].id
     return [f"/enterprises/{e}/plan", f"/plans/{p}", f"/plans/{p}/print"]
 
 
 def edit_urls(s) -> list[str]:
-    e, p, t = s["enterprise"].id, s["plan"].id, s["task"].id
+    p, t = s["plan"].id, s["task"].id
     return [f"/plans/{p}/edit", f"/plans/{p}/tasks/new", f"/tasks/{t}/edit", f"/tasks/{t}/complete"]
 
 
