@@ -6,6 +6,7 @@ CJK font on the machine: on Debian ``fonts-wqy-zenhei`` (or ``fonts-noto-cjk``);
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,9 @@ from crm.plans.services import is_overdue, progress
 from crm.standards.models import AssessmentResult, Judgement, StandardItem
 
 STYLESHEET = "css/plan-document.css"
+# WeasyPrint reports each layout step at INFO; keep the application's log for what matters.
+logging.getLogger("weasyprint").setLevel(logging.WARNING)
+logging.getLogger("fontTools").setLevel(logging.WARNING)
 
 
 def zh_date(value: date | None, empty: str = "—") -> str:

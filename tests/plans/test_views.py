@@ -189,3 +189,35 @@ def test_admin_manages_templates(client, setting):
     assert client.get("/admin/plan-templates/").status_code == 200
     client.login(setting["bureau"])
     assert client.get("/admin/plan-templates/").status_code == 403
+
+
+def test_pages_render_in_english(client, setting, make_user, make_assessment):
+    english = make_user("admin", language="en")
+    client.login(english)
+    assessment = make_assessment(setting["enterprise"], {13: "basic"}, on=date(2026, 6, 2))
+    e, p, t, a = setting["enterprise"].id, setting["plan"].id, setting["task"].id, assessment.id
+    for url in [
+        "/plans/",
+        "/plans/tasks",
+        f"/plans/{p}",
+        f"/plans/{p}/edit",
+        f"/plans/{p}/tasks/new",
+        f"/tasks/{t}/edit",
+        f"/tasks/{t}/complete",
+        f"/enterprises/{e}/plan/new",
+        "/admin/plan-templates/",
+        "/admin/plan-templates/new",
+        "/standards/",
+        "/standards/aeo-advanced-2026",
+        "/standards/import",
+        "/standards/aeo-advanced-2026/rules",
+        f"/enterprises/{e}/assessments/",
+        f"/enterprises/{e}/assessments/new",
+        f"/assessments/{a}",
+        f"/assessments/{a}/edit",
+        f"/assessments/{a}/items/13",
+        f"/assessments/{a}/financials",
+    ]:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert 'lang="en"' in response.get_data(as_text=True), url
