@@ -26,7 +26,7 @@ from crm.standards.rules import Entry, evaluate
 logger = logging.getLogger(__name__)
 
 #: At most this many enterprises get demo assessments (74 result rows each), later stages first.
-MAX_ASSESSED = 3000
+MAX_ASSESSED = 2000
 PASSING_STAGES = ("ready", "applied", "in_certification", "certified")
 ORDER = (*PASSING_STAGES, "not_passed", "cultivating")
 EVIDENCE = {
@@ -146,9 +146,12 @@ def seed_demo_assessments(ctx: DemoContext) -> int:
         readiness[eid] = (evaluation.outcome.value, evaluation.total)  # added oldest first: the last one wins
         next_id += 1
 
+    officer_of: dict[str | None, int | None] = {}
     for eid, (_area, office, stage) in candidates:
-        officers = ctx.officers_for(office)
-        officer_id = officers[0].id if officers else None
+        if office not in officer_of:
+            officers = ctx.officers_for(office)
+            officer_of[office] = officers[0].id if officers else None
+        officer_id = officer_of[office]
         if stage in PASSING_STAGES:
             add(eid, AssessmentKind.SELF, rng.choice(("fail", "incomplete", "pass")), rng.randint(120, 300), None)
             add(eid, AssessmentKind.OFFICER, "pass", rng.randint(20, 110), officer_id)
