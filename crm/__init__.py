@@ -95,9 +95,22 @@ def register_blueprints(app: Flask) -> None:
     from crm.auth.views import bp as auth_bp
     from crm.enterprises.views import bp as enterprises_bp
     from crm.main.views import bp as main_bp
+    from crm.notifications.views import bp as notifications_bp
+    from crm.notifications.views import rules_bp as reminder_rules_bp
+    from crm.operations.views import bp as operations_bp
     from crm.reference.views import bp as reference_bp
 
-    for blueprint in (main_bp, auth_bp, users_admin_bp, reference_bp, enterprises_bp, api_bp):
+    for blueprint in (
+        main_bp,
+        auth_bp,
+        users_admin_bp,
+        reference_bp,
+        enterprises_bp,
+        api_bp,
+        notifications_bp,
+        reminder_rules_bp,
+        operations_bp,
+    ):
         app.register_blueprint(blueprint)
 
     from crm.main.views import register_error_handlers

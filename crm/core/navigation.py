@@ -30,6 +30,8 @@ ADMIN_NAVIGATION: tuple[NavItem, ...] = (
     NavItem("users_admin.list_users", _l("Users"), Permission.MANAGE_USERS, ("users_admin",)),
     NavItem("reference.index", _l("Reference data"), Permission.MANAGE_REFERENCE, ("reference",)),
     NavItem("reference.edit_settings", _l("Settings"), Permission.MANAGE_REFERENCE),
+    NavItem("reminder_rules.list_rules", _l("Reminder rules"), Permission.OPERATIONS, ("reminder_rules",)),
+    NavItem("operations.index", _l("Operations"), Permission.OPERATIONS, ("operations",)),
 )
 
 
