@@ -185,6 +185,7 @@ class Reminder(db.Model):
     __table_args__ = (
         UniqueConstraint("rule_id", "record_type", "record_id", "recipient_key", "due_on", name="uq_reminders_once"),
         Index("ix_reminders_status_user_id", "status", "user_id"),
+        Index("ix_reminders_rule_id_fires_on", "rule_id", "fires_on"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)

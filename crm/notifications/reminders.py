@@ -207,6 +207,8 @@ class _Context:
         self.default_language = current_app.config.get("CRM_DEFAULT_LANGUAGE", "zh_CN")
         self.public_url = _public_url()
         self.queued_messages = 0
+        #: Once-only keys the current rule already recorded within the window (a shortcut; the unique key decides).
+        self.existing: set[tuple[str, int, str, date]] = set()
 
     def scope(self, user: Any) -> Scope:
         if user.id not in self.scopes:
@@ -248,6 +250,7 @@ def run_sweep(now: datetime | None = None, *, rule_codes: Sequence[str] | None =
                 # A row-level claim: a concurrent sweep waits here until this one commits, then finds every
                 # reminder already recorded (the unique key would stop it anyway).
                 db.session.execute(select(ReminderRule.id).where(ReminderRule.id == rule.id).with_for_update())
+                ctx.existing = _recorded_keys(rule, sweep)
                 watcher = spec.resolve()
                 for due in watcher(rule, sweep):
                     _process(rule, due, ctx, result)
@@ -277,6 +280,9 @@ def _process(rule: ReminderRule, due: Due, ctx: _Context, result: RuleResult) ->
         if recipient is None or recipient.key in seen:
             continue
         seen.add(recipient.key)
+        if (due.record_type, due.record_id, recipient.key, due.due_on) in ctx.existing:
+            result.duplicate += 1  # recorded by an earlier sweep: no need to even write the texts
+            continue
         user = recipient.user
         if user is not None:
             if not user.is_active:
@@ -390,6 +396,15 @@ def _queue(
             dedupe_key=dedupe_key,
         )
     )
+
+
+def _recorded_keys(rule: ReminderRule, sweep: Sweep) -> set[tuple[str, int, str, date]]:
+    rows = db.session.execute(
+        select(Reminder.record_type, Reminder.record_id, Reminder.recipient_key, Reminder.due_on).where(
+            Reminder.rule_id == rule.id, Reminder.fires_on >= sweep.first_day
+        )
+    )
+    return {(row[0], row[1], row[2], row[3]) for row in rows}
 
 
 _ONCE_COLUMNS = ("rule_id", "record_type", "record_id", "recipient_key", "due_on")

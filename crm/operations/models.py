@@ -19,7 +19,7 @@ class RunStatus(LabelledEnum):
 
     @classmethod
     def _labels(cls):
-        return {cls.RUNNING: _l("Running"), cls.SUCCEEDED: _l("Succeeded"), cls.FAILED: _l("Failed")}
+        return {cls.RUNNING: _l("Running"), cls.SUCCEEDED: _l("Succeeded"), cls.FAILED: _l("Run failed")}
 
 
 class RunTrigger(LabelledEnum):

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from crm.core import jobs
@@ -22,16 +25,41 @@ from workers.schedule import BEAT_SCHEDULE
 
 bp = Blueprint("operations", __name__, url_prefix="/admin/operations")
 
+#: How the counts recorded by the periodic jobs read on the page (unknown keys show as they are).
+COUNT_LABELS = {
+    "sent": _l("Sent"),
+    "digest": _l("For the digest"),
+    "skipped": _l("Skipped (too late)"),
+    "duplicate": _l("Already sent"),
+    "out_of_scope": _l("Outside jurisdiction"),
+    "failed_rules": _l("Rules failed"),
+    "unavailable_rules": _l("Rules without a watcher"),
+    "retry": _l("To retry"),
+    "failed": _l("Failed"),
+    "digests": _l("Digests"),
+    "reminders": _l("Reminders"),
+    "no_address": _l("No email address"),
+    "deleted": _l("Deleted"),
+    "waiting": _l("Still waiting"),
+}
+
+
+@bp.context_processor
+def count_labels() -> dict:
+    return {"count_labels": COUNT_LABELS}
+
 
 @bp.get("/")
 @permission_required(Permission.OPERATIONS)
 def index():
     sweep = queries.last_run("reminders.sweep")
     rules = {r.code: r for r in db.session.scalars(select(ReminderRule))}
+    sweep_day = (sweep.counts or {}).get("date") if sweep else None
     return render_template(
         "operations/index.html",
         periodic=queries.periodic_jobs(BEAT_SCHEDULE),
         sweep=sweep,
+        sweep_day=date.fromisoformat(sweep_day) if sweep_day else None,
         sweep_results=((sweep.counts or {}).get("rules") or {}) if sweep else {},
         rules=rules,
         watchers=WATCHERS,

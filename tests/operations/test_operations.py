@@ -75,7 +75,7 @@ def test_the_overview_shows_each_periodic_job_and_the_last_sweep(app, client, ma
     assert "0 7-20 * * *" in body
     assert "crm.visits.reminders:planned_visits" in body  # where the missing watcher will come from
     history = client.get("/admin/operations/jobs/reminders.sweep").get_data(as_text=True)
-    assert "sent: 1" in history
+    assert "已发送: 1" in history
     ledger = client.get("/admin/operations/reminders").get_data(as_text=True)
     assert reminders_of("task_due_today")[0].title in ledger
 

@@ -1,8 +1,8 @@
 """reminders, notification preferences and job runs
 
-Revision ID: c57a405d9e07
+Revision ID: 30d83d883fae
 Revises: a7686bf60669
-Create Date: 2026-11-27 04:26:50.586547
+Create Date: 2026-11-27 04:48:02.033157
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = 'c57a405d9e07'
+revision = '30d83d883fae'
 down_revision = 'a7686bf60669'
 branch_labels = None
 depends_on = None
@@ -89,6 +89,7 @@ def upgrade():
     with op.batch_alter_table('reminders', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_reminders_created_at'), ['created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_reminders_enterprise_id'), ['enterprise_id'], unique=False)
+        batch_op.create_index('ix_reminders_rule_id_fires_on', ['rule_id', 'fires_on'], unique=False)
         batch_op.create_index('ix_reminders_status_user_id', ['status', 'user_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_reminders_user_id'), ['user_id'], unique=False)
 
@@ -100,6 +101,7 @@ def downgrade():
     with op.batch_alter_table('reminders', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_reminders_user_id'))
         batch_op.drop_index('ix_reminders_status_user_id')
+        batch_op.drop_index('ix_reminders_rule_id_fires_on')
         batch_op.drop_index(batch_op.f('ix_reminders_enterprise_id'))
         batch_op.drop_index(batch_op.f('ix_reminders_created_at'))
 
