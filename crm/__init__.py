@@ -94,10 +94,21 @@ def register_blueprints(app: Flask) -> None:
     from crm.auth.views import admin_bp as users_admin_bp
     from crm.auth.views import bp as auth_bp
     from crm.enterprises.views import bp as enterprises_bp
+    from crm.events.public import public_bp as events_public_bp
+    from crm.events.views import bp as events_bp
     from crm.main.views import bp as main_bp
     from crm.reference.views import bp as reference_bp
 
-    for blueprint in (main_bp, auth_bp, users_admin_bp, reference_bp, enterprises_bp, api_bp):
+    for blueprint in (
+        main_bp,
+        auth_bp,
+        users_admin_bp,
+        reference_bp,
+        enterprises_bp,
+        events_bp,
+        events_public_bp,
+        api_bp,
+    ):
         app.register_blueprint(blueprint)
 
     from crm.main.views import register_error_handlers

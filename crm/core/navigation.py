@@ -24,6 +24,7 @@ class NavItem:
 MAIN_NAVIGATION: tuple[NavItem, ...] = (
     NavItem("main.home", _l("Home"), blueprints=("main",)),
     NavItem("enterprises.list_enterprises", _l("Enterprises"), blueprints=("enterprises",)),
+    NavItem("events.list_events", _l("Training events"), blueprints=("events",)),
 )
 
 ADMIN_NAVIGATION: tuple[NavItem, ...] = (

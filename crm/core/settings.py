@@ -55,6 +55,14 @@ DEFINITIONS: dict[str, SettingDefinition] = {
             minimum=1,
             maximum=24 * 14,
         ),
+        SettingDefinition(
+            "event_link_valid_days",
+            _l("Days an event's registration links keep working after the event ends"),
+            30,
+            help=_l("Enterprises use the link after the event for feedback and attendance certificates."),
+            minimum=1,
+            maximum=365,
+        ),
     )
 }
 

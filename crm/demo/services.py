@@ -335,7 +335,9 @@ def seed_enterprises(ctx: DemoContext, count: int) -> None:
 
 def feature_seeders() -> list[tuple[str, Callable[[DemoContext], Any]]]:
     """Each feature's demo records, listed by hand, run after users and enterprises."""
-    return []
+    from crm.events.demo import seed_events
+
+    return [("training events", seed_events)]
 
 
 def seed_demo(enterprises: int = 300, seed: int = 2026, now: datetime | None = None) -> DemoContext:
