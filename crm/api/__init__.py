@@ -60,6 +60,7 @@ def register_children() -> None:
     from crm.events.api import bp as events_api
 
     for child in (enterprises_api, events_api):
+        csrf.exempt(child)  # CSRFProtect matches the nested blueprint ("api.<child>"), not its parent
         bp.register_blueprint(child)
 
 

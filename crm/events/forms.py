@@ -112,7 +112,7 @@ def validate_mobile(form: Any, field: Any) -> None:
 
 
 class AttendeeForm(FlaskForm):
-    name = StringField(_l("Name"), [DataRequired(message=_l("Enter the attendee's name.")), Length(max=60)])
+    name = StringField(_l("Full name"), [DataRequired(message=_l("Enter the attendee's name.")), Length(max=60)])
     role = StringField(
         _l("Role in the enterprise"),
         [DataRequired(message=_l("Enter the attendee's role in the enterprise.")), Length(max=60)],
