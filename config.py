@@ -125,6 +125,8 @@ class Config:
         self.RATELIMIT_ENABLED = True
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
         self.RATELIMIT_HEADERS_ENABLED = True
+        #: Requests per client address to the public event registration links (Flask-Limiter notation).
+        self.CRM_EVENT_LINK_RATE_LIMIT = env.text("CRM_EVENT_LINK_RATE_LIMIT", "30 per minute; 300 per hour")
 
         self.API_MAX_PER_PAGE = 200
         self.UI_PER_PAGE = 50

@@ -10,6 +10,7 @@ import io
 from pathlib import Path
 from typing import Any
 
+from babel.dates import format_date
 from flask import current_app, render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
@@ -17,7 +18,7 @@ from flask_babel import gettext as _
 from crm.core.files import PDF, StoredFile, store_bytes_from
 from crm.core.timeutil import local_date, local_today
 from crm.events.emails import enterprise_locale
-from crm.events.formatting import event_period, local_day
+from crm.events.formatting import event_days
 from crm.events.models import Registration
 from crm.events.services import CERTIFICATE_OWNER, EventError
 from crm.extensions import db
@@ -42,8 +43,7 @@ def render_certificate_pdf(registration: Registration, *, issued_on: Any = None)
             registration=registration,
             event=event,
             enterprise=registration.enterprise,
-            period=event_period(event, locale),
-            event_day=local_day(event.starts_at, locale),
+            period=event_days(event, locale),
             organisers="、".join(unit.name_zh for unit in event.organisers),
             topics=event.topics,
             number=registration.certificate_no or certificate_number(registration),
@@ -53,8 +53,8 @@ def render_certificate_pdf(registration: Registration, *, issued_on: Any = None)
 
 
 def local_day_text(day: Any, locale: str) -> str:
-    day = day or local_today()
-    return f"{day.year}年{day.month}月{day.day}日" if locale.startswith("zh") else day.strftime("%b %-d, %Y")
+    pattern = "yyyy年M月d日" if locale.startswith("zh") else "MMM d, yyyy"
+    return format_date(day or local_today(), pattern, locale=locale)
 
 
 def certificate_for(registration: Registration, *, by: Any = None) -> StoredFile:

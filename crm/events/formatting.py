@@ -37,6 +37,15 @@ def event_period(event, locale: str | None = None) -> str:
     return f"{local_datetime(event.starts_at, locale, with_weekday=True)} – {local_datetime(event.ends_at, locale)}"
 
 
+def event_days(event, locale: str | None = None) -> str:
+    """The event's day, or its first and last day: ``2026年3月5日`` / ``2026年3月5日至2026年3月6日``."""
+    start, end = to_local(event.starts_at), to_local(event.ends_at)
+    if start.date() == end.date():
+        return local_day(event.starts_at, locale)
+    joiner = "至" if _language(locale).startswith("zh") else " – "
+    return f"{local_day(event.starts_at, locale)}{joiner}{local_day(event.ends_at, locale)}"
+
+
 def event_place(event) -> str:
     """The venue and/or the online link, as one line."""
     parts = [p for p in (event.venue, event.online_url) if p]

@@ -84,7 +84,16 @@ def qr_svg(payload: str, *, title: str = "", scale: int = 6) -> Markup:
     """The payload as an inline SVG QR code (no style attributes, so the CSP is satisfied)."""
     buffer = io.BytesIO()
     segno.make(payload, error="m").save(
-        buffer, kind="svg", scale=scale, border=2, xmldecl=False, svgns=True, title=title or None, svgclass="qr-code"
+        buffer,
+        kind="svg",
+        scale=scale,
+        border=2,
+        xmldecl=False,
+        svgns=True,
+        omitsize=True,
+        title=title or None,
+        svgclass="qr-code",
+        lineclass=None,
     )
     return Markup(buffer.getvalue().decode())
 

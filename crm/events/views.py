@@ -60,6 +60,22 @@ def _event_period_filter(event: Event) -> str:
     return event_period(event)
 
 
+EVENT_BADGES = {"draft": "text-bg-secondary", "published": "text-bg-primary", "finished": "text-bg-success",
+                "cancelled": "text-bg-danger"}  # fmt: skip
+REGISTRATION_BADGES = {
+    "registered": "text-bg-primary",
+    "waitlisted": "text-bg-warning",
+    "cancelled": "text-bg-secondary",
+}
+
+
+@bp.app_template_filter("event_badge")
+def _event_badge(status) -> str:
+    """Bootstrap classes of an event's or a registration's status badge (usable on pages of other features)."""
+    value = getattr(status, "value", status)
+    return EVENT_BADGES.get(value) or REGISTRATION_BADGES.get(value, "text-bg-light")
+
+
 @bp.app_template_filter("event_place")
 def _event_place_filter(event: Event) -> str:
     return event_place(event)
@@ -559,8 +575,9 @@ def checkin(event_id: int):
     )
 
 
-def _scan_response(outcome: services.CheckInOutcome) -> dict:
+def _scan_response(event: Event, outcome: services.CheckInOutcome) -> dict:
     registration = outcome.registration
+    counts = queries.event_counts([event.id])[event.id]
     if outcome.status == "already":
         message = _(
             "%(name)s had already checked in at %(time)s.",
@@ -581,7 +598,9 @@ def _scan_response(outcome: services.CheckInOutcome) -> dict:
             "name": registration.name,
             "enterprise": registration.enterprise.name,
             "checked_in_at": registration.checked_in_at.isoformat() if registration.checked_in_at else None,
+            "checked_in_at_display": local_datetime(registration.checked_in_at) if registration.checked_in_at else "",
         },
+        "count_text": _("Checked in: %(n)s of %(total)s", n=counts.attendees_checked_in, total=counts.registered),
     }
 
 
@@ -601,7 +620,7 @@ def scan(event_id: int):
             return redirect(url_for(".checkin", event_id=event.id))
         return jsonify({"status": "error", "message": str(exc)}), 422
     db.session.commit()
-    body = _scan_response(outcome)
+    body = _scan_response(event, outcome)
     if not request.is_json:
         flash(body["message"], "success")
         return redirect(url_for(".checkin", event_id=event.id))

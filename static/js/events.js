@@ -53,8 +53,15 @@
       row.classList.add("table-success");
       var tick = row.querySelector("[data-tick]");
       if (tick) tick.remove();
+      var single = row.querySelector("[data-single-checkin]");
+      if (single) single.remove();
       var cell = row.querySelector("[data-checked-in-at]");
-      if (cell && registration.checked_in_at) cell.textContent = new Date(registration.checked_in_at).toLocaleString();
+      if (cell) cell.textContent = registration.checked_in_at_display || "";
+    }
+
+    function updateCount(text) {
+      var counter = document.querySelector("[data-checkin-count]");
+      if (counter && text) counter.textContent = text;
     }
 
     function submitPayload(payload) {
@@ -72,6 +79,7 @@
           if (body.status === "checked_in") {
             showResult("success", body.message);
             markRow(body.registration);
+            updateCount(body.count_text);
             if (navigator.vibrate) navigator.vibrate(120);
           } else if (body.status === "already") {
             showResult("info", body.message);

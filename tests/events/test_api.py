@@ -140,9 +140,12 @@ def test_invitations_registrations_and_attendance(client, quanzhou, make_event, 
         f"/api/v1/events/{event.id}/registrations", json=attendee | {"enterprise_id": mine.id}, headers=headers
     )
     assert duplicate.status_code == 422 and "mobile" in duplicate.json["error"]["fields"]
-    assert client.post(
-        f"/api/v1/events/{event.id}/registrations", json=attendee | {"enterprise_id": outside.id}, headers=headers
-    ).status_code == 404
+    assert (
+        client.post(
+            f"/api/v1/events/{event.id}/registrations", json=attendee | {"enterprise_id": outside.id}, headers=headers
+        ).status_code
+        == 404
+    )
 
     from crm.events.models import Registration
 

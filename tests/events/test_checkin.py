@@ -125,7 +125,9 @@ def test_the_scan_endpoint_answers_json(client, today_event, invite, make_enterp
     response = client.post(url, json={"payload": checkin_payload(registration)}, headers=headers)
     assert response.status_code == 200
     assert response.json["status"] == "checked_in" and response.json["registration"]["id"] == registration.id
-    assert client.post(url, json={"payload": checkin_payload(registration)}, headers=headers).json["status"] == "already"
+    assert (
+        client.post(url, json={"payload": checkin_payload(registration)}, headers=headers).json["status"] == "already"
+    )
     bad = client.post(url, json={"payload": "nonsense"}, headers=headers)
     assert bad.status_code == 422 and bad.json["status"] == "error"
     # Without the CSRF header the request is refused.

@@ -30,7 +30,9 @@ def cultivated(make_enterprise, make_user, standard_items):
         "controls": create_task(plan, title="完善关务内部控制制度", items=[standard_items[0]], owner=owner),
         "documents": create_task(plan, title="建立单证复核流程", items=[standard_items[1]], owner=owner),
         "other": create_task(plan, title="整理近三年财务报表"),
-        "visit": create_task(plan, title="参加单证控制培训", items=[standard_items[1]], source_kind="visit", source_id=7),
+        "visit": create_task(
+            plan, title="参加单证控制培训", items=[standard_items[1]], source_kind="visit", source_id=7
+        ),
     }
     done = create_task(plan, title="已完成的关务培训", items=[standard_items[0]])
     done.status = TaskStatus.DONE

@@ -28,7 +28,10 @@ def _attend(event, invitation, name, mobile, *, checked_in=True):
 
 def test_statistics_by_area_and_topic_in_scope(make_user, make_event, make_enterprise, invite, standard_items):
     held = make_event(
-        starts_in=-timedelta(days=5), status=EventStatus.FINISHED, organisers=("fj-commerce",), topics=standard_items[:2]
+        starts_in=-timedelta(days=5),
+        status=EventStatus.FINISHED,
+        organisers=("fj-commerce",),
+        topics=standard_items[:2],
     )
     upcoming = make_event(starts_in=timedelta(days=5), organisers=("fj-commerce",), topics=[standard_items[0]])
     make_event(starts_in=-timedelta(days=2), status=EventStatus.CANCELLED, organisers=("fj-commerce",))
