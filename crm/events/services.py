@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 from werkzeug.datastructures import FileStorage
 
 from crm.core.files import DOCUMENTS, StoredFile, delete_stored, save_upload
@@ -344,7 +345,11 @@ def invite_enterprises(
     enterprises: dict[int, Enterprise] = {}
     for start in range(0, len(wanted), 1000):
         chunk = wanted[start : start + 1000]
-        stmt = select(Enterprise).where(Enterprise.id.in_(chunk), scope.enterprise_filter())
+        stmt = (
+            select(Enterprise)
+            .where(Enterprise.id.in_(chunk), scope.enterprise_filter())
+            .options(selectinload(Enterprise.contacts))
+        )
         enterprises.update((e.id, e) for e in db.session.scalars(stmt))
     result.out_of_scope = len(wanted) - len(enterprises)
     invited = set(
