@@ -46,6 +46,7 @@ class EventForm(FlaskForm):
         _l("Organising units"),
         coerce=int,
         description=_l("Commerce bureaus and customs offices that run the event together (hold Ctrl to pick several)."),
+        render_kw={"size": 8},
     )
     starts_at = DateTimeLocalField(_l("Starts"), [DataRequired()], format="%Y-%m-%dT%H:%M")
     ends_at = DateTimeLocalField(_l("Ends"), [DataRequired()], format="%Y-%m-%dT%H:%M")
