@@ -94,6 +94,8 @@ def register_blueprints(app: Flask) -> None:
     from crm.auth.views import admin_bp as users_admin_bp
     from crm.auth.views import bp as auth_bp
     from crm.enterprises.views import bp as enterprises_bp
+    from crm.events.public import public_bp as events_public_bp
+    from crm.events.views import bp as events_bp
     from crm.main.views import bp as main_bp
     from crm.notifications.views import bp as notifications_bp
     from crm.notifications.views import rules_bp as reminder_rules_bp
@@ -113,6 +115,8 @@ def register_blueprints(app: Flask) -> None:
         notifications_bp,
         reminder_rules_bp,
         operations_bp,
+        events_bp,
+        events_public_bp,
         api_bp,
     ):
         app.register_blueprint(blueprint)

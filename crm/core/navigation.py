@@ -26,6 +26,7 @@ MAIN_NAVIGATION: tuple[NavItem, ...] = (
     NavItem("enterprises.list_enterprises", _l("Enterprises"), blueprints=("enterprises",)),
     NavItem("plans.list_plans", _l("Cultivation plans"), blueprints=("plans",)),
     NavItem("standards.list_versions", _l("AEO standards"), blueprints=("standards",)),
+    NavItem("events.list_events", _l("Training events"), blueprints=("events",)),
 )
 
 ADMIN_NAVIGATION: tuple[NavItem, ...] = (

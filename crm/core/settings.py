@@ -62,6 +62,14 @@ DEFINITIONS: dict[str, SettingDefinition] = {
             type="str",
             help=_l("Used for links in emails, e.g. https://aeo.example.gov.cn. Without it emails carry no links."),
         ),
+        SettingDefinition(
+            "event_link_valid_days",
+            _l("Days an event's registration links keep working after the event ends"),
+            30,
+            help=_l("Enterprises use the link after the event for feedback and attendance certificates."),
+            minimum=1,
+            maximum=365,
+        ),
     )
 }
 

@@ -335,12 +335,14 @@ def seed_enterprises(ctx: DemoContext, count: int) -> None:
 
 def feature_seeders() -> list[tuple[str, Callable[[DemoContext], Any]]]:
     """Each feature's demo records, listed by hand, run after users and enterprises."""
+    from crm.events.demo import seed_events
     from crm.plans.demo import seed_demo_plans
     from crm.standards.demo import seed_demo_assessments
 
     return [
         ("assessments", seed_demo_assessments),
         ("plans and tasks", seed_demo_plans),
+        ("training events", seed_events),
     ]
 
 

@@ -7,7 +7,12 @@ def test_settings_have_defaults_and_admins_change_them(client, make_user):
     assert client.get("/admin/reference/settings").status_code == 200
     response = client.post_form(
         "/admin/reference/settings",
-        {"reverification_cycle_years": "3", "unvisited_days": "45", "reminder_catch_up_hours": "24"},
+        {
+            "reverification_cycle_years": "3",
+            "unvisited_days": "45",
+            "reminder_catch_up_hours": "24",
+            "event_link_valid_days": "30",
+        },
     )
     assert response.status_code == 302
     assert get_setting("reverification_cycle_years") == 3
