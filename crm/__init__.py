@@ -91,13 +91,15 @@ def _sqlite_begin(conn) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from crm.api import bp as api_bp
+    from crm.api.docs import bp as api_docs_bp
+    from crm.audit.views import bp as audit_bp
     from crm.auth.views import admin_bp as users_admin_bp
     from crm.auth.views import bp as auth_bp
     from crm.enterprises.views import bp as enterprises_bp
     from crm.main.views import bp as main_bp
     from crm.reference.views import bp as reference_bp
 
-    for blueprint in (main_bp, auth_bp, users_admin_bp, reference_bp, enterprises_bp, api_bp):
+    for blueprint in (main_bp, auth_bp, users_admin_bp, reference_bp, enterprises_bp, api_bp, api_docs_bp, audit_bp):
         app.register_blueprint(blueprint)
 
     from crm.main.views import register_error_handlers

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from flask.cli import AppGroup
-
 from crm.auth.cli import create_token_command, create_user_command
-from crm.core.cli import compile_translations_command, update_translations_command
+from crm.core.cli import (
+    AuditedGroup,
+    backup_command,
+    compile_translations_command,
+    restore_command,
+    update_translations_command,
+)
 from crm.demo.cli import seed_demo_command
 from crm.reference.cli import seed_reference_command
 
-crm_cli = AppGroup("crm", help="AEO Cultivation CRM commands.")
+#: Every command added here runs as "cli:<command>" in the audit trail.
+crm_cli = AuditedGroup("crm", help="AEO Cultivation CRM commands.")
 
 for command in (
     create_user_command,
@@ -18,5 +23,7 @@ for command in (
     seed_demo_command,
     update_translations_command,
     compile_translations_command,
+    backup_command,
+    restore_command,
 ):
     crm_cli.add_command(command)

@@ -30,6 +30,7 @@ ADMIN_NAVIGATION: tuple[NavItem, ...] = (
     NavItem("users_admin.list_users", _l("Users"), Permission.MANAGE_USERS, ("users_admin",)),
     NavItem("reference.index", _l("Reference data"), Permission.MANAGE_REFERENCE, ("reference",)),
     NavItem("reference.edit_settings", _l("Settings"), Permission.MANAGE_REFERENCE),
+    NavItem("audit.search", _l("Audit trail"), Permission.OPERATIONS, ("audit",)),
 )
 
 

@@ -6,11 +6,12 @@ import logging
 
 from flask import Blueprint, Flask, current_app, jsonify, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 from sqlalchemy import text
 from werkzeug.exceptions import HTTPException
 
 from crm.core.i18n import normalise_language
+from crm.core.permissions import permission_required, public
 from crm.extensions import db, limiter
 from crm.main import queries
 
@@ -20,7 +21,7 @@ bp = Blueprint("main", __name__)
 
 
 @bp.get("/")
-@login_required
+@permission_required()
 def home():
     return render_template(
         "main/home.html",
@@ -31,6 +32,7 @@ def home():
 
 @bp.get("/healthz")
 @limiter.exempt
+@public
 def healthz():
     """Liveness for load balancers: 200 when the database answers, 503 when it does not."""
     status = {"database": "ok", "redis": redis_status()}
@@ -59,6 +61,7 @@ def redis_status() -> str:
 
 
 @bp.post("/language")
+@public
 def set_language():
     """Switch the interface language; remembered on the account, or in the session before login."""
     language = normalise_language(request.form.get("language"))
