@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select
@@ -140,7 +139,6 @@ def keyset_page(stmt: Select, *, per_page: int, before: int | None = None, after
     )
 
 
-@lru_cache(maxsize=1)
 def audited_models() -> dict[str, type]:
     """Every model whose changes are audited, by class name (the ``record_type`` of its rows)."""
     models: dict[str, type] = {}

@@ -303,6 +303,8 @@ def _diff(obj: Any, action: str) -> dict[str, Any]:
 
 @event.listens_for(Session, "after_flush")
 def _audit_after_flush(session: Session, flush_context: Any) -> None:
+    """Compute each audited row change's diff while the flush still knows the old values; the rows are
+    written once the flush has run (``_write_audit_rows``), when relationships of new rows can be loaded."""
     if session.info.get("audit_disabled"):
         return
     rows = []
@@ -333,10 +335,35 @@ def _audit_after_flush(session: Session, flush_context: Any) -> None:
                     "enterprise_id": _enterprise_id_of(obj),
                     "summary": _describe(obj),
                     "changes": changes,
+                    "_object": obj,
                 }
             )
     if rows:
-        session.connection().execute(insert(AuditLog), rows)
+        session.info.setdefault(_PENDING_ROWS_KEY, []).extend(rows)
+
+
+_PENDING_ROWS_KEY = "crm_audit_rows"
+
+
+@event.listens_for(Session, "after_flush_postexec")
+def _write_audit_rows(session: Session, flush_context: Any) -> None:
+    """Insert the rows ``_audit_after_flush`` prepared. A new row's enterprise that is reached through a
+    relationship (``audit_enterprise_id`` returning ``self.assessment.enterprise_id``) is known only now."""
+    rows = session.info.pop(_PENDING_ROWS_KEY, None)
+    if not rows:
+        return
+    for row in rows:
+        obj = row.pop("_object")
+        if row["enterprise_id"] is None and hasattr(type(obj), "audit_enterprise_id"):
+            row["enterprise_id"] = _enterprise_id_of(obj)
+        if row["action"] == AuditAction.CREATE and row["record_id"] is None:
+            row["record_id"] = _primary_key(obj)
+    session.connection().execute(insert(AuditLog), rows)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_audit_rows(session: Session, previous_transaction: Any) -> None:
+    session.info.pop(_PENDING_ROWS_KEY, None)
 
 
 @contextmanager

@@ -94,12 +94,16 @@ def register_error_handlers(app: Flask) -> None:
 
         if isinstance(error, ApiError):
             return error.get_response()
+        # Keep the headers the error carries (Allow on 405, Retry-After on 429, WWW-Authenticate ...).
+        headers = [(name, value) for name, value in error.get_headers() if name.lower() != "content-type"]
         if wants_json():
-            return error_response(error.code or 500, None, error.description)
+            response = error_response(error.code or 500, None, error.description)
+            response.headers.extend(headers)
+            return response
         template = (
             f"errors/{error.code}.html" if error.code in (400, 403, 404, 405, 413, 429) else "errors/generic.html"
         )
-        return render_template(template, error=error), error.code
+        return render_template(template, error=error), error.code, headers
 
     @app.errorhandler(Exception)
     def handle_unexpected_error(error: Exception):
