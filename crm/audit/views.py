@@ -70,7 +70,7 @@ def export(file_format: str):
     total = count_rows(stmt)
     if file_format == "xlsx" and total > XLSX_MAX_ROWS:
         flash(
-            _("%(n)s rows are too many for one spreadsheet; narrow the filters or export CSV.", n=f"{total:,}"),
+            _("Rows: %(n)s. That is too many for one spreadsheet; narrow the filters or export CSV.", n=total),
             "warning",
         )
         return redirect(url_for(".search", **request.args))

@@ -49,10 +49,23 @@ def test_storage_is_redis_when_configured_and_memory_otherwise():
 
 
 @pytest.mark.redis
-def test_the_running_app_counts_in_redis(app, redis_url):
-    assert app.config["RATELIMIT_STORAGE_URI"] == redis_url
+def test_with_redis_the_counters_live_in_redis(app_environ, redis_url):
+    """Every web process shares the counters: a login attempt leaves its counter in Redis."""
+    import redis
+
+    from crm import create_app
+
+    test_app = create_app(TestingConfig(app_environ))
+    assert test_app.config["RATELIMIT_STORAGE_URI"] == redis_url
     assert type(limiter.storage).__name__ == "RedisStorage"
-    assert limiter.storage.check()
+    with test_app.app_context():
+        limiter.reset()
+        client = test_app.test_client()
+        token = extract_csrf(client.get("/login").get_data(as_text=True))
+        assert login_attempt(client, token, 1).status_code == 200
+        keys = redis.Redis.from_url(redis_url).keys("LIMITS*")
+        assert any(b"login" in key for key in keys), keys
+        limiter.reset()
 
 
 def test_public_pages_declare_their_access_and_the_link_limit_applies(app_environ):
