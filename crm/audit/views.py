@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -187,7 +188,20 @@ def audit_value(value: Any) -> str:
         return _("Yes") if value else _("No")
     if isinstance(value, (dict, list)):
         return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    if isinstance(value, str) and _ISO_INSTANT.match(value):
+        from datetime import datetime
+
+        from crm.core.filters import format_datetime
+
+        try:
+            return format_datetime(datetime.fromisoformat(value))
+        except ValueError:
+            return value
     return str(value)
+
+
+#: How json_value writes an aware datetime (2026-06-05T04:03:02.123+00:00): shown in local time.
+_ISO_INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?[+-]\d{2}:\d{2}$")
 
 
 @bp.app_template_global("audit_can_browse")
