@@ -63,6 +63,10 @@ WORLD_PASSWORD_HASH = generate_password_hash(WORLD_PASSWORD, method="pbkdf2:sha2
 ROLES = ("admin", "manager", "bureau", "customs", "viewer")
 
 
+class WorldError(RuntimeError):
+    """A table the generic world cannot fill without a declaration in the registry."""
+
+
 @dataclass(frozen=True)
 class UserRef:
     """A world user by id (the ORM objects do not outlive the savepoints each request runs in)."""
@@ -207,9 +211,17 @@ class WorldBuilder:
         if mapper is None:
             return self._association(table, side)
         values = self.values(mapper, table, side)
-        obj = mapper.class_(**values)
-        db.session.add(obj)
-        db.session.flush()
+        try:
+            with db.session.begin_nested():
+                obj = mapper.class_(**values)
+                db.session.add(obj)
+                db.session.flush()
+        except Exception as exc:  # a check constraint, a validator, a custom constructor ...
+            raise WorldError(
+                f"The security world could not create a generic row of {table_name} ({type(exc).__name__}: "
+                f"{str(exc).splitlines()[0][:300]}). Declare the column's value in COLUMN_VALUES or a factory "
+                "in FACTORIES in tests/security/registry.py."
+            ) from exc
         return obj
 
     def values(self, mapper: Mapper, table: Table, side: str | None) -> dict[str, Any]:
