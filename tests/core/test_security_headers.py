@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from config import TestingConfig
 from crm.core.security import CONTENT_SECURITY_POLICY, MAX_URL_INTEGER
 
 
@@ -35,18 +34,18 @@ def test_a_405_says_which_methods_are_allowed(client, make_user, api_token):
 
 
 def test_behind_a_trusted_proxy_the_client_address_is_the_forwarded_one(app_environ):
-    from crm import create_app
+    from tests.security.apps import fresh_app
 
-    proxied = create_app(TestingConfig({**app_environ, "CRM_TRUSTED_PROXIES": "1"}))
+    with fresh_app({**app_environ, "CRM_TRUSTED_PROXIES": "1"}) as proxied:
 
-    @proxied.get("/_test/address")
-    def address():
-        from flask import request
+        @proxied.get("/_test/address")
+        def address():
+            from flask import request
 
-        return request.remote_addr or ""
+            return request.remote_addr or ""
 
-    client = proxied.test_client()
-    assert client.get("/_test/address", headers={"X-Forwarded-For": "203.0.113.9"}).text == "203.0.113.9"
-    # A client cannot add addresses in front of the one the proxy appended.
-    forged = client.get("/_test/address", headers={"X-Forwarded-For": "1.2.3.4, 203.0.113.9"})
-    assert forged.text == "203.0.113.9"
+        client = proxied.test_client()
+        assert client.get("/_test/address", headers={"X-Forwarded-For": "203.0.113.9"}).text == "203.0.113.9"
+        # A client cannot add addresses in front of the one the proxy appended.
+        forged = client.get("/_test/address", headers={"X-Forwarded-For": "1.2.3.4, 203.0.113.9"})
+        assert forged.text == "203.0.113.9"

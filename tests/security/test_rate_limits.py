@@ -6,10 +6,11 @@ from __future__ import annotations
 import pytest
 from flask import Blueprint
 
-from config import Config, TestingConfig
+from config import Config
 from crm.core.permissions import LOGIN_LIMIT, PUBLIC_LINK_LIMIT, declared_access, public
 from crm.extensions import limiter
 from tests.conftest import extract_csrf
+from tests.security.apps import fresh_app
 
 
 def login_attempt(client, token: str, n: int):
@@ -53,25 +54,21 @@ def test_with_redis_the_counters_live_in_redis(app_environ, redis_url):
     """Every web process shares the counters: a login attempt leaves its counter in Redis."""
     import redis
 
-    from crm import create_app
-
-    test_app = create_app(TestingConfig(app_environ))
-    assert test_app.config["RATELIMIT_STORAGE_URI"] == redis_url
-    assert type(limiter.storage).__name__ == "RedisStorage"
-    with test_app.app_context():
+    with fresh_app(app_environ) as test_app, test_app.app_context():
+        assert test_app.config["RATELIMIT_STORAGE_URI"] == redis_url
+        assert type(limiter.storage).__name__ == "RedisStorage"
         limiter.reset()
         client = test_app.test_client()
         token = extract_csrf(client.get("/login").get_data(as_text=True))
         assert login_attempt(client, token, 1).status_code == 200
-        keys = redis.Redis.from_url(redis_url).keys("LIMITS*")
+        with redis.Redis.from_url(redis_url) as connection:
+            keys = connection.keys("LIMITS*")
         assert any(b"login" in key for key in keys), keys
         limiter.reset()
 
 
 def test_public_pages_declare_their_access_and_the_link_limit_applies(app_environ):
     """A registration link declared ``@public(limit=PUBLIC_LINK_LIMIT)`` answers 429 past the limit."""
-    from crm import create_app
-
     bp = Blueprint("link_test", __name__)
 
     @bp.route("/r/<token>", methods=["GET", "POST"])
@@ -80,10 +77,9 @@ def test_public_pages_declare_their_access_and_the_link_limit_applies(app_enviro
         return f"ok {len(token)}"
 
     assert declared_access(registration).public
-    test_app = create_app(TestingConfig(app_environ))
-    test_app.register_blueprint(bp)
     per_minute = int(PUBLIC_LINK_LIMIT.split()[0])
-    with test_app.app_context():
+    with fresh_app(app_environ) as test_app, test_app.app_context():
+        test_app.register_blueprint(bp)
         limiter.reset()
         client = test_app.test_client()
         answers = [client.get(f"/r/token{n}").status_code for n in range(per_minute)]
