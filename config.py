@@ -114,6 +114,9 @@ class Config:
         self.REMEMBER_COOKIE_HTTPONLY = True
         self.REMEMBER_COOKIE_SAMESITE = "Lax"
         self.REMEMBER_COOKIE_SECURE = secure_cookies
+        #: Reverse proxies in front of the app (nginx: 1). Their X-Forwarded-For gives the client address that the
+        #: audit trail records and the rate limits count; 0 trusts no such header.
+        self.CRM_TRUSTED_PROXIES = env.number("CRM_TRUSTED_PROXIES", 0)
         #: Sessions expire after this much inactivity.
         self.PERMANENT_SESSION_LIFETIME = timedelta(minutes=env.number("CRM_SESSION_IDLE_MINUTES", 120))
         self.WTF_CSRF_TIME_LIMIT = None
@@ -123,7 +126,10 @@ class Config:
         self.LOGIN_LOCK_MINUTES = 15
 
         self.RATELIMIT_ENABLED = True
+        #: Counters shared by every web process in Redis; in memory on the embedded default.
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
+        #: A moving window: no burst of twice the limit across a window boundary.
+        self.RATELIMIT_STRATEGY = "moving-window"
         self.RATELIMIT_HEADERS_ENABLED = True
         # Redis down must not break the web application: fail fast, fall back to in-process counters, and
         # never turn a storage error into a failed request (the account lockout still guards logins).

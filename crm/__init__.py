@@ -91,6 +91,8 @@ def _sqlite_begin(conn) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from crm.api import bp as api_bp
+    from crm.api.docs import bp as api_docs_bp
+    from crm.audit.views import bp as audit_bp
     from crm.auth.views import admin_bp as users_admin_bp
     from crm.auth.views import bp as auth_bp
     from crm.enterprises.views import bp as enterprises_bp
@@ -117,7 +119,9 @@ def register_blueprints(app: Flask) -> None:
         operations_bp,
         events_bp,
         events_public_bp,
+        audit_bp,
         api_bp,
+        api_docs_bp,
     ):
         app.register_blueprint(blueprint)
 

@@ -6,24 +6,27 @@ part of the OpenAPI document in ``crm/<feature>/openapi.yaml``.
 
 from __future__ import annotations
 
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from crm.api.errors import ApiError
+from crm.core.permissions import declared_access, permission_required, public
 from crm.extensions import csrf, db
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
 
-#: Endpoints anyone may read without a token (the API's own description).
-PUBLIC_ENDPOINTS = {"api.openapi_document"}
-
 
 @bp.before_request
 def authenticate_token():
-    """Only a bearer token authenticates an API call; a browser session does not (CSRF does not apply here)."""
-    if request.endpoint in PUBLIC_ENDPOINTS:
+    """Only a bearer token authenticates an API call; a browser session does not (CSRF does not apply here).
+
+    Views declared ``@public`` (the API's own description) need no token. Every other view needs one; a view
+    that changes anything also declares its permissions with ``@permission_required(...)``.
+    """
+    access = declared_access(current_app.view_functions.get(request.endpoint or ""))
+    if access is not None and access.public:
         return
     from crm.auth.services import user_for_token
 
@@ -41,6 +44,7 @@ def authenticate_token():
 
 
 @bp.get("/me")
+@permission_required()
 def me():
     from crm.auth.serializers import serialize_user
 
@@ -48,6 +52,7 @@ def me():
 
 
 @bp.get("/openapi.json")
+@public
 def openapi_document():
     from crm.api.openapi import build_document
 

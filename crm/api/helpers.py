@@ -26,7 +26,11 @@ def api_page_args() -> tuple[int, int]:
     try:
         return page_args(default_per_page=50, max_per_page=current_app.config["API_MAX_PER_PAGE"])
     except PageArgumentError:
-        raise ApiError(400, _("page and per_page must be whole numbers of at least 1."), code="invalid_page") from None
+        raise ApiError(
+            400,
+            _("page must be a whole number from 1 to 1,000,000, and per_page a whole number of at least 1."),
+            code="invalid_page",
+        ) from None
 
 
 def list_response(page: Page, serialize: Callable[[Any], dict]):

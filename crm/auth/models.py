@@ -33,6 +33,8 @@ class User(UserMixin, TimestampMixin, db.Model):
     __tablename__ = "users"
     __audit__ = True
     __audit_mask__ = ("password_hash",)
+    #: Each login is recorded as a login event already.
+    __audit_exclude__ = ("last_login_at",)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
@@ -89,6 +91,8 @@ class ApiToken(TimestampMixin, db.Model):
     __tablename__ = "api_tokens"
     __audit__ = True
     __audit_mask__ = ("token_hash",)
+    #: Token use is recorded as a token_use event already.
+    __audit_exclude__ = ("last_used_at",)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, Flask, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_user, logout_user
 from sqlalchemy import func, or_, select
 
 from crm.auth import services
@@ -15,8 +15,8 @@ from crm.auth.models import ApiToken, User
 from crm.core.audit import AuditAction, record_event
 from crm.core.forms import EmptyForm
 from crm.core.pagination import PageArgumentError, page_args, paginate
-from crm.core.permissions import Permission, Role, permission_required
-from crm.extensions import db, limiter, login_manager
+from crm.core.permissions import LOGIN_LIMIT, Permission, Role, permission_required, public
+from crm.extensions import db, login_manager
 from crm.main.views import _is_local_url
 from crm.reference.models import Area, CustomsOffice
 
@@ -58,7 +58,7 @@ def init_login(app: Flask) -> None:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit("20 per minute", methods=["POST"])
+@public(limit=LOGIN_LIMIT, limit_methods=["POST"])
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("main.home"))
@@ -91,7 +91,7 @@ def login():
 
 
 @bp.post("/logout")
-@login_required
+@permission_required()
 def logout():
     record_event(AuditAction.LOGOUT, current_user.username, record=current_user)
     db.session.commit()
@@ -102,7 +102,7 @@ def logout():
 
 
 @bp.route("/profile", methods=["GET", "POST"])
-@login_required
+@permission_required()
 def profile():
     form = ProfileForm(obj=current_user, prefix="profile")
     if request.method == "GET":
@@ -120,7 +120,7 @@ def profile():
 
 
 @bp.route("/profile/password", methods=["POST"])
-@login_required
+@permission_required()
 def change_password():
     form = ChangePasswordForm(user=current_user, prefix="password")
     if form.validate_on_submit():
@@ -132,7 +132,7 @@ def change_password():
 
 
 @bp.route("/profile/tokens", methods=["POST"])
-@login_required
+@permission_required()
 def create_token():
     form = TokenForm(prefix="token")
     if form.validate_on_submit():
@@ -143,7 +143,7 @@ def create_token():
 
 
 @bp.post("/profile/tokens/<int:token_id>/revoke")
-@login_required
+@permission_required()
 def revoke_token(token_id: int):
     token = db.session.get(ApiToken, token_id)
     if token is None or token.user_id != current_user.id:

@@ -4,16 +4,21 @@ Every flush is inspected: each created, changed or deleted row of an audited mod
 becomes one ``AuditLog`` row with the changed fields and their old and new values. Events that are not
 row changes (logins, failed logins, exports, token use) are recorded with ``record_event``.
 
-The actor is the logged-in user of the request, or the job or CLI command named with ``acting_as``.
+Exports and imports are recorded with ``record_export`` and ``record_import`` (one line in the feature's
+view or job).
+
+The actor is the logged-in user of the request, or the job or CLI command named with ``acting_as``: every
+``flask crm`` command runs as ``cli:<command>`` (``crm.core.cli.AuditedGroup``) and every Celery job as
+``job:<name>`` (``crm.core.jobs``), so nothing is recorded as an anonymous "system" change.
 The table is append-only for the application: a trigger refuses UPDATE and DELETE on both databases.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -40,6 +45,12 @@ class AuditAction:
     TOKEN_USE = "token_use"
     IMPORT = "import"
     MERGE = "merge"
+    BACKUP = "backup"
+    RESTORE = "restore"
+
+    @classmethod
+    def values(cls) -> list[str]:
+        return [value for name, value in vars(cls).items() if name.isupper() and isinstance(value, str)]
 
 
 class AuditLog(db.Model):
@@ -106,6 +117,17 @@ def acting_as(label: str, user: Any = None) -> Iterator[Actor]:
         _actor.reset(token)
 
 
+def push_actor(label: str, user: Any = None) -> Token:
+    """Start acting as a job or command until ``pop_actor`` (for hooks that cannot use a ``with`` block)."""
+    return _actor.set(
+        Actor(user_id=getattr(user, "id", None), label=label if user is None else f"{label}:{user.username}")
+    )
+
+
+def pop_actor(token: Token) -> None:
+    _actor.reset(token)
+
+
 def current_actor() -> Actor:
     actor = _actor.get()
     if actor is not None:
@@ -150,6 +172,58 @@ def record_event(
             summary=summary[:500],
             changes=json_value(details) if details else None,
         )
+    )
+
+
+def record_export(
+    kind: str,
+    filters: Mapping[str, Any] | None,
+    row_count: int,
+    *,
+    file_format: str | None = None,
+    enterprise_id: int | None = None,
+) -> None:
+    """Record that someone downloaded ``row_count`` rows of ``kind`` (e.g. "enterprises") with these filters.
+
+    Call it in the view (or job) that produces the file, in the transaction it commits; ``filters`` are the
+    query arguments that chose the rows (empty values are dropped)."""
+    kept = {key: json_value(value) for key, value in (filters or {}).items() if value not in (None, "", [], ())}
+    record_event(
+        AuditAction.EXPORT,
+        f"{kind}: {row_count}" + (f" ({file_format})" if file_format else ""),
+        record_type=kind,
+        enterprise_id=enterprise_id,
+        details={"kind": kind, "filters": kept, "rows": row_count, "format": file_format},
+    )
+
+
+def record_import(
+    kind: str,
+    row_count: int,
+    *,
+    filename: str | None = None,
+    created: int = 0,
+    updated: int = 0,
+    failed: int = 0,
+    record: Any = None,
+) -> None:
+    """Record an import of ``row_count`` rows of ``kind`` from ``filename``, with what became of them.
+
+    The rows it creates or changes are audited one by one anyway; this says where they came from. ``record``
+    is the import batch row, when the feature keeps one."""
+    record_event(
+        AuditAction.IMPORT,
+        f"{kind}: {row_count}" + (f" ({filename})" if filename else ""),
+        record=record,
+        record_type=None if record is not None else kind,
+        details={
+            "kind": kind,
+            "filename": filename,
+            "rows": row_count,
+            "created": created,
+            "updated": updated,
+            "failed": failed,
+        },
     )
 
 
@@ -229,6 +303,8 @@ def _diff(obj: Any, action: str) -> dict[str, Any]:
 
 @event.listens_for(Session, "after_flush")
 def _audit_after_flush(session: Session, flush_context: Any) -> None:
+    """Compute each audited row change's diff while the flush still knows the old values; the rows are
+    written once the flush has run (``_write_audit_rows``), when relationships of new rows can be loaded."""
     if session.info.get("audit_disabled"):
         return
     rows = []
@@ -259,10 +335,35 @@ def _audit_after_flush(session: Session, flush_context: Any) -> None:
                     "enterprise_id": _enterprise_id_of(obj),
                     "summary": _describe(obj),
                     "changes": changes,
+                    "_object": obj,
                 }
             )
     if rows:
-        session.connection().execute(insert(AuditLog), rows)
+        session.info.setdefault(_PENDING_ROWS_KEY, []).extend(rows)
+
+
+_PENDING_ROWS_KEY = "crm_audit_rows"
+
+
+@event.listens_for(Session, "after_flush_postexec")
+def _write_audit_rows(session: Session, flush_context: Any) -> None:
+    """Insert the rows ``_audit_after_flush`` prepared. A new row's enterprise that is reached through a
+    relationship (``audit_enterprise_id`` returning ``self.assessment.enterprise_id``) is known only now."""
+    rows = session.info.pop(_PENDING_ROWS_KEY, None)
+    if not rows:
+        return
+    for row in rows:
+        obj = row.pop("_object")
+        if row["enterprise_id"] is None and hasattr(type(obj), "audit_enterprise_id"):
+            row["enterprise_id"] = _enterprise_id_of(obj)
+        if row["action"] == AuditAction.CREATE and row["record_id"] is None:
+            row["record_id"] = _primary_key(obj)
+    session.connection().execute(insert(AuditLog), rows)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_audit_rows(session: Session, previous_transaction: Any) -> None:
+    session.info.pop(_PENDING_ROWS_KEY, None)
 
 
 @contextmanager

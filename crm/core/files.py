@@ -198,6 +198,8 @@ def check_upload(
     if size == 0:
         raise UploadError(_("The file is empty."))
     if size > max_bytes:
+        if max_bytes < 1024 * 1024:
+            raise UploadError(_("The file is larger than %(kb)s KB.", kb=max_bytes // 1024))
         raise UploadError(_("The file is larger than %(mb)s MB.", mb=round(max_bytes / 1024 / 1024, 1)))
     head = fh.read(2048)
     fh.seek(0)

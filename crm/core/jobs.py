@@ -4,6 +4,9 @@
 transaction commits, the row is dispatched to the broker (or run in-process when Celery is eager). If the
 broker is down the row simply waits: the periodic ``jobs.dispatch_pending`` job sends it later. The worker
 claims the row with a conditional UPDATE before running it, so a job that was sent twice runs once.
+
+Every Celery job (queued, periodic, or run in-process) acts as ``job:<name>`` in the audit trail, on behalf
+of the logged-in user when it runs inside their request.
 """
 
 from __future__ import annotations
@@ -12,10 +15,12 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
+from celery.signals import task_postrun, task_prerun
 from flask import current_app, g, has_app_context, has_request_context
 from sqlalchemy import JSON, String, Text, event, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from crm.core.audit import pop_actor, push_actor
 from crm.core.models import UTCDateTime, utcnow
 from crm.extensions import db
 
@@ -135,3 +140,27 @@ def init_app(app) -> None:
         if has_app_context() and g.get(_READY_KEY):
             dispatch_ready()
         return response
+
+
+_job_actors: dict[str, list[Any]] = {}
+
+
+@task_prerun.connect(weak=False)
+def _job_acts_as_itself(task_id: str | None = None, task: Any = None, **_kwargs: Any) -> None:
+    """Attribute what a job changes to ``job:<name>`` (and the user whose request ran it in-process)."""
+    user = None
+    if has_request_context():
+        from flask_login import current_user
+
+        user = current_user if getattr(current_user, "is_authenticated", False) else None
+    token = push_actor(f"job:{getattr(task, 'name', 'unknown')}", user)
+    _job_actors.setdefault(task_id or "", []).append(token)
+
+
+@task_postrun.connect(weak=False)
+def _job_done(task_id: str | None = None, **_kwargs: Any) -> None:
+    tokens = _job_actors.get(task_id or "")
+    if tokens:
+        pop_actor(tokens.pop())
+        if not tokens:
+            _job_actors.pop(task_id or "", None)

@@ -37,6 +37,7 @@ ADMIN_NAVIGATION: tuple[NavItem, ...] = (
     NavItem("plans.list_templates", _l("Plan templates"), Permission.MANAGE_REFERENCE),
     NavItem("reminder_rules.list_rules", _l("Reminder rules"), Permission.OPERATIONS, ("reminder_rules",)),
     NavItem("operations.index", _l("Operations"), Permission.OPERATIONS, ("operations",)),
+    NavItem("audit.search", _l("Audit trail"), Permission.OPERATIONS, ("audit",)),
 )
 
 

@@ -52,6 +52,10 @@ class Page:
         return result
 
 
+#: Beyond this a page number is nonsense (200 million rows at 200 per page) and would overflow OFFSET.
+MAX_PAGE = 1_000_000
+
+
 class PageArgumentError(ValueError):
     """Raised for a page or per_page that is not a positive whole number."""
 
@@ -67,6 +71,8 @@ def page_args(default_per_page: int | None = None, max_per_page: int | None = No
         raise PageArgumentError("page and per_page must be whole numbers") from None
     if page < 1 or per_page < 1:
         raise PageArgumentError("page and per_page must be at least 1")
+    if page > MAX_PAGE:
+        raise PageArgumentError(f"page must be at most {MAX_PAGE}")
     return page, min(per_page, max_per_page)
 
 

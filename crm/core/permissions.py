@@ -1,8 +1,16 @@
-"""Roles, what each may do, and the one decorator views use to check it."""
+"""Roles, what each may do, and the decorators that declare who may call a view.
+
+Every view declares its access with one decorator, and the declaration is kept on the view function so that
+tests (the permission matrix) read the expectation from the code instead of a second list:
+- ``@permission_required(Permission.X, ...)``: a logged-in user holding every permission (none = any user);
+- ``@public`` / ``@public(limit=PUBLIC_LINK_LIMIT)``: anyone, logged in or not (login, health, registration
+  links reached with a token from an email), optionally rate-limited per client address.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from enum import StrEnum
 from functools import wraps
 from typing import Any
@@ -79,8 +87,49 @@ def has_permission(user: Any, permission: Permission) -> bool:
     return permission in ROLE_PERMISSIONS.get(Role(user.role), frozenset())
 
 
+#: Rate limit for public pages reached with a token (registration links): generous for a person, tight for a
+#: script guessing tokens. Counted per client address (Redis when REDIS_URL is set, memory otherwise).
+PUBLIC_LINK_LIMIT = "30 per minute;300 per hour"
+#: Rate limit on login attempts per client address (on top of the per-account lockout).
+LOGIN_LIMIT = "20 per minute"
+
+
+@dataclass(frozen=True)
+class Access:
+    """Who may call a view, as declared by its decorator."""
+
+    #: True for pages anyone may open without logging in.
+    public: bool = False
+    #: Every permission the caller needs (empty: any logged-in user).
+    permissions: frozenset[Permission] = frozenset()
+
+    def allows(self, user: Any) -> bool:
+        if self.public:
+            return True
+        if user is None or not getattr(user, "is_authenticated", False):
+            return False
+        return all(has_permission(user, permission) for permission in self.permissions)
+
+
+#: The attribute a view function carries its declared ``Access`` in.
+ACCESS_ATTRIBUTE = "crm_access"
+
+
+def declared_access(view: Callable | None) -> Access | None:
+    """The access a view declared with ``permission_required`` or ``public``; None when it declared none."""
+    seen = 0
+    while view is not None and seen < 20:
+        access = getattr(view, ACCESS_ATTRIBUTE, None)
+        if isinstance(access, Access):
+            return access
+        view = getattr(view, "__wrapped__", None)
+        seen += 1
+    return None
+
+
 def permission_required(*permissions: Permission) -> Callable:
-    """Require a logged-in user holding every given permission (403 otherwise)."""
+    """Require a logged-in user holding every given permission (403 otherwise; no argument: any user)."""
+    access = Access(permissions=frozenset(permissions))
 
     def decorator(view: Callable) -> Callable:
         @wraps(view)
@@ -91,6 +140,25 @@ def permission_required(*permissions: Permission) -> Callable:
                     abort(403)
             return view(*args, **kwargs)
 
+        setattr(wrapper, ACCESS_ATTRIBUTE, access)
         return wrapper
 
     return decorator
+
+
+def public(
+    view: Callable | None = None, *, limit: str | None = None, limit_methods: list[str] | None = None
+) -> Callable:
+    """Declare a view open to anyone (no login). ``limit`` adds a per-address rate limit, e.g.
+    ``@public(limit=PUBLIC_LINK_LIMIT)`` on a registration link reached with a token; ``limit_methods``
+    restricts the limit to some methods (``["POST"]``)."""
+
+    def decorator(view: Callable) -> Callable:
+        if limit:
+            from crm.extensions import limiter
+
+            view = limiter.limit(limit, methods=limit_methods)(view)
+        setattr(view, ACCESS_ATTRIBUTE, Access(public=True))
+        return view
+
+    return decorator(view) if view is not None else decorator

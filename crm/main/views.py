@@ -6,11 +6,12 @@ import logging
 
 from flask import Blueprint, Flask, current_app, jsonify, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 from sqlalchemy import text
 from werkzeug.exceptions import HTTPException
 
 from crm.core.i18n import normalise_language
+from crm.core.permissions import permission_required, public
 from crm.extensions import db, limiter
 from crm.main import queries
 
@@ -20,7 +21,7 @@ bp = Blueprint("main", __name__)
 
 
 @bp.get("/")
-@login_required
+@permission_required()
 def home():
     return render_template(
         "main/home.html",
@@ -31,6 +32,7 @@ def home():
 
 @bp.get("/healthz")
 @limiter.exempt
+@public
 def healthz():
     """Liveness for load balancers: 200 when the database answers, 503 when it does not."""
     status = {"database": "ok", "redis": redis_status()}
@@ -59,6 +61,7 @@ def redis_status() -> str:
 
 
 @bp.post("/language")
+@public
 def set_language():
     """Switch the interface language; remembered on the account, or in the session before login."""
     language = normalise_language(request.form.get("language"))
@@ -91,12 +94,16 @@ def register_error_handlers(app: Flask) -> None:
 
         if isinstance(error, ApiError):
             return error.get_response()
+        # Keep the headers the error carries (Allow on 405, Retry-After on 429, WWW-Authenticate ...).
+        headers = [(name, value) for name, value in error.get_headers() if name.lower() != "content-type"]
         if wants_json():
-            return error_response(error.code or 500, None, error.description)
+            response = error_response(error.code or 500, None, error.description)
+            response.headers.extend(headers)
+            return response
         template = (
             f"errors/{error.code}.html" if error.code in (400, 403, 404, 405, 413, 429) else "errors/generic.html"
         )
-        return render_template(template, error=error), error.code
+        return render_template(template, error=error), error.code, headers
 
     @app.errorhandler(Exception)
     def handle_unexpected_error(error: Exception):

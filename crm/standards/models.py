@@ -92,6 +92,7 @@ class StandardCategory(db.Model):
     """内部控制, 财务状况, 守法规范, 贸易安全, 附加标准."""
 
     __tablename__ = "standard_categories"
+    __audit__ = True
     __table_args__ = (UniqueConstraint("version_id", "code"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -115,6 +116,7 @@ class StandardClause(db.Model):
     """A 条, numbered across the whole standard."""
 
     __tablename__ = "standard_clauses"
+    __audit__ = True
     __table_args__ = (UniqueConstraint("category_id", "number"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -138,6 +140,7 @@ class StandardItem(db.Model):
     """A 项: one checklist row, numbered across the whole standard."""
 
     __tablename__ = "standard_items"
+    __audit__ = True
     __table_args__ = (UniqueConstraint("version_id", "number"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -1,0 +1,152 @@
+"""What the generic security tests (permission matrix, XSS sweep, Schemathesis world, audit coverage) cannot
+infer from the code, declared in one place. A new feature adds a line here only when its model or route needs
+something unusual; ordinary models and routes are covered with no declaration at all.
+
+- FACTORIES: table -> ``fn(builder, side)`` returning the row, for a model that needs real setup (a file on
+  disk, a hashed token). ``builder.row("enterprises", side)`` gives the parent rows; ``builder.text(n)`` a
+  payload text that fits n characters.
+- COLUMN_VALUES: "table.column" -> a value or ``fn(builder, side)``, for a column whose text the application
+  interprets (a code looked up in a dict, a JSON shape).
+- REUSE_EXISTING: tables whose seeded rows the rules rely on; the world reuses one (texts overwritten).
+- SKIP_TABLES: tables the world must not fill, with the reason.
+- PARAMS: (endpoint, argument) or argument -> a value or ``fn(world, role, side)`` for a URL argument the
+  world cannot resolve by name (``<thing>_id`` finds the table ``things`` by itself). Return ``Scoped(value,
+  enterprise_id)`` when the argument designates a record of that enterprise.
+- STATUS: endpoint -> ``fn(role, side, method)`` returning the statuses a call may answer when the generic
+  rule does not fit (None: use the rule).
+- SKIP_ENDPOINTS: endpoints the matrix does not call, with the reason (static files only).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from crm.core.audit import AuditAction
+
+
+@dataclass(frozen=True)
+class Scoped:
+    """A URL argument value that designates a record of an enterprise (404 outside the caller's scope)."""
+
+    value: Any
+    enterprise_id: int | None
+
+
+# --- the world -------------------------------------------------------------------------------------------
+
+
+def _admin(builder, side):
+    builder._users()
+    return builder.user_rows["admin"]
+
+
+def _admin_token(builder, side):
+    from crm.auth.models import ApiToken
+    from crm.extensions import db
+
+    builder._users()
+    return db.session.get(ApiToken, builder.world.token_ids["admin"])
+
+
+def _stored_file(builder, side):
+    from crm.core.files import PDF, store_bytes_from
+    from tests.security.world import pdf_bytes
+
+    enterprise = builder.row("enterprises", side)
+    return store_bytes_from(
+        pdf_bytes(),
+        filename=builder.text(200) + ".pdf",
+        kind=PDF,
+        owner_type="security-world",
+        owner_id=enterprise.id,
+        enterprise_id=enterprise.id,
+        uploaded_by=_admin(builder, side),
+    )
+
+
+FACTORIES: dict[str, Any] = {
+    "users": _admin,
+    "api_tokens": _admin_token,
+    "stored_files": _stored_file,
+}
+
+
+def _uscc(builder, side):
+    from crm.demo.names import uscc_for
+
+    return uscc_for(700_000 + next(builder.counter), "350102")
+
+
+COLUMN_VALUES: dict[str, Any] = {
+    # Identifiers with a checked format (the API documents it): valid values, not payloads.
+    "enterprises.uscc": _uscc,
+    "enterprises.customs_code": lambda builder, side: f"3501{next(builder.counter):06d}",
+    # The diff of an audit row is {field: [old, new]}: the audit pages render both sides.
+    "audit_log.action": AuditAction.UPDATE,
+    "audit_log.changes": lambda builder, side: {"name": [builder.text(), builder.text()]},
+    "queued_jobs.args": lambda builder, side: [],
+}
+
+REUSE_EXISTING: frozenset[str] = frozenset({"stages"})
+
+#: Text columns the application writes itself (hashes, keys, codes): no user text reaches them, so the world
+#: leaves them without a payload and the XSS sweep does not expect one.
+SYSTEM_TEXT_COLUMNS: dict[str, str] = {
+    "audit_log.action": "an AuditAction code",
+    "stages.code": "fixed stage codes (REUSE_EXISTING)",
+    "users.password_hash": "a hash",
+    "api_tokens.token_hash": "a hash",
+    "api_tokens.prefix": "generated with the token",
+    "stored_files.owner_type": "a code chosen by the feature",
+    "stored_files.content_type": "derived from the sniffed kind",
+    "stored_files.sha256": "a hash",
+    "stored_files.storage_key": "random, never from user input",
+}
+
+SKIP_TABLES: dict[str, str] = {
+    "alembic_version": "not a model",
+}
+
+# --- URL arguments ---------------------------------------------------------------------------------------
+
+
+def _reference_row(world, role, side):
+    return world.key("areas", side)
+
+
+def _own_token(world, role, side):
+    return world.token_ids.get(role, world.token_ids["admin"])
+
+
+def _enterprise_record_id(world, role, side):
+    return str(world.key("enterprises", side))
+
+
+PARAMS: dict[Any, Any] = {
+    ("reference.list_rows", "slug"): "areas",
+    ("reference.create_row", "slug"): "areas",
+    ("reference.edit_row", "slug"): "areas",
+    ("reference.edit_row", "row_id"): _reference_row,
+    # A token can only be revoked by its owner: each user revokes their own.
+    ("auth.revoke_token", "token_id"): _own_token,
+    ("audit.record", "record_type"): "Enterprise",
+    ("audit.record", "record_id"): _enterprise_record_id,
+    ("audit.export", "file_format"): "csv",
+}
+
+# --- expected statuses -----------------------------------------------------------------------------------
+
+
+def _logout(role, side, method):
+    # Logging out answers a redirect to the login page, for anyone logged in.
+    return {302} if role != "anonymous" else None
+
+
+STATUS: dict[str, Any] = {
+    "auth.logout": _logout,
+}
+
+SKIP_ENDPOINTS: dict[str, str] = {
+    "static": "files under static/, served without a session",
+}
