@@ -96,8 +96,20 @@ def register_blueprints(app: Flask) -> None:
     from crm.enterprises.views import bp as enterprises_bp
     from crm.main.views import bp as main_bp
     from crm.reference.views import bp as reference_bp
+    from crm.visits.views import bp as visits_bp
+    from crm.visits.views import calendar_bp, my_work_bp
 
-    for blueprint in (main_bp, auth_bp, users_admin_bp, reference_bp, enterprises_bp, api_bp):
+    for blueprint in (
+        main_bp,
+        auth_bp,
+        users_admin_bp,
+        reference_bp,
+        enterprises_bp,
+        visits_bp,
+        calendar_bp,
+        my_work_bp,
+        api_bp,
+    ):
         app.register_blueprint(blueprint)
 
     from crm.main.views import register_error_handlers

@@ -24,6 +24,9 @@ class NavItem:
 MAIN_NAVIGATION: tuple[NavItem, ...] = (
     NavItem("main.home", _l("Home"), blueprints=("main",)),
     NavItem("enterprises.list_enterprises", _l("Enterprises"), blueprints=("enterprises",)),
+    NavItem("my_work.index", _l("My work"), blueprints=("my_work",)),
+    NavItem("visits.list_visits", _l("Visits"), blueprints=("visits",)),
+    NavItem("calendar.index", _l("Calendar"), blueprints=("calendar",)),
 )
 
 ADMIN_NAVIGATION: tuple[NavItem, ...] = (

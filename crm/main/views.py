@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Flask, current_app, jsonify, redirect, render_template, request, session, url_for
+from flask import Blueprint, Flask, current_app, flash, jsonify, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import text
@@ -81,6 +81,23 @@ def _is_local_url(target: str) -> bool:
     return host_ok and parts.scheme in ("", "http", "https") and not target.startswith("//")
 
 
+def resume_url() -> str | None:
+    """Where to come back to after logging in again: the page itself for a GET; for a form sent after the
+    session expired, the page that held the form (its Referer, or the URL itself when it also answers GET), so
+    the user returns to the form (whose page may restore what was typed)."""
+    from urllib.parse import urlsplit
+
+    if request.method == "GET":
+        return request.full_path.rstrip("?")
+    referrer = request.referrer
+    if referrer and _is_local_url(referrer):
+        parts = urlsplit(referrer)
+        return parts.path + (f"?{parts.query}" if parts.query else "")
+    if request.url_rule is not None and "GET" in (request.url_rule.methods or ()):
+        return request.full_path.rstrip("?")
+    return None
+
+
 def register_error_handlers(app: Flask) -> None:
     def wants_json() -> bool:
         return request.path.startswith("/api/")
@@ -118,4 +135,9 @@ def register_error_handlers(app: Flask) -> None:
             from crm.api.errors import error_response
 
             return error_response(400, "csrf", error.description)
+        if not current_user.is_authenticated:
+            # The session expired (its cookie, and the CSRF token with it, are gone): ask to log in again and
+            # come back to the form instead of showing an error.
+            flash(_("Your session expired. Please log in again."), "warning")
+            return redirect(url_for("auth.login", next=resume_url()))
         return render_template("errors/400.html", error=error, csrf=True), 400
