@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Flask, current_app, flash, jsonify, redirect, render_template, request, session, url_for
+from flask import Blueprint, Flask, current_app, jsonify, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import text
@@ -135,9 +135,4 @@ def register_error_handlers(app: Flask) -> None:
             from crm.api.errors import error_response
 
             return error_response(400, "csrf", error.description)
-        if not current_user.is_authenticated:
-            # The session expired (its cookie, and the CSRF token with it, are gone): ask to log in again and
-            # come back to the form instead of showing an error.
-            flash(_("Your session expired. Please log in again."), "warning")
-            return redirect(url_for("auth.login", next=resume_url()))
         return render_template("errors/400.html", error=error, csrf=True), 400

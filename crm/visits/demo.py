@@ -156,7 +156,7 @@ def _working_day(moment: datetime) -> datetime:
 
 
 def _past_moment(ctx: DemoContext, rng: random.Random) -> datetime:
-    day = (ctx.now - timedelta(days=rng.randint(1, 365))).date()
+    day = (ctx.now - timedelta(days=rng.randint(1, 362))).date()
     at = time(rng.choice((9, 9, 10, 10, 14, 14, 15, 16)), rng.choice((0, 30)))
     return _working_day(local_datetime(day, at))
 

@@ -51,7 +51,7 @@ class VisitStatus(LabelledEnum):
 
     @classmethod
     def _labels(cls):
-        return {cls.PLANNED: _l("Planned"), cls.DONE: _l("Done"), cls.CANCELLED: _l("Cancelled")}
+        return {cls.PLANNED: _l("Planned"), cls.DONE: _l("Took place"), cls.CANCELLED: _l("Cancelled")}
 
 
 #: Our people on the visit (users of any agency), the lead officer included.

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from flask import abort, url_for
+from flask import abort, has_request_context, url_for
 from flask_babel import gettext as _
 from sqlalchemy import Select, case, exists, func, or_, select
 from sqlalchemy.orm import selectinload
@@ -216,11 +216,18 @@ def timeline_entries(enterprise_id: int, *, before: datetime | None = None, limi
                 title=title,
                 body=_excerpt(body),
                 author=str(visit.officer) if visit.officer else None,
-                url=url_for("visits.detail", visit_id=visit.id),
+                url=visit_url(visit.id),
                 icon=visit.kind.icon,
             )
         )
     return entries
+
+
+def visit_url(visit_id: int) -> str:
+    """The visit page's path (also outside a request, for jobs that build timelines or calendars)."""
+    if has_request_context():
+        return url_for("visits.detail", visit_id=visit_id)
+    return f"/visits/{visit_id}"
 
 
 def _excerpt(text: str, length: int = 200) -> str:
@@ -263,7 +270,7 @@ def calendar_entries(
                 title=f"{visit.kind.label} · {visit.enterprise.name}",
                 start=visit.starts_at,
                 end=visit.ends_at,
-                url=url_for("visits.detail", visit_id=visit.id, _external=False),
+                url=visit_url(visit.id),
                 status=visit.status.value,
                 uid=f"visit-{visit.id}",
                 location=visit.location,

@@ -20,7 +20,7 @@ from crm.core.scope import get_enterprise_or_404
 from crm.core.settings import get_setting
 from crm.core.timeutil import local_date, local_day_bounds, local_today
 from crm.enterprises.models import Enterprise
-from crm.extensions import db, limiter
+from crm.extensions import csrf, db, limiter
 from crm.plans.services import active_plan
 from crm.reference.models import Area, CustomsOffice
 from crm.visits import calendar as cal
@@ -73,7 +73,11 @@ def _date_arg(name: str) -> date | None:
 # --- logging and planning -------------------------------------------------------------------------------
 
 
+# The visit form checks its own CSRF token (``validate_on_submit``), after the login check: a visit sent once
+# the session has expired goes to the login page and back to the form (whose draft the page script kept)
+# instead of ending on a CSRF error. Nothing changes state before the form validated.
 @bp.route("/enterprises/<int:enterprise_id>/visits/new", methods=["GET", "POST"])
+@csrf.exempt
 @permission_required(Permission.EDIT)
 def new_visit(enterprise_id: int):
     enterprise = get_enterprise_or_404(enterprise_id)
@@ -83,6 +87,7 @@ def new_visit(enterprise_id: int):
 
 
 @bp.route("/visits/<int:visit_id>/edit", methods=["GET", "POST"])
+@csrf.exempt
 @permission_required(Permission.EDIT)
 def edit_visit(visit_id: int):
     visit = queries.get_visit_or_404(visit_id)
@@ -94,6 +99,7 @@ def edit_visit(visit_id: int):
 
 
 @bp.route("/visits/<int:visit_id>/log", methods=["GET", "POST"])
+@csrf.exempt
 @permission_required(Permission.EDIT)
 def log_visit(visit_id: int):
     """Log a planned visit: the same form, saving it as done."""
@@ -137,6 +143,8 @@ def _visit_form(form: VisitForm, enterprise: Enterprise, *, visit: Visit | None,
             _flash_outcome(outcome, created=visit is None, logged=mode == "log")
             session[DRAFT_SAVED_KEY] = key
             return redirect(url_for(".detail", visit_id=outcome.visit.id))
+    if form.csrf_token.errors:
+        form.form_errors.append(_("The form had expired. What you typed is still here: check it and save again."))
     status = 422 if form.is_submitted() else 200
     return (
         render_template(
