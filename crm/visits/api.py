@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from crm.api.errors import ApiError, validation_error
-from crm.api.helpers import paginated_response, parse_date
+from crm.api.helpers import json_body, paginated_response, parse_date
 from crm.auth.models import User
 from crm.core.models import json_value
 from crm.core.permissions import Permission, has_permission
@@ -23,7 +23,7 @@ from crm.extensions import csrf, db
 from crm.standards.models import Judgement, StandardItem
 from crm.standards.services import current_version
 from crm.visits import queries, services
-from crm.visits.models import Visit, VisitKind, VisitStatus
+from crm.visits.models import Visit, VisitFinding, VisitKind, VisitStatus
 from crm.visits.services import Finding, FollowUp, VisitData
 
 bp = Blueprint("visits_api", __name__)
@@ -72,7 +72,9 @@ def list_visits():
     if errors:
         raise ApiError(400, _("The request has invalid parameters."), code="invalid_parameters", fields=errors)
     stmt = queries.visit_list(filters).options(
-        selectinload(Visit.contacts), selectinload(Visit.items), selectinload(Visit.findings)
+        selectinload(Visit.contacts),
+        selectinload(Visit.items),
+        selectinload(Visit.findings).selectinload(VisitFinding.item),
     )
     return paginated_response(stmt, lambda visit: serialize_visit(visit, full=False))
 
@@ -111,8 +113,6 @@ def update_visit(visit_id: int):
 
 
 def _body() -> dict[str, Any]:
-    from crm.api.helpers import json_body
-
     return json_body()
 
 

@@ -94,7 +94,8 @@ def seed_visits(ctx: DemoContext) -> None:
         if stage in PLANNED_STAGES and rng.random() < 0.3:
             planned.append(_future_moment(ctx, rng))
         if stage in PLANNED_STAGES and rng.random() < 0.04:
-            planned.append(ctx.now - timedelta(days=rng.randint(1, 10)))  # planned, not yet logged
+            day = (ctx.now - timedelta(days=rng.randint(1, 10))).date()
+            planned.append(_working_day(local_datetime(day, time(10, 0))))  # planned, not yet logged
         for moment, status in [(m, VisitStatus.DONE) for m in moments] + [(m, VisitStatus.PLANNED) for m in planned]:
             kind = rng.choices(list(KIND_WEIGHTS), weights=list(KIND_WEIGHTS.values()))[0]
             if kind == VisitKind.JOINT and len(officers) > 1:

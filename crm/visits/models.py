@@ -88,6 +88,8 @@ class Visit(TimestampMixin, AuthorMixin, db.Model):
         Index("ix_visits_enterprise_id_status_starts_at", "enterprise_id", "status", "starts_at"),
         # Calendars, reminders ("planned visits between X and Y") and statistics.
         Index("ix_visits_status_starts_at", "status", "starts_at"),
+        # The newest-first list of every visit in scope.
+        Index("ix_visits_starts_at", "starts_at"),
     )
     __audit__ = True
 

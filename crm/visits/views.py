@@ -16,7 +16,7 @@ from crm.core.forms import EmptyForm
 from crm.core.i18n import current_language
 from crm.core.pagination import PageArgumentError, page_args, paginate
 from crm.core.permissions import Permission, has_permission, permission_required
-from crm.core.scope import get_enterprise_or_404
+from crm.core.scope import get_enterprise_or_404, scoped_enterprises
 from crm.core.settings import get_setting
 from crm.core.timeutil import local_date, local_day_bounds, local_today
 from crm.enterprises.models import Enterprise
@@ -31,6 +31,10 @@ from crm.visits.models import Visit, VisitKind, VisitStatus
 bp = Blueprint("visits", __name__)
 calendar_bp = Blueprint("calendar", __name__, url_prefix="/calendar")
 my_work_bp = Blueprint("my_work", __name__, url_prefix="/my-work")
+
+#: Entries shown in a day of the calendar; the rest are a link to that day's visits.
+MONTH_ENTRIES_PER_DAY = 6
+WEEK_ENTRIES_PER_DAY = 40
 
 #: The session key naming a draft the browser may now forget (the visit it held was saved).
 DRAFT_SAVED_KEY = "visits_draft_saved"
@@ -300,10 +304,16 @@ def list_visits():
     filters["enterprise"] = request.args.get("enterprise", type=int)
     filters["from"] = _date_arg("from")
     filters["to"] = _date_arg("to")
+    enterprise = (
+        db.session.scalars(scoped_enterprises().where(Enterprise.id == filters["enterprise"])).first()
+        if filters["enterprise"]
+        else None
+    )
     return render_template(
         "visits/list.html",
         page=paginate(queries.visit_list(filters), page, per_page),
         filters=filters,
+        enterprise=enterprise,
         statuses=VisitStatus.choices(),
         kinds=VisitKind.choices(),
         **_filter_choices(),
@@ -376,6 +386,7 @@ def show_calendar():
         period_label=month_label(anchor) if view == "month" else f"{day_label(first)} – {day_label(last)}",
         weekday_names=[get_day_names("abbreviated", locale=current_language())[n] for n in range(7)],
         day_label=day_label,
+        per_day=MONTH_ENTRIES_PER_DAY if view == "month" else WEEK_ENTRIES_PER_DAY,
         **_filter_choices(),
     )
 

@@ -195,3 +195,36 @@ def test_the_openapi_document_describes_the_visit_api(client):
     assert set(paths["/visits/{visit_id}"]) >= {"get", "patch"}
     assert "Visit" in document["components"]["schemas"]
     assert client.get("/api/v1/openapi.json").status_code == 200
+
+
+def test_the_list_loads_a_page_in_a_fixed_number_of_queries(
+    client, officer, make_enterprise, make_visit, api_token, standard
+):
+    from sqlalchemy import event
+
+    headers = api_token(officer)
+    enterprise = make_enterprise()
+    from crm.visits.services import Finding
+
+    for day in range(1, 4):
+        make_visit(enterprise, officer, day=date(2026, 3, day), findings=[Finding("问题", item=standard.by_number[1])])
+
+    def count_queries() -> int:
+        statements: list[str] = []
+
+        def listener(*args, **kwargs):
+            statements.append(args[2])
+
+        db.session.expire_all()
+        engine = db.session.get_bind()
+        event.listen(engine, "before_cursor_execute", listener)
+        try:
+            assert client.get("/api/v1/visits", headers=headers).status_code == 200
+        finally:
+            event.remove(engine, "before_cursor_execute", listener)
+        return sum(1 for statement in statements if statement.lstrip().upper().startswith("SELECT"))
+
+    few = count_queries()
+    for day in range(4, 12):
+        make_visit(enterprise, officer, day=date(2026, 3, day), findings=[Finding("问题", item=standard.by_number[2])])
+    assert count_queries() == few

@@ -123,3 +123,15 @@ def test_the_calendar_merges_every_provider(monkeypatch, client, make_user, may_
     page = client.get("/calendar/?view=week&date=2026-05-04").get_data(as_text=True)
     assert _days_with_entries(page)["2026-05-04"] == ["AEO培训班", "实地走访 · 福州甲公司"]
     assert "is-other" in page
+
+
+def test_a_busy_day_links_to_the_rest(client, officer, make_enterprise, make_visit):
+    enterprise = make_enterprise()
+    for hour in range(8, 16):
+        make_visit(enterprise, officer, day=date(2026, 6, 3), at=time(hour, 0))
+    client.login(officer)
+    page = client.get("/calendar/?view=month&date=2026-06-01").get_data(as_text=True)
+    assert len(_days_with_entries(page)["2026-06-03"]) == 6
+    assert "还有 2 项" in page and "from=2026-06-03&amp;to=2026-06-03" in page
+    week = client.get("/calendar/?view=week&date=2026-06-03").get_data(as_text=True)
+    assert len(_days_with_entries(week)["2026-06-03"]) == 8

@@ -1,8 +1,8 @@
 """visits, findings and calendar feeds
 
-Revision ID: 2eb46523cef5
+Revision ID: 9733b634f97b
 Revises: a7686bf60669
-Create Date: 2026-11-27 04:25:24.442150
+Create Date: 2026-11-27 04:44:05.390806
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '2eb46523cef5'
+revision = '9733b634f97b'
 down_revision = 'a7686bf60669'
 branch_labels = None
 depends_on = None
@@ -64,6 +64,7 @@ def upgrade():
     with op.batch_alter_table('visits', schema=None) as batch_op:
         batch_op.create_index('ix_visits_enterprise_id_status_starts_at', ['enterprise_id', 'status', 'starts_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_visits_officer_id'), ['officer_id'], unique=False)
+        batch_op.create_index('ix_visits_starts_at', ['starts_at'], unique=False)
         batch_op.create_index('ix_visits_status_starts_at', ['status', 'starts_at'], unique=False)
 
     op.create_table('visit_contacts',
@@ -141,6 +142,7 @@ def downgrade():
     op.drop_table('visit_contacts')
     with op.batch_alter_table('visits', schema=None) as batch_op:
         batch_op.drop_index('ix_visits_status_starts_at')
+        batch_op.drop_index('ix_visits_starts_at')
         batch_op.drop_index(batch_op.f('ix_visits_officer_id'))
         batch_op.drop_index('ix_visits_enterprise_id_status_starts_at')
 
