@@ -95,7 +95,9 @@ def register_blueprints(app: Flask) -> None:
     from crm.auth.views import bp as auth_bp
     from crm.enterprises.views import bp as enterprises_bp
     from crm.main.views import bp as main_bp
+    from crm.plans.views import bp as plans_bp
     from crm.reference.views import bp as reference_bp
+    from crm.standards.views import bp as standards_bp
     from crm.visits.views import bp as visits_bp
     from crm.visits.views import calendar_bp, my_work_bp
 
@@ -105,6 +107,8 @@ def register_blueprints(app: Flask) -> None:
         users_admin_bp,
         reference_bp,
         enterprises_bp,
+        standards_bp,
+        plans_bp,
         visits_bp,
         calendar_bp,
         my_work_bp,

@@ -24,15 +24,19 @@ class NavItem:
 MAIN_NAVIGATION: tuple[NavItem, ...] = (
     NavItem("main.home", _l("Home"), blueprints=("main",)),
     NavItem("enterprises.list_enterprises", _l("Enterprises"), blueprints=("enterprises",)),
+    NavItem("plans.list_plans", _l("Cultivation plans"), blueprints=("plans",)),
     NavItem("my_work.index", _l("My work"), blueprints=("my_work",)),
     NavItem("visits.list_visits", _l("Visits"), blueprints=("visits",)),
     NavItem("calendar.index", _l("Calendar"), blueprints=("calendar",)),
+    NavItem("standards.list_versions", _l("AEO standards"), blueprints=("standards",)),
 )
 
 ADMIN_NAVIGATION: tuple[NavItem, ...] = (
     NavItem("users_admin.list_users", _l("Users"), Permission.MANAGE_USERS, ("users_admin",)),
     NavItem("reference.index", _l("Reference data"), Permission.MANAGE_REFERENCE, ("reference",)),
     NavItem("reference.edit_settings", _l("Settings"), Permission.MANAGE_REFERENCE),
+    NavItem("standards.import_version", _l("Import a standard"), Permission.MANAGE_REFERENCE),
+    NavItem("plans.list_templates", _l("Plan templates"), Permission.MANAGE_REFERENCE),
 )
 
 

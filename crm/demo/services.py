@@ -335,9 +335,15 @@ def seed_enterprises(ctx: DemoContext, count: int) -> None:
 
 def feature_seeders() -> list[tuple[str, Callable[[DemoContext], Any]]]:
     """Each feature's demo records, listed by hand, run after users and enterprises."""
+    from crm.plans.demo import seed_demo_plans
+    from crm.standards.demo import seed_demo_assessments
     from crm.visits.demo import seed_visits
 
-    return [("visits", seed_visits)]
+    return [
+        ("assessments", seed_demo_assessments),
+        ("plans and tasks", seed_demo_plans),
+        ("visits", seed_visits),
+    ]
 
 
 def seed_demo(enterprises: int = 300, seed: int = 2026, now: datetime | None = None) -> DemoContext:

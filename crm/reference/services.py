@@ -136,6 +136,7 @@ def seed_mra_partners(update: bool = False) -> int:
 def reference_seeders() -> list[tuple[str, Callable[[bool], int]]]:
     """Every seeder in dependency order, listed by hand; features append theirs here."""
     from crm.pipeline.services import seed_stages
+    from crm.standards.catalog import seed_standards
 
     return [
         ("areas", seed_areas),
@@ -146,6 +147,7 @@ def reference_seeders() -> list[tuple[str, Callable[[bool], int]]]:
         ("support measures", seed_support_measures),
         ("MRA partners", seed_mra_partners),
         ("pipeline stages", seed_stages),
+        ("standard versions", seed_standards),
     ]
 
 

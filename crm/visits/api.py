@@ -19,7 +19,7 @@ from crm.core.permissions import Permission, has_permission
 from crm.core.scope import get_enterprise_or_404
 from crm.core.timeutil import local_tz
 from crm.enterprises.models import Contact, Enterprise
-from crm.extensions import csrf, db
+from crm.extensions import db
 from crm.standards.models import Judgement, StandardItem
 from crm.standards.services import current_version
 from crm.visits import queries, services
@@ -27,9 +27,6 @@ from crm.visits.models import Visit, VisitFinding, VisitKind, VisitStatus
 from crm.visits.services import Finding, FollowUp, VisitData
 
 bp = Blueprint("visits_api", __name__)
-# Token-only like the whole API. Flask-WTF looks exemptions up by the nested blueprint ("api.visits_api"), so the
-# parent's exemption does not reach this child's POST and PATCH.
-csrf.exempt(bp)
 
 LIST_FILTERS = ("officer", "area", "office", "enterprise", "status", "kind")
 

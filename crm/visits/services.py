@@ -22,7 +22,7 @@ from crm.extensions import db
 from crm.plans.models import CultivationTask
 from crm.plans.services import active_plan, create_task
 from crm.standards.models import AssessmentResult, Judgement, StandardItem
-from crm.standards.services import officer_draft, set_judgement
+from crm.standards.services import AssessmentError, officer_draft, set_judgement
 from crm.visits.models import CalendarFeed, Visit, VisitFinding, VisitKind, VisitStatus
 
 #: ``StoredFile.owner_type`` of a visit's photos and of its signed minutes and other documents.
@@ -187,11 +187,15 @@ def check_visit(enterprise: Enterprise, data: VisitData, *, visit: Visit | None 
             add("problems", _("A judgement needs the item of the standard it applies to."))
         if finding.judgement is not None and finding.judgement not in PROBLEM_JUDGEMENTS:
             add("problems", _("A problem makes an item basically meet or not meet the standard."))
+        elif finding.judgement == Judgement.BASIC and finding.item is not None and finding.item.is_bonus:
+            add("problems", _("A bonus item is either met or not: it cannot be judged 基本达标."))
     for follow_up in data.follow_ups:
         if not follow_up.title.strip():
             add("follow_ups", _("Give each follow-up a title."))
         elif len(follow_up.title.strip()) > MAX_TITLE_LENGTH:
             add("follow_ups", _("A follow-up title may have at most %(n)s characters.", n=MAX_TITLE_LENGTH))
+        if follow_up.owner is not None and follow_up.owner_contact is not None:
+            add("follow_ups", _("A task has one owner: a user or a contact of the enterprise, not both."))
         if follow_up.owner_contact is not None and follow_up.owner_contact.enterprise_id != enterprise.id:
             add("follow_ups", _("Choose contacts of this enterprise."))
         if follow_up.owner is not None and not follow_up.owner.is_active:
@@ -341,7 +345,13 @@ def _record_judgements(
         evidence = _(
             "Visit of %(date)s: %(text)s", date=local_date(visit.starts_at).isoformat(), text=finding.description
         )
-        outcome.judgements.append(set_judgement(draft, finding.item, finding.judgement, evidence=evidence, by=by))
+        try:
+            with db.session.begin_nested():
+                result = set_judgement(draft, finding.item, finding.judgement, evidence=evidence, by=by)
+        except (AssessmentError, ValueError) as exc:
+            outcome.judgement_problems.append(str(exc))
+            continue
+        outcome.judgements.append(result)
         finding.assessment_id = draft.id
 
 

@@ -222,7 +222,11 @@ def test_a_problem_on_an_item_sets_its_judgement_in_the_officer_draft(client, of
     [visit] = _visits(enterprise)
     [draft] = db.session.scalars(select(Assessment).where(Assessment.enterprise_id == enterprise.id)).all()
     assert draft.kind == AssessmentKind.OFFICER and draft.is_draft and draft.version_id == standard.version.id
-    [result] = db.session.scalars(select(AssessmentResult).where(AssessmentResult.assessment_id == draft.id)).all()
+    [result] = db.session.scalars(
+        select(AssessmentResult).where(
+            AssessmentResult.assessment_id == draft.id, AssessmentResult.judgement != Judgement.PENDING
+        )
+    ).all()
     assert result.item_id == item.id and result.judgement == Judgement.FAIL
     assert "仓库东侧无监控" in result.evidence and result.judged_by_id == officer.id
     first, second = visit.findings
@@ -260,7 +264,10 @@ def test_a_problem_on_an_item_sets_its_judgement_in_the_officer_draft(client, of
         ),
     )
     assert db.session.scalars(select(Assessment).where(Assessment.enterprise_id == enterprise.id)).all() == [draft]
-    judged = {r.item_id: r.judgement for r in db.session.scalars(select(AssessmentResult))}
+    judged = {
+        r.item_id: r.judgement
+        for r in db.session.scalars(select(AssessmentResult).where(AssessmentResult.judgement != Judgement.PENDING))
+    }
     assert judged == {item.id: Judgement.BASIC, standard.by_number[4].id: Judgement.BASIC}
 
 

@@ -1,8 +1,8 @@
 """visits, findings and calendar feeds
 
-Revision ID: 9733b634f97b
-Revises: a7686bf60669
-Create Date: 2026-11-27 04:44:05.390806
+Revision ID: 45e63cde8f63
+Revises: 20050feea82a
+Create Date: 2026-11-27 04:58:12.949458
 
 """
 from alembic import op
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '9733b634f97b'
-down_revision = 'a7686bf60669'
+revision = '45e63cde8f63'
+down_revision = '20050feea82a'
 branch_labels = None
 depends_on = None
 
