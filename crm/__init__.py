@@ -95,6 +95,9 @@ def register_blueprints(app: Flask) -> None:
     from crm.auth.views import bp as auth_bp
     from crm.enterprises.views import bp as enterprises_bp
     from crm.main.views import bp as main_bp
+    from crm.notifications.views import bp as notifications_bp
+    from crm.notifications.views import rules_bp as reminder_rules_bp
+    from crm.operations.views import bp as operations_bp
     from crm.plans.views import bp as plans_bp
     from crm.reference.views import bp as reference_bp
     from crm.standards.views import bp as standards_bp
@@ -112,6 +115,9 @@ def register_blueprints(app: Flask) -> None:
         visits_bp,
         calendar_bp,
         my_work_bp,
+        notifications_bp,
+        reminder_rules_bp,
+        operations_bp,
         api_bp,
     ):
         app.register_blueprint(blueprint)

@@ -37,6 +37,8 @@ ADMIN_NAVIGATION: tuple[NavItem, ...] = (
     NavItem("reference.edit_settings", _l("Settings"), Permission.MANAGE_REFERENCE),
     NavItem("standards.import_version", _l("Import a standard"), Permission.MANAGE_REFERENCE),
     NavItem("plans.list_templates", _l("Plan templates"), Permission.MANAGE_REFERENCE),
+    NavItem("reminder_rules.list_rules", _l("Reminder rules"), Permission.OPERATIONS, ("reminder_rules",)),
+    NavItem("operations.index", _l("Operations"), Permission.OPERATIONS, ("operations",)),
 )
 
 

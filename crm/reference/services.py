@@ -135,6 +135,7 @@ def seed_mra_partners(update: bool = False) -> int:
 
 def reference_seeders() -> list[tuple[str, Callable[[bool], int]]]:
     """Every seeder in dependency order, listed by hand; features append theirs here."""
+    from crm.notifications.services import seed_reminder_rules
     from crm.pipeline.services import seed_stages
     from crm.standards.catalog import seed_standards
 
@@ -148,6 +149,7 @@ def reference_seeders() -> list[tuple[str, Callable[[bool], int]]]:
         ("MRA partners", seed_mra_partners),
         ("pipeline stages", seed_stages),
         ("standard versions", seed_standards),
+        ("reminder rules", seed_reminder_rules),
     ]
 
 

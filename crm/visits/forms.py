@@ -106,7 +106,7 @@ class VisitForm(FlaskForm):
     kind = SelectField(_l("Kind of visit"), choices=[], default=VisitKind.ONSITE.value)
     visit_date = DateField(_l("Date"), [InputRequired(message=_l("Give the date of the visit."))])
     visit_time = TimeField(_l("Time"), [InputRequired(message=_l("Give the time of the visit."))])
-    duration_minutes = SelectField(_l("Duration"), coerce=int, choices=[], default=60)
+    duration_minutes = SelectField(_l("Length of the visit"), coerce=int, choices=[], default=60)
     location = StringField(_l("Location"), [Optional(), Length(max=200)])
     officer_id = SelectField(_l("Lead officer"), coerce=int, choices=[])
     participants = SelectMultipleField(

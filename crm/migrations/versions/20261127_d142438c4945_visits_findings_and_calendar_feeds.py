@@ -1,8 +1,8 @@
 """visits, findings and calendar feeds
 
-Revision ID: 45e63cde8f63
-Revises: 20050feea82a
-Create Date: 2026-11-27 04:58:12.949458
+Revision ID: d142438c4945
+Revises: 30d83d883fae
+Create Date: 2026-11-27 05:06:17.617270
 
 """
 from alembic import op
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '45e63cde8f63'
-down_revision = '20050feea82a'
+revision = 'd142438c4945'
+down_revision = '30d83d883fae'
 branch_labels = None
 depends_on = None
 
