@@ -167,8 +167,8 @@ def get_attachment_or_404(visit: Visit, file_id: int) -> StoredFile:
 
 
 def enterprise_section_context(enterprise: Enterprise) -> dict[str, Any]:
-    """Context for ``templates/visits/_enterprise_section.html`` on the enterprise page: recent and planned
-    visits and the "log a visit" button. The caller has already checked the enterprise is in scope."""
+    """What ``templates/visits/_enterprise_section.html`` needs, under the one key ``visits_section``: recent and
+    planned visits and the "log a visit" button. The caller has already checked the enterprise is in scope."""
     base = _visit_options(select(Visit)).where(Visit.enterprise_id == enterprise.id)
     planned = db.session.scalars(
         base.where(Visit.status == VisitStatus.PLANNED).order_by(Visit.starts_at).limit(5)
@@ -180,11 +180,16 @@ def enterprise_section_context(enterprise: Enterprise) -> dict[str, Any]:
         select(func.count(Visit.id)).where(Visit.enterprise_id == enterprise.id, Visit.status == VisitStatus.DONE)
     )
     return {
-        "visits_enterprise": enterprise,
-        "visits_planned": planned,
-        "visits_recent": recent,
-        "visits_done_count": done_count or 0,
-        "visits_can_log": has_permission(current_user, Permission.EDIT),
+        "visits_section": {
+            "enterprise": enterprise,
+            "planned": planned,
+            "recent": recent,
+            "done_count": done_count or 0,
+            "can_log": has_permission(current_user, Permission.EDIT),
+            "log_url": url_for("visits.new_visit", enterprise_id=enterprise.id),
+            "plan_url": url_for("visits.new_visit", enterprise_id=enterprise.id, status=VisitStatus.PLANNED.value),
+            "list_url": url_for("visits.list_visits", enterprise=enterprise.id),
+        }
     }
 
 

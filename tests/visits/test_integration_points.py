@@ -50,11 +50,14 @@ def test_enterprise_section_context(app, officer, make_enterprise, make_visit):
 
         login_user(officer)
         context = enterprise_section_context(enterprise)
-    assert context["visits_enterprise"] is enterprise
-    assert context["visits_planned"] == [planned]
-    assert context["visits_recent"] == done[:5]
-    assert context["visits_done_count"] == 7
-    assert context["visits_can_log"] is True
+    section = context["visits_section"]
+    assert set(context) == {"visits_section"}
+    assert section["enterprise"] is enterprise
+    assert section["planned"] == [planned]
+    assert section["recent"] == done[:5]
+    assert section["done_count"] == 7
+    assert section["can_log"] is True
+    assert section["log_url"] == f"/enterprises/{enterprise.id}/visits/new"
 
 
 def test_planned_visits_between_for_reminders(officer, make_user, make_enterprise, make_visit):
