@@ -105,6 +105,8 @@ def register_blueprints(app: Flask) -> None:
     from crm.plans.views import bp as plans_bp
     from crm.reference.views import bp as reference_bp
     from crm.standards.views import bp as standards_bp
+    from crm.visits.views import bp as visits_bp
+    from crm.visits.views import calendar_bp, my_work_bp
 
     for blueprint in (
         main_bp,
@@ -114,6 +116,9 @@ def register_blueprints(app: Flask) -> None:
         enterprises_bp,
         standards_bp,
         plans_bp,
+        visits_bp,
+        calendar_bp,
+        my_work_bp,
         notifications_bp,
         reminder_rules_bp,
         operations_bp,

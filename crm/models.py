@@ -10,3 +10,4 @@ from crm.pipeline import models as pipeline_models  # noqa: F401
 from crm.plans import models as plan_models  # noqa: F401
 from crm.reference import models as reference_models  # noqa: F401
 from crm.standards import models as standard_models  # noqa: F401
+from crm.visits import models as visit_models  # noqa: F401

@@ -17,7 +17,7 @@ from crm.core.forms import EmptyForm
 from crm.core.pagination import PageArgumentError, page_args, paginate
 from crm.core.permissions import LOGIN_LIMIT, Permission, Role, permission_required, public
 from crm.extensions import db, login_manager
-from crm.main.views import _is_local_url
+from crm.main.views import _is_local_url, resume_url
 from crm.reference.models import Area, CustomsOffice
 
 bp = Blueprint("auth", __name__)
@@ -50,7 +50,7 @@ def init_login(app: Flask) -> None:
             logout_user()
             session.pop(SESSION_SEEN_KEY, None)
             flash(_("Your session expired after a period of inactivity. Please log in again."), "warning")
-            return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else None))
+            return redirect(url_for("auth.login", next=resume_url()))
         # Write the timestamp at most once a minute to avoid a new cookie on every request.
         if last_seen is None or now - last_seen > 60:
             session[SESSION_SEEN_KEY] = now

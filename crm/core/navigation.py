@@ -25,6 +25,9 @@ MAIN_NAVIGATION: tuple[NavItem, ...] = (
     NavItem("main.home", _l("Home"), blueprints=("main",)),
     NavItem("enterprises.list_enterprises", _l("Enterprises"), blueprints=("enterprises",)),
     NavItem("plans.list_plans", _l("Cultivation plans"), blueprints=("plans",)),
+    NavItem("my_work.index", _l("My work"), blueprints=("my_work",)),
+    NavItem("visits.list_visits", _l("Visits"), blueprints=("visits",)),
+    NavItem("calendar.index", _l("Calendar"), blueprints=("calendar",)),
     NavItem("standards.list_versions", _l("AEO standards"), blueprints=("standards",)),
     NavItem("events.list_events", _l("Training events"), blueprints=("events",)),
 )

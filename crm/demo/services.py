@@ -338,11 +338,13 @@ def feature_seeders() -> list[tuple[str, Callable[[DemoContext], Any]]]:
     from crm.events.demo import seed_events
     from crm.plans.demo import seed_demo_plans
     from crm.standards.demo import seed_demo_assessments
+    from crm.visits.demo import seed_visits
 
     return [
         ("assessments", seed_demo_assessments),
         ("plans and tasks", seed_demo_plans),
         ("training events", seed_events),
+        ("visits", seed_visits),
     ]
 
 

@@ -84,6 +84,23 @@ def _is_local_url(target: str) -> bool:
     return host_ok and parts.scheme in ("", "http", "https") and not target.startswith("//")
 
 
+def resume_url() -> str | None:
+    """Where to come back to after logging in again: the page itself for a GET; for a form sent after the
+    session expired, the page that held the form (its Referer, or the URL itself when it also answers GET), so
+    the user returns to the form (whose page may restore what was typed)."""
+    from urllib.parse import urlsplit
+
+    if request.method == "GET":
+        return request.full_path.rstrip("?")
+    referrer = request.referrer
+    if referrer and _is_local_url(referrer):
+        parts = urlsplit(referrer)
+        return parts.path + (f"?{parts.query}" if parts.query else "")
+    if request.url_rule is not None and "GET" in (request.url_rule.methods or ()):
+        return request.full_path.rstrip("?")
+    return None
+
+
 def register_error_handlers(app: Flask) -> None:
     def wants_json() -> bool:
         return request.path.startswith("/api/")

@@ -41,10 +41,6 @@ To add one: write the function (e.g. ``crm/visits/reminders.py: planned_visits``
 in its ``WatcherSpec`` in ``registry.py``; its rules, already seeded, start working on the next sweep. The entries
 not yet available, with the module each expects and the context it must provide:
 
-- ``visit_planned`` (rule ``visit_tomorrow``, offset -1): ``crm.visits.reminders:planned_visits``. Planned (not
-  done or cancelled) visits by local visit date; recipients ``officers`` (the visit's officers),
-  ``commerce_officer``, ``customs_officer``; context ``visit_kind`` (Localized), ``visit_time`` (datetime),
-  ``location``.
 - ``event_start`` (rules ``event_3d`` -3, ``event_tomorrow`` -1): ``crm.events.reminders:upcoming_events``.
   Events not cancelled, by local start date; recipients ``attendees`` (registered, not cancelled, with an
   email: ``Recipient(email=...)``, email only) and ``organisers`` (users); ``enterprise`` = the attendee's

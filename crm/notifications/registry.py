@@ -104,7 +104,7 @@ WATCHERS: dict[str, WatcherSpec] = {
             _l("the planned visit's date"),
             (RecipientOption("officers", _l("The visit's officers")), COMMERCE_OFFICER, CUSTOMS_OFFICER),
             ("visit_kind", "visit_time", "location"),
-            expected="crm.visits.reminders:planned_visits",
+            function="crm.visits.reminders:planned_visits",
         ),
         WatcherSpec(
             "event_start",

@@ -73,7 +73,7 @@ def test_the_overview_shows_each_periodic_job_and_the_last_sweep(app, client, ma
     for name in BEAT_SCHEDULE:
         assert f"/admin/operations/jobs/{name}" in body
     assert "0 7-20 * * *" in body
-    assert "crm.visits.reminders:planned_visits" in body  # where the missing watcher will come from
+    assert "crm.events.reminders:upcoming_events" in body  # where a missing watcher will come from
     history = client.get("/admin/operations/jobs/reminders.sweep").get_data(as_text=True)
     assert "已发送: 1" in history
     ledger = client.get("/admin/operations/reminders").get_data(as_text=True)

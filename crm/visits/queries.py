@@ -1,0 +1,579 @@
+"""Read-side helpers for visits: lists, the enterprise section and timeline, calendars, My work, reminders
+and statistics. Everything a user sees goes through the scope in ``crm.core.scope``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from flask import abort, has_request_context, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import Select, case, exists, func, or_, select
+from sqlalchemy.orm import selectinload
+
+from crm.auth.models import User
+from crm.core.files import StoredFile
+from crm.core.permissions import Permission, has_permission
+from crm.core.scope import scoped_by_enterprise, scoped_enterprises
+from crm.core.timeline import CalendarEntry, TimelineEntry
+from crm.core.timeutil import local_midnight, local_today
+from crm.enterprises.models import Enterprise
+from crm.extensions import db
+from crm.pipeline.models import Stage, StageKind
+from crm.plans.models import CultivationTask, TaskStatus
+from crm.reference.models import Area, CustomsOffice
+from crm.visits.models import DEFAULT_DURATION_MINUTES, Visit, VisitKind, VisitStatus, visit_participants
+from crm.visits.services import MINUTES_OWNER, PHOTO_OWNER, TASK_SOURCE
+
+#: Statuses shown on calendars: what is planned and what took place.
+CALENDAR_STATUSES = (VisitStatus.PLANNED, VisitStatus.DONE)
+#: The first stage is screening; every open stage after it is "in the pool" (优选培育推荐库).
+SCREENING_STAGE = "candidate"
+
+
+def _visit_options(stmt: Select) -> Select:
+    return stmt.options(
+        selectinload(Visit.enterprise),
+        selectinload(Visit.officer),
+        selectinload(Visit.participants),
+    )
+
+
+def office_ids_under(office_code: str) -> Select:
+    """The ids of an office and of its subordinate offices (a 直属海关 covers its 隶属海关)."""
+    office_id = select(CustomsOffice.id).where(CustomsOffice.code == office_code).scalar_subquery()
+    return select(CustomsOffice.id).where(or_(CustomsOffice.id == office_id, CustomsOffice.parent_id == office_id))
+
+
+def _participant_filter(user_id: int):
+    return Visit.id.in_(select(visit_participants.c.visit_id).where(visit_participants.c.user_id == user_id))
+
+
+def filter_visits(
+    stmt: Select,
+    *,
+    person_id: int | None = None,
+    office_code: str | None = None,
+    area_code: str | None = None,
+    enterprise_id: int | None = None,
+) -> Select:
+    """Narrow a statement over ``Visit`` to a participant, the enterprise's office (with its subordinate offices)
+    or area, or one enterprise."""
+    if person_id:
+        stmt = stmt.where(_participant_filter(person_id))
+    if enterprise_id:
+        stmt = stmt.where(Visit.enterprise_id == enterprise_id)
+    if office_code or area_code:
+        enterprise_ids = select(Enterprise.id)
+        if office_code:
+            enterprise_ids = enterprise_ids.where(Enterprise.office_id.in_(office_ids_under(office_code)))
+        if area_code:
+            area_id = select(Area.id).where(Area.code == area_code).scalar_subquery()
+            enterprise_ids = enterprise_ids.where(Enterprise.area_id == area_id)
+        stmt = stmt.where(Visit.enterprise_id.in_(enterprise_ids))
+    return stmt
+
+
+def scoped_visits(user: Any = None) -> Select:
+    """``select(Visit)`` limited to visits of enterprises in the user's scope."""
+    return scoped_by_enterprise(select(Visit), Visit.enterprise_id, user=user)
+
+
+def get_visit_or_404(visit_id: int, user: Any = None) -> Visit:
+    """A visit the user may see; 404 when it does not exist or its enterprise lies outside their scope."""
+    visit = db.session.scalars(scoped_visits(user).where(Visit.id == visit_id)).one_or_none()
+    if visit is None:
+        abort(404)
+    return visit
+
+
+def visit_list(filters: Mapping[str, Any], user: Any = None) -> Select:
+    """Visits in scope, newest first, filtered by ``officer`` (a participant's username) or ``person`` (a
+    participant's id), ``area`` and ``office`` codes, ``enterprise`` id, ``status``, ``kind``, ``q`` (enterprise
+    name) and local dates ``from``/``to`` (inclusive)."""
+    stmt = _visit_options(scoped_visits(user))
+    person_id = filters.get("person") or None
+    if filters.get("officer"):
+        person_id = db.session.scalar(select(User.id).where(User.username == str(filters["officer"]))) or -1
+    enterprise_id = filters.get("enterprise")
+    stmt = filter_visits(
+        stmt,
+        person_id=person_id,
+        office_code=filters.get("office") or None,
+        area_code=filters.get("area") or None,
+        enterprise_id=int(enterprise_id) if enterprise_id else None,
+    )
+    if filters.get("status"):
+        stmt = stmt.where(Visit.status == VisitStatus(filters["status"]))
+    if filters.get("kind"):
+        stmt = stmt.where(Visit.kind == filters["kind"])
+    if filters.get("q"):
+        stmt = stmt.where(
+            Visit.enterprise_id.in_(select(Enterprise.id).where(Enterprise.name.like(f"%{filters['q'].strip()}%")))
+        )
+    start: date | None = filters.get("from")
+    end: date | None = filters.get("to")
+    if start:
+        stmt = stmt.where(Visit.starts_at >= local_midnight(start))
+    if end:
+        stmt = stmt.where(Visit.starts_at < local_midnight(end + timedelta(days=1)))
+    return stmt.order_by(Visit.starts_at.desc(), Visit.id.desc())
+
+
+def visit_tasks(visit: Visit) -> list[CultivationTask]:
+    """The cultivation tasks created from a visit."""
+    return list(
+        db.session.scalars(
+            select(CultivationTask)
+            .where(
+                CultivationTask.enterprise_id == visit.enterprise_id,
+                CultivationTask.source_kind == TASK_SOURCE,
+                CultivationTask.source_id == visit.id,
+            )
+            .options(
+                selectinload(CultivationTask.items),
+                selectinload(CultivationTask.owner),
+                selectinload(CultivationTask.owner_contact),
+            )
+            .order_by(CultivationTask.id)
+        )
+    )
+
+
+def visit_attachments(visit: Visit) -> dict[str, list[StoredFile]]:
+    """A visit's files: {"photos": [...], "minutes": [...]}."""
+    files = db.session.scalars(
+        select(StoredFile)
+        .where(StoredFile.owner_type.in_((PHOTO_OWNER, MINUTES_OWNER)), StoredFile.owner_id == visit.id)
+        .order_by(StoredFile.id)
+    ).all()
+    return {
+        "photos": [f for f in files if f.owner_type == PHOTO_OWNER],
+        "minutes": [f for f in files if f.owner_type == MINUTES_OWNER],
+    }
+
+
+def get_attachment_or_404(visit: Visit, file_id: int) -> StoredFile:
+    stored = db.session.get(StoredFile, file_id)
+    if stored is None or stored.owner_type not in (PHOTO_OWNER, MINUTES_OWNER) or stored.owner_id != visit.id:
+        abort(404)
+    return stored
+
+
+# --- the enterprise page (wired in by the lead) ---------------------------------------------------------
+
+
+def enterprise_section_context(enterprise: Enterprise) -> dict[str, Any]:
+    """What ``templates/visits/_enterprise_section.html`` needs, under the one key ``visits_section``: recent and
+    planned visits and the "log a visit" button. The caller has already checked the enterprise is in scope."""
+    base = _visit_options(select(Visit)).where(Visit.enterprise_id == enterprise.id)
+    planned = db.session.scalars(
+        base.where(Visit.status == VisitStatus.PLANNED).order_by(Visit.starts_at).limit(5)
+    ).all()
+    recent = db.session.scalars(
+        base.where(Visit.status == VisitStatus.DONE).order_by(Visit.starts_at.desc()).limit(5)
+    ).all()
+    done_count = db.session.scalar(
+        select(func.count(Visit.id)).where(Visit.enterprise_id == enterprise.id, Visit.status == VisitStatus.DONE)
+    )
+    return {
+        "visits_section": {
+            "enterprise": enterprise,
+            "planned": planned,
+            "recent": recent,
+            "done_count": done_count or 0,
+            "can_log": has_permission(current_user, Permission.EDIT),
+            "log_url": url_for("visits.new_visit", enterprise_id=enterprise.id),
+            "plan_url": url_for("visits.new_visit", enterprise_id=enterprise.id, status=VisitStatus.PLANNED.value),
+            "list_url": url_for("visits.list_visits", enterprise=enterprise.id),
+        }
+    }
+
+
+def timeline_entries(enterprise_id: int, *, before: datetime | None = None, limit: int = 50) -> list[TimelineEntry]:
+    """The enterprise's visits that took place (or were cancelled), newest first, for its timeline."""
+    stmt = (
+        _visit_options(select(Visit))
+        .where(Visit.enterprise_id == enterprise_id, Visit.status.in_((VisitStatus.DONE, VisitStatus.CANCELLED)))
+        .order_by(Visit.starts_at.desc(), Visit.id.desc())
+        .limit(limit)
+    )
+    if before is not None:
+        stmt = stmt.where(Visit.starts_at < before)
+    entries = []
+    for visit in db.session.scalars(stmt):
+        people = "、".join(str(user) for user in visit.participants)
+        if visit.status == VisitStatus.CANCELLED:
+            title = _("%(kind)s cancelled", kind=visit.kind.label)
+            body = visit.cancel_reason
+        else:
+            title = _("%(kind)s with %(people)s", kind=visit.kind.label, people=people) if people else visit.kind.label
+            body = visit.summary
+        entries.append(
+            TimelineEntry(
+                at=visit.starts_at,
+                kind="visit",
+                title=title,
+                body=_excerpt(body),
+                author=str(visit.officer) if visit.officer else None,
+                url=visit_url(visit.id),
+                icon=visit.kind.icon,
+            )
+        )
+    return entries
+
+
+def visit_url(visit_id: int) -> str:
+    """The visit page's path (also outside a request, for jobs that build timelines or calendars)."""
+    if has_request_context():
+        return url_for("visits.detail", visit_id=visit_id)
+    return f"/visits/{visit_id}"
+
+
+def _excerpt(text: str, length: int = 200) -> str:
+    text = (text or "").strip()
+    return text if len(text) <= length else text[: length - 1] + "…"
+
+
+# --- calendars and reminders ----------------------------------------------------------------------------
+
+
+def calendar_entries(
+    user: Any,
+    start: datetime,
+    end: datetime,
+    *,
+    person_id: int | None = None,
+    office_code: str | None = None,
+    area_code: str | None = None,
+) -> list[CalendarEntry]:
+    """The calendar provider of visits: planned and done visits in ``[start, end)`` within the user's scope.
+
+    Reads plain columns (no ORM objects) and the participants in one more query: a province-wide month holds
+    thousands of visits."""
+    stmt = select(
+        Visit.id,
+        Visit.kind,
+        Visit.status,
+        Visit.starts_at,
+        Visit.duration_minutes,
+        Visit.location,
+        Visit.summary,
+        Enterprise.name,
+    ).join(Enterprise, Enterprise.id == Visit.enterprise_id)
+    stmt = scoped_by_enterprise(stmt, Visit.enterprise_id, user=user).where(
+        Visit.status.in_(CALENDAR_STATUSES), Visit.starts_at >= start, Visit.starts_at < end
+    )
+    stmt = filter_visits(stmt, person_id=person_id, office_code=office_code, area_code=area_code)
+    rows = db.session.execute(stmt.order_by(Visit.starts_at, Visit.id)).all()
+    if not rows:
+        return []
+    people: dict[int, list[str]] = {}
+    ids = stmt.with_only_columns(Visit.id).order_by(None).scalar_subquery()
+    for visit_id, name in db.session.execute(
+        select(visit_participants.c.visit_id, User.display_name)
+        .join(User, User.id == visit_participants.c.user_id)
+        .where(visit_participants.c.visit_id.in_(ids))
+        .order_by(User.display_name)
+    ):
+        people.setdefault(visit_id, []).append(name)
+    # Translated once per call, not once per visit.
+    kind_labels = {kind: kind.label for kind in VisitKind}
+    kind_lines = {kind: _("Kind: %(kind)s", kind=label) for kind, label in kind_labels.items()}
+    people_line = _("Our people: %(people)s", people="%(people)s")
+    url_prefix = visit_url(0).removesuffix("0")
+    entries = []
+    for visit_id, kind, status, starts_at, duration, location, summary, enterprise_name in rows:
+        names = "、".join(people.get(visit_id, []))
+        description = "\n".join(
+            part
+            for part in (kind_lines[kind], people_line % {"people": names} if names else "", _excerpt(summary, 500))
+            if part
+        )
+        entries.append(
+            CalendarEntry(
+                kind="visit",
+                title=f"{kind_labels[kind]} · {enterprise_name}",
+                start=starts_at,
+                end=starts_at + timedelta(minutes=duration or DEFAULT_DURATION_MINUTES),
+                url=f"{url_prefix}{visit_id}",
+                status=status.value,
+                uid=f"visit-{visit_id}",
+                location=location,
+                description=description,
+            )
+        )
+    return entries
+
+
+def planned_visits_between(start: datetime, end: datetime) -> Select:
+    """Planned visits starting in ``[start, end)``, every enterprise (for reminder jobs, which scope per
+    recipient); served by the (status, starts_at) index."""
+    return (
+        select(Visit)
+        .where(Visit.status == VisitStatus.PLANNED, Visit.starts_at >= start, Visit.starts_at < end)
+        .order_by(Visit.starts_at, Visit.id)
+    )
+
+
+def planned_visits_for(user: Any, start: datetime, end: datetime) -> Select:
+    """Planned visits in ``[start, end)`` that the user takes part in, within their scope."""
+    return _visit_options(
+        scoped_by_enterprise(planned_visits_between(start, end), Visit.enterprise_id, user=user).where(
+            _participant_filter(user.id)
+        )
+    )
+
+
+# --- My work --------------------------------------------------------------------------------------------
+
+
+def week_bounds(day: date) -> tuple[date, date]:
+    """Monday and Sunday of the week of ``day``."""
+    monday = day - timedelta(days=day.weekday())
+    return monday, monday + timedelta(days=6)
+
+
+def overdue_planned_visits(user: Any, now: datetime | None = None) -> Select:
+    """Planned visits of the user whose time has passed without being logged (oldest first)."""
+    now = now or datetime.now(UTC)
+    return _visit_options(
+        scoped_visits(user).where(
+            Visit.status == VisitStatus.PLANNED,
+            Visit.starts_at < local_midnight(local_today(now)),
+            _participant_filter(user.id),
+        )
+    ).order_by(Visit.starts_at)
+
+
+def overdue_tasks(user: Any, today: date | None = None) -> Select:
+    """Open cultivation tasks owned by the user and past their due date, within their scope (most overdue first)."""
+    today = today or local_today()
+    stmt = select(CultivationTask).where(
+        CultivationTask.owner_id == user.id,
+        CultivationTask.status != TaskStatus.DONE,
+        CultivationTask.due_on < today,
+    )
+    return (
+        scoped_by_enterprise(stmt, CultivationTask.enterprise_id, user=user)
+        .options(selectinload(CultivationTask.plan), selectinload(CultivationTask.items))
+        .order_by(CultivationTask.due_on, CultivationTask.id)
+    )
+
+
+def last_visit_column():
+    """The latest visit that took place, per enterprise (a correlated subquery served by the visits index)."""
+    return (
+        select(func.max(Visit.starts_at))
+        .where(Visit.enterprise_id == Enterprise.id, Visit.status == VisitStatus.DONE)
+        .correlate(Enterprise)
+        .scalar_subquery()
+    )
+
+
+def next_planned_column(now: datetime):
+    return (
+        select(func.min(Visit.starts_at))
+        .where(Visit.enterprise_id == Enterprise.id, Visit.status == VisitStatus.PLANNED, Visit.starts_at >= now)
+        .correlate(Enterprise)
+        .scalar_subquery()
+    )
+
+
+def visited_since(since: datetime):
+    """A WHERE clause on ``Enterprise``: it had a visit that took place at or after ``since``."""
+    return exists(
+        select(Visit.id).where(
+            Visit.enterprise_id == Enterprise.id, Visit.status == VisitStatus.DONE, Visit.starts_at >= since
+        )
+    )
+
+
+def unvisited_cutoff(days: int, today: date | None = None) -> datetime:
+    """Visits before this instant are older than ``days`` local days."""
+    return local_midnight((today or local_today()) - timedelta(days=days))
+
+
+def assigned_enterprises(
+    user: Any, *, unvisited_days: int | None = None, now: datetime | None = None, today: date | None = None
+) -> Select:
+    """Rows of (Enterprise, last visit, next planned visit) for the enterprises assigned to the user (as
+    commerce staff or customs officer) that are still being cultivated or followed, never-visited and
+    longest-unvisited first; ``unvisited_days`` keeps those without a visit in that many days."""
+    now = now or datetime.now(UTC)
+    last_visit = last_visit_column().label("last_visit_at")
+    lost = select(Stage.code).where(Stage.kind == StageKind.LOST)
+    stmt = (
+        scoped_enterprises(select(Enterprise, last_visit, next_planned_column(now).label("next_visit_at")), user=user)
+        .where(
+            or_(Enterprise.commerce_officer_id == user.id, Enterprise.customs_officer_id == user.id),
+            Enterprise.stage.not_in(lost),
+        )
+        .options(selectinload(Enterprise.area))
+    )
+    if unvisited_days is not None:
+        stmt = stmt.where(~visited_since(unvisited_cutoff(unvisited_days, today)))
+    return stmt.order_by(last_visit.is_(None).desc(), last_visit.asc(), Enterprise.name, Enterprise.id)
+
+
+def count_unvisited(user: Any, days: int, today: date | None = None) -> int:
+    lost = select(Stage.code).where(Stage.kind == StageKind.LOST)
+    stmt = scoped_enterprises(select(func.count(Enterprise.id)), user=user).where(
+        or_(Enterprise.commerce_officer_id == user.id, Enterprise.customs_officer_id == user.id),
+        Enterprise.stage.not_in(lost),
+        ~visited_since(unvisited_cutoff(days, today)),
+    )
+    return db.session.scalar(stmt) or 0
+
+
+# --- statistics -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Month:
+    year: int
+    month: int
+
+    @property
+    def first_day(self) -> date:
+        return date(self.year, self.month, 1)
+
+    def next(self) -> Month:
+        return Month(self.year + (self.month == 12), self.month % 12 + 1)
+
+    def previous(self) -> Month:
+        return Month(self.year - (self.month == 1), (self.month - 2) % 12 + 1)
+
+    @property
+    def key(self) -> str:
+        return f"{self.year:04d}-{self.month:02d}"
+
+    @classmethod
+    def parse(cls, value: str) -> Month:
+        year, month = value.split("-")
+        result = cls(int(year), int(month))
+        if not 1 <= result.month <= 12 or not 1900 < result.year < 3000:
+            raise ValueError(value)
+        return result
+
+    @classmethod
+    def of(cls, day: date) -> Month:
+        return cls(day.year, day.month)
+
+
+def month_range(last: Month, count: int) -> list[Month]:
+    months = [last]
+    while len(months) < count:
+        months.insert(0, months[0].previous())
+    return months
+
+
+@dataclass
+class StatisticsRow:
+    key: Any
+    label: str
+    counts: dict[str, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+def _month_bucket(months: list[Month]):
+    """A CASE expression giving the month key of ``Visit.starts_at`` (local months, computed as UTC bounds so
+    the database needs no time-zone functions)."""
+    whens = []
+    for month in months:
+        whens.append((Visit.starts_at < local_midnight(month.next().first_day), month.key))
+    return case(*whens, else_=None)
+
+
+def visits_per_month(by: str, months: list[Month], user: Any = None) -> list[StatisticsRow]:
+    """Visits that took place per month, grouped ``by`` "officer" (each participant), "office" or "area" of the
+    enterprise, within the user's scope. One aggregate query."""
+    start = local_midnight(months[0].first_day)
+    end = local_midnight(months[-1].next().first_day)
+    bucket = _month_bucket(months).label("month")
+    conditions = [Visit.status == VisitStatus.DONE, Visit.starts_at >= start, Visit.starts_at < end]
+    if by == "officer":
+        key = visit_participants.c.user_id
+        stmt = (
+            select(key, bucket, func.count())
+            .select_from(Visit)
+            .join(visit_participants, visit_participants.c.visit_id == Visit.id)
+        )
+    elif by in ("office", "area"):
+        key = Enterprise.office_id if by == "office" else Enterprise.area_id
+        stmt = (
+            select(key, bucket, func.count()).select_from(Visit).join(Enterprise, Enterprise.id == Visit.enterprise_id)
+        )
+    else:
+        raise ValueError(f"unknown grouping {by!r}")
+    stmt = scoped_by_enterprise(stmt.where(*conditions), Visit.enterprise_id, user=user).group_by(key, bucket)
+    counts: dict[Any, dict[str, int]] = {}
+    for group, month, count in db.session.execute(stmt):
+        counts.setdefault(group, {})[month] = count
+    labels = _group_labels(by, [k for k in counts if k is not None])
+    rows = [
+        StatisticsRow(key=k, label=labels.get(k, "—") if k is not None else "—", counts=v) for k, v in counts.items()
+    ]
+    return sorted(rows, key=lambda row: (-row.total, row.label))
+
+
+def _group_labels(by: str, keys: list[Any]) -> dict[Any, str]:
+    if not keys:
+        return {}
+    if by == "officer":
+        return {u.id: str(u) for u in db.session.scalars(select(User).where(User.id.in_(keys)))}
+    model = CustomsOffice if by == "office" else Area
+    return {row.id: row.display_name for row in db.session.scalars(select(model).where(model.id.in_(keys)))}
+
+
+@dataclass
+class Coverage:
+    key: Any
+    label: str
+    pooled: int
+    visited: int
+
+    @property
+    def share(self) -> float:
+        return round(100 * self.visited / self.pooled, 1) if self.pooled else 0.0
+
+
+def pool_stages() -> Select:
+    """Codes of the stages that make up the pool: open stages after screening."""
+    return select(Stage.code).where(Stage.kind == StageKind.OPEN, Stage.code != SCREENING_STAGE)
+
+
+def pool_coverage(
+    user: Any = None, *, days: int = 90, by: str | None = None, now: datetime | None = None
+) -> list[Coverage]:
+    """The share of enterprises in the pool that had a visit in the last ``days`` days, overall (``by`` None)
+    or per "area" or "office", within the user's scope. One aggregate query."""
+    now = now or datetime.now(UTC)
+    since = now - timedelta(days=days)
+    visited = case((visited_since(since), 1), else_=0)
+    columns = [func.count(Enterprise.id), func.coalesce(func.sum(visited), 0)]
+    if by == "area":
+        key = Enterprise.area_id
+    elif by == "office":
+        key = Enterprise.office_id
+    elif by is None:
+        key = None
+    else:
+        raise ValueError(f"unknown grouping {by!r}")
+    stmt = scoped_enterprises(select(*([key] if key is not None else []), *columns), user=user).where(
+        Enterprise.stage.in_(pool_stages())
+    )
+    if key is not None:
+        stmt = stmt.group_by(key)
+        rows = db.session.execute(stmt).all()
+        labels = _group_labels(by, [row[0] for row in rows if row[0] is not None])
+        result = [Coverage(row[0], labels.get(row[0], "—"), row[1], int(row[2])) for row in rows]
+        return sorted(result, key=lambda c: (-c.pooled, c.label))
+    pooled, visited_count = db.session.execute(stmt).one()
+    return [Coverage(None, _("All enterprises in the pool"), pooled, int(visited_count))]
