@@ -34,7 +34,8 @@ IMPORT_HEADER = [
 def write_xlsx(dsn: str, out: Path) -> int:
     import xlsxwriter
 
-    workbook = xlsxwriter.Workbook(str(out), {"constant_memory": True, "remove_timezone": True})
+    options = {"constant_memory": True, "remove_timezone": True, "default_date_format": "yyyy-mm-dd hh:mm"}
+    workbook = xlsxwriter.Workbook(str(out), options)
     sheet = workbook.add_worksheet()
     rows = 0
     with psycopg.connect(dsn) as conn, conn.cursor(name="bench_export") as cursor:
@@ -43,11 +44,7 @@ def write_xlsx(dsn: str, out: Path) -> int:
         sheet.write_row(0, 0, [column.name for column in cursor.description])
         for row in cursor:
             rows += 1
-            sheet.write_row(
-                rows,
-                0,
-                [value if value is None or isinstance(value, int | float | str) else str(value) for value in row],
-            )
+            sheet.write_row(rows, 0, row)
     workbook.close()
     return rows
 
