@@ -21,7 +21,7 @@ from typing import Any
 #: Every browser user's password (the demo users' passwords are random).
 BROWSER_PASSWORD = "Browser-Minjiang-2048!"
 #: One user per role, named ``browser.<key>``. ``language`` is for the journey that switches languages: the
-#: choice is saved on the account, so no other test may log in as that user.
+#: choice is saved on the account, so no other test may log in as that user. ``english`` reads English.
 BROWSER_USERS: dict[str, dict[str, Any]] = {
     "admin": {"role": "admin", "display_name": "浏览器测试 管理员"},
     "manager": {"role": "manager", "display_name": "浏览器测试 省商务厅"},
@@ -29,6 +29,7 @@ BROWSER_USERS: dict[str, dict[str, Any]] = {
     "customs": {"role": "customs", "office_codes": ["xiamen"], "display_name": "浏览器测试 厦门海关"},
     "viewer": {"role": "viewer", "area_codes": ["350200"], "display_name": "浏览器测试 信用处"},
     "language": {"role": "bureau", "area_codes": ["350100"], "display_name": "浏览器测试 福州市商务局"},
+    "english": {"role": "bureau", "area_codes": ["350200"], "language": "en", "display_name": "Browser test, Xiamen"},
 }
 #: Demo enterprises in the server's database (enough for several pages in every scope).
 DEFAULT_ENTERPRISES = 400

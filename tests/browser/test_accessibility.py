@@ -29,11 +29,18 @@ def test_main_pages_have_no_serious_accessibility_violation(new_page, facts, rol
     assert not violations, describe_violations(violations)
 
 
-def test_english_pages_have_no_serious_accessibility_violation(new_page, facts):
-    page = new_page()
+@pytest.mark.parametrize("path", ["/", "/enterprises/", "/enterprises/{in_scope}", "/profile"])
+def test_english_pages_have_no_serious_accessibility_violation(new_page, facts, path):
+    page = new_page("english")
+    page.goto(path.format(**facts["enterprises"]["english"]))
+    assert page.locator("html").get_attribute("lang") == "en"
+    violations = run_axe(page)
+    assert not violations, describe_violations(violations)
+
+
+def test_the_english_login_page_has_no_serious_accessibility_violation(page):
     page.goto("/login")
     page.get_by_role("button", name="English").click()
-    for path in ("/login",):
-        page.goto(path)
-        violations = run_axe(page)
-        assert not violations, describe_violations(violations)
+    assert page.locator("html").get_attribute("lang") == "en"
+    violations = run_axe(page)
+    assert not violations, describe_violations(violations)
