@@ -6,6 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 5000
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 export FLASK_APP := wsgi
 
 .PHONY: run serve test lint format translations worker beat bench clean
@@ -39,6 +40,11 @@ serve: $(STAMP)
 ## make test: the test suite (SQLite and eager jobs unless DATABASE_URL / REDIS_URL point at real services).
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## make bench: the app against the machine's own floor, on PostgreSQL and Redis from DATABASE_URL and REDIS_URL
+## (in a database of its own, <name>_bench); BENCH_ARGS="--size 5000" is CI's smoke size. See bench/README.md.
+bench: $(STAMP)
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -18,8 +18,10 @@ MOBILE_PATTERN = r"^1[3-9]\d{9}$"
 
 
 class LoginForm(FlaskForm):
-    username = StringField(_l("Username"), [DataRequired(), Length(max=64)])
-    password = PasswordField(_l("Password"), [DataRequired(), Length(max=128)])
+    username = StringField(_l("Username"), [DataRequired(), Length(max=64)], render_kw={"autocomplete": "username"})
+    password = PasswordField(
+        _l("Password"), [DataRequired(), Length(max=128)], render_kw={"autocomplete": "current-password"}
+    )
 
 
 class ProfileForm(FlaskForm):

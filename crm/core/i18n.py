@@ -15,7 +15,7 @@ from pathlib import Path
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from flask import current_app, has_request_context, request, session
+from flask import current_app, g, has_request_context, request, session
 from flask_login import current_user
 
 logger = logging.getLogger(__name__)
@@ -23,6 +23,8 @@ logger = logging.getLogger(__name__)
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 PROJECT_ROOT = PACKAGE_ROOT.parent
 SUPPORTED = ("zh_CN", "en")
+#: Where ``current_language`` keeps the request's language (like flask-babel keeps its locale per request).
+LANGUAGE_KEY = "_crm_language"
 
 
 def translation_directories() -> list[str]:
@@ -76,7 +78,13 @@ def select_locale() -> str:
 
 
 def current_language() -> str:
-    return select_locale()
+    """The request's language, worked out once per request (templates ask for it hundreds of times a page)."""
+    if not has_request_context():
+        return select_locale()
+    language = g.get(LANGUAGE_KEY)
+    if language is None:
+        language = g.setdefault(LANGUAGE_KEY, select_locale())
+    return language
 
 
 def is_chinese() -> bool:

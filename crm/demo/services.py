@@ -3,6 +3,10 @@
 Enterprises and their history are written with bulk inserts so 100,000 of them take well under two
 minutes. Features extend the demo with their own records through ``feature_seeders`` (listed by hand),
 each receiving the same ``DemoContext``.
+
+Volumes: ``seed-demo --volume NAME=COUNT`` asks for a total number of rows of some kind (the benchmark asks
+for a million stage changes at 100,000 enterprises). Each name a seeder honours is listed in
+``DEMO_VOLUMES``; a seeder reads its number with ``ctx.volume(NAME, default)``.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -78,6 +82,15 @@ STAGE_WEIGHTS = {
     "withdrawn": 5,
 }
 OPEN_PATH = ("candidate", "pooled", "cultivating", "ready", "applied", "in_certification")
+#: Most back-and-forth moves one enterprise gets when a ``stage_changes`` volume asks for more history.
+MAX_REVISITS = 25
+
+#: Volumes a demo seeder honours (``seed-demo --volume NAME=COUNT``): name -> what the count means.
+#: A feature's seeder adds its line here and reads ``ctx.volume(NAME, default)``; the benchmark already
+#: passes ``cultivation_tasks``, ``visits`` and ``events`` (see ``bench/settings.py``).
+DEMO_VOLUMES: dict[str, str] = {
+    "stage_changes": "stage history rows in all (at least one per stage on each enterprise's path)",
+}
 
 
 @dataclass
@@ -96,6 +109,12 @@ class DemoContext:
     last_enterprise_id: int = 0
     #: enterprise id -> (area code, office code, stage code), for seeders that need them.
     enterprise_facts: dict[int, tuple[str, str | None, str]] = field(default_factory=dict)
+    #: Requested totals by volume name (``seed-demo --volume NAME=COUNT``); see ``DEMO_VOLUMES``.
+    volumes: dict[str, int] = field(default_factory=dict)
+
+    def volume(self, name: str, default: int) -> int:
+        """The requested number of rows of kind ``name``, or the seeder's own ``default``."""
+        return self.volumes.get(name, default)
 
     def officers_for(self, office_code: str | None) -> list[User]:
         return [
@@ -179,6 +198,21 @@ def _path_to(stage: str, rng: random.Random) -> list[str]:
     return [*OPEN_PATH[: OPEN_PATH.index(left_at) + 1], "withdrawn"]
 
 
+def _with_revisits(rng: random.Random, path: list[str], revisits: int) -> list[str]:
+    """``path`` with ``revisits`` moves back to the previous stage and forward again (plan paused, gaps found).
+
+    The final stage stays the last one; only open stages are left and re-entered.
+    """
+    path = list(path)
+    for _ in range(revisits):
+        positions = [i for i in range(1, len(path)) if path[i] in OPEN_PATH and path[i - 1] in OPEN_PATH]
+        if not positions:
+            break
+        i = rng.choice(positions)
+        path[i + 1 : i + 1] = [path[i - 1], path[i]]
+    return path
+
+
 def seed_enterprises(ctx: DemoContext, count: int) -> None:
     rng = ctx.rng
     area_codes = list(AREA_WEIGHTS)
@@ -212,8 +246,24 @@ def seed_enterprises(ctx: DemoContext, count: int) -> None:
     type_links: list[dict[str, Any]] = []
     category_links: list[dict[str, Any]] = []
     sequence: dict[str, int] = {}
+    history_target = ctx.volumes.get("stage_changes")
+    history_rows = 0
+
+    def flush_rows() -> None:
+        """Insert what has been built so far (enterprises first, for the foreign keys) and start again."""
+        for table, rows in (
+            (Enterprise.__table__, enterprises),
+            (StageChange.__table__, history),
+            (CreditStatusChange.__table__, credit),
+            (enterprise_business_types, type_links),
+            (enterprise_key_categories, category_links),
+        ):
+            bulk_insert(table, rows)
+            rows.clear()
 
     for offset in range(count):
+        if len(enterprises) >= BATCH:
+            flush_rows()
         enterprise_id = start_id + offset
         area_code = _weighted(rng, AREA_WEIGHTS)
         area = ctx.areas[area_code]
@@ -235,6 +285,12 @@ def seed_enterprises(ctx: DemoContext, count: int) -> None:
                     taken_customs.add(customs_code)
         stage = _weighted(rng, STAGE_WEIGHTS)
         path = _path_to(stage, rng)
+        if history_target:
+            # Spread the requested history over the enterprises that have moved at least once.
+            wanted = history_target * (offset + 1) // count - history_rows - len(path)
+            if wanted > 0 and len(path) > 1:
+                path = _with_revisits(rng, path, min(MAX_REVISITS, -(-wanted // 2)))
+            history_rows += len(path)
         days_ago = rng.randrange(30, 900)
         created_at = ctx.now - timedelta(days=days_ago, minutes=rng.randrange(0, 600))
         moments = sorted(created_at + (ctx.now - created_at) * rng.random() for _ in path[1:])
@@ -281,6 +337,9 @@ def seed_enterprises(ctx: DemoContext, count: int) -> None:
         )
         previous = None
         for code, moment in zip(path, times, strict=True):
+            backwards = (
+                previous in OPEN_PATH and code in OPEN_PATH and OPEN_PATH.index(code) < OPEN_PATH.index(previous)
+            )
             history.append(
                 {
                     "enterprise_id": enterprise_id,
@@ -288,7 +347,7 @@ def seed_enterprises(ctx: DemoContext, count: int) -> None:
                     "to_stage": code,
                     "changed_at": moment,
                     "changed_by_id": (officer or commerce or creator).id if (officer or commerce or creator) else None,
-                    "comment": "",
+                    "comment": "退回上一阶段，补充材料后重新推进" if backwards else "",
                 }
             )
             previous = code
@@ -321,11 +380,7 @@ def seed_enterprises(ctx: DemoContext, count: int) -> None:
             category_links.append({"enterprise_id": enterprise_id, "key_category_id": category_id})
         ctx.enterprise_facts[enterprise_id] = (area_code, office.code, stage)
 
-    bulk_insert(Enterprise.__table__, enterprises)
-    bulk_insert(StageChange.__table__, history)
-    bulk_insert(CreditStatusChange.__table__, credit)
-    bulk_insert(enterprise_business_types, type_links)
-    bulk_insert(enterprise_key_categories, category_links)
+    flush_rows()
     if db.session.get_bind().dialect.name == "postgresql":
         db.session.execute(
             text("SELECT setval(pg_get_serial_sequence('enterprises', 'id'), (SELECT MAX(id) FROM enterprises))")
@@ -348,11 +403,16 @@ def feature_seeders() -> list[tuple[str, Callable[[DemoContext], Any]]]:
     ]
 
 
-def seed_demo(enterprises: int = 300, seed: int = 2026, now: datetime | None = None) -> DemoContext:
-    """Create demo users and ``enterprises`` enterprises (plus every feature's records); the caller commits."""
+def seed_demo(
+    enterprises: int = 300, seed: int = 2026, now: datetime | None = None, volumes: Mapping[str, int] | None = None
+) -> DemoContext:
+    """Create demo users and ``enterprises`` enterprises (plus every feature's records); the caller commits.
+
+    ``volumes`` asks for totals by name (see ``DEMO_VOLUMES``), e.g. ``{"stage_changes": 1_000_000}``.
+    """
     started = time.monotonic()
     now = now or datetime.now(UTC)
-    ctx = DemoContext(rng=random.Random(seed), today=now.date(), now=now)
+    ctx = DemoContext(rng=random.Random(seed), today=now.date(), now=now, volumes=dict(volumes or {}))
     ctx.areas = {a.code: a for a in db.session.scalars(select(Area))}
     ctx.offices = {o.code: o for o in db.session.scalars(select(CustomsOffice).order_by(CustomsOffice.sort_order))}
     if not ctx.areas or not ctx.offices:
@@ -364,6 +424,10 @@ def seed_demo(enterprises: int = 300, seed: int = 2026, now: datetime | None = N
         step = time.monotonic()
         seeder(ctx)
         logger.info("Demo %s seeded in %.1fs", name, time.monotonic() - step)
-    record_event("seed", f"Demo data: {enterprises} enterprises (seed {seed})", details={"enterprises": enterprises})
+    record_event(
+        "seed",
+        f"Demo data: {enterprises} enterprises (seed {seed})",
+        details={"enterprises": enterprises, "volumes": ctx.volumes},
+    )
     logger.info("Demo data seeded in %.1fs", time.monotonic() - started)
     return ctx

@@ -1,5 +1,7 @@
 """``flask crm seed-demo``: deterministic, realistic, every area and office, users of every role."""
 
+import itertools
+
 from sqlalchemy import func, select
 
 from crm.auth.models import User
@@ -27,7 +29,8 @@ def test_demo_covers_every_area_stage_and_role():
     assert roles == set(Role)
     assert set(ctx.passwords) >= {"admin", "manager", "viewer", "bureau.quanzhou", "customs.fuzhou"}
     history = db.session.scalar(select(func.count(StageChange.id)))
-    assert history >= 400
+    assert 400 <= history <= 400 * 7, "one move per stage on the path unless a volume asks for more"
+    assert db.session.scalar(select(func.count(StageChange.id)).where(StageChange.comment != "")) == 0
     latest = db.session.scalars(select(StageChange).order_by(StageChange.changed_at.desc())).first()
     owner = db.session.get(Enterprise, latest.enterprise_id)
     assert owner.stage == latest.to_stage
@@ -52,3 +55,31 @@ def test_demo_cli_prints_logins_and_runs_once_with_if_empty(app):
     again = runner.invoke(args=["crm", "seed-demo", "--if-empty"])
     assert "already present" in again.output
     assert db.session.scalar(select(func.count(Enterprise.id))) == 15
+
+
+def test_stage_changes_volume_adds_back_and_forth_history_ending_in_the_current_stage():
+    ctx = seed_demo(enterprises=300, seed=5, volumes={"stage_changes": 3_000})
+    total = db.session.scalar(select(func.count(StageChange.id)))
+    assert 2_950 <= total <= 3_050
+    backwards = db.session.scalars(select(StageChange).where(StageChange.comment != "")).all()
+    assert backwards, "extra history is made of moves back and forward again"
+    for enterprise_id in range(ctx.first_enterprise_id, ctx.last_enterprise_id + 1, 7):
+        moves = db.session.scalars(
+            select(StageChange).where(StageChange.enterprise_id == enterprise_id).order_by(StageChange.changed_at)
+        ).all()
+        assert moves[0].from_stage is None
+        assert all(later.from_stage == earlier.to_stage for earlier, later in itertools.pairwise(moves))
+        assert moves[-1].to_stage == db.session.get(Enterprise, enterprise_id).stage
+
+
+def test_demo_cli_passes_volumes_and_names_those_no_seeder_uses_yet(app):
+    runner = app.test_cli_runner()
+    result = runner.invoke(
+        args=["crm", "seed-demo", "--enterprises", "40", "--volume", "stage_changes=400", "--volume", "no_such=5"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "no demo seeder uses the volume 'no_such'" in result.output
+    assert 380 <= db.session.scalar(select(func.count(StageChange.id))) <= 420
+    bad = runner.invoke(args=["crm", "seed-demo", "--volume", "stage_changes"])
+    assert bad.exit_code != 0
+    assert "NAME=COUNT" in bad.output

@@ -1,0 +1,1 @@
+"""The benchmark (``make bench``): the app against the machine's own floor. Not part of the test suite."""

@@ -1,0 +1,319 @@
+"""The measurements, one function each, listed by hand in ``MEASUREMENTS``.
+
+A measurement takes the ``Bench`` (servers, logins, wrk, the database) and returns ``{figure_key: value}``
+or ``{figure_key: (value, note, detail)}`` for the figures it produces. One whose ``urls`` are not all set in
+``settings.URLS``, or whose ``run`` is ``None``, is reported as "not available yet" with ``waiting_for``.
+To add one as its feature lands: write the function, name it in its ``Measurement``, and set the URL.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import threading
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench import floors
+from bench.settings import (
+    BOARD_USER,
+    DEEP_PAGE,
+    EXPORT_SQL,
+    LATENCY,
+    MIXED_PATHS,
+    MIXED_REQUESTS,
+    PER_PAGE,
+    SCOPED_USER,
+    THROUGHPUT,
+    URLS,
+)
+from bench.tools import BenchError, Server, WrkResult, expect_page, fetch, log_in, lua_rotation, run_wrk, timed_process
+
+Outcome = dict[str, Any]
+
+
+@dataclass
+class Bench:
+    """Everything a measurement needs, for one run."""
+
+    size: int
+    seconds: float
+    warmup: float
+    #: libpq URL of the benchmark's database (psycopg, psql).
+    dsn: str
+    workdir: Path
+    app: Server
+    floor: Server
+    passwords: dict[str, str]
+    #: The app's environment (for restarting it, or running its CLI).
+    app_env: dict[str, str]
+    flask_app: Any = None
+    _cookies: dict[str, str] = field(default_factory=dict)
+
+    # --- sessions and scope ----------------------------------------------------------------------------
+
+    def cookie(self, username: str) -> str:
+        """The session of ``username``, logged in through the form once per run."""
+        if username not in self._cookies:
+            if username not in self.passwords:
+                raise BenchError(f"no password for {username}: seed the benchmark database again")
+            self._cookies[username] = log_in(self.app.url, username, self.passwords[username])
+        return self._cookies[username]
+
+    def scope_ids(self, username: str, limit: int | None = None, seed: int = 7) -> list[int]:
+        """Ids of enterprises in the user's scope (the app's own scope rules), a random sample if ``limit``."""
+        from sqlalchemy import select
+
+        from crm.auth.services import find_user
+        from crm.core.scope import scoped_enterprises
+        from crm.enterprises.models import Enterprise
+        from crm.extensions import db
+
+        with self.flask_app.app_context():
+            ids = list(db.session.scalars(scoped_enterprises(select(Enterprise.id), user=find_user(username))))
+            db.session.remove()
+        if limit and len(ids) > limit:
+            ids = random.Random(seed).sample(ids, limit)
+        return ids
+
+    def last_page(self, username: str) -> int:
+        return max(1, math.ceil(len(self.scope_ids(username)) / PER_PAGE))
+
+    # --- load -----------------------------------------------------------------------------------------
+
+    def _wrk(self, server: Server, paths: str | list[str], user: str | None, mode: dict[str, int]) -> WrkResult:
+        cookie = self.cookie(user) if user else None
+        paths = [paths] if isinstance(paths, str) else list(paths)
+        for path in dict.fromkeys(paths[:20]):
+            expect_page(server.url + path, cookie)
+        script = None
+        if len(paths) > 1:
+            script = lua_rotation(paths, self.workdir / "rotation.lua")
+        url = server.url + paths[0]
+        if self.warmup:
+            run_wrk(url, seconds=self.warmup, cookie=cookie, script=script, **mode)
+        return run_wrk(url, seconds=self.seconds, cookie=cookie, script=script, **mode)
+
+    def throughput(self, paths: str | list[str], user: str | None = SCOPED_USER, server: Server | None = None):
+        return self._wrk(server or self.app, paths, user, THROUGHPUT)
+
+    def latency(self, paths: str | list[str], user: str | None = SCOPED_USER, server: Server | None = None):
+        return self._wrk(server or self.app, paths, user, LATENCY)
+
+
+@dataclass(frozen=True)
+class Measurement:
+    key: str
+    produces: tuple[str, ...]
+    run: Callable[[Bench], Outcome] | None
+    #: Keys of ``settings.URLS`` that must be set for it to run.
+    urls: tuple[str, ...] = ()
+    #: Shown while it cannot run: which feature it waits for and what the function must do.
+    waiting_for: str = ""
+    #: Run again in each round (wrk figures): the median of the rounds is kept, so a burst of load from
+    #: elsewhere on the machine hits both sides of a ratio less unevenly.
+    repeat: bool = False
+
+    def missing_reason(self) -> str | None:
+        if self.run is None:
+            return self.waiting_for or "no measuring function yet"
+        unset = [key for key in self.urls if not URLS.get(key)]
+        if unset:
+            return f"{self.waiting_for} (set URLS[{', '.join(map(repr, unset))}] in bench/settings.py)"
+        return None
+
+
+# --- the floors -----------------------------------------------------------------------------------------
+
+
+def floor_list(bench: Bench) -> Outcome:
+    result = bench.throughput(URLS["floor_list"], user=None, server=bench.floor)
+    return {"floor_list_rps": (result.requests_per_second, "", result.as_detail())}
+
+
+def group_by(bench: Bench) -> Outcome:
+    median, runs = floors.group_by_ms(bench.dsn)
+    return {"group_by_ms": (median, f"median of {len(runs)}", {"runs_ms": runs})}
+
+
+def psql_copy(bench: Bench) -> Outcome:
+    out = bench.workdir / "copy.csv"
+    query = " ".join(EXPORT_SQL.split())
+    run = timed_process(["psql", bench.dsn, "-v", "ON_ERROR_STOP=1", "-qc", f"\\copy ({query}) TO '{out}' CSV HEADER"])
+    rows = sum(1 for _ in out.open(encoding="utf-8")) - 1
+    return {"copy_s": (run.seconds, f"{rows:,} rows", {"rows": rows, "peak_mb": run.peak_mb})}
+
+
+def xlsxwriter_floor(bench: Bench) -> Outcome:
+    out = bench.workdir / "floor.xlsx"
+    run = timed_process([*_python(), "-m", "bench.floors", "xlsx", bench.dsn, str(out)], env=bench.app_env)
+    note = run.output.strip()
+    return {
+        "xlsxwriter_s": (run.seconds, note, {"bytes": out.stat().st_size}),
+        "xlsxwriter_peak_mb": (run.peak_mb, "whole process"),
+    }
+
+
+def openpyxl_floor(bench: Bench) -> Outcome:
+    path = import_file(bench)
+    run = timed_process([*_python(), "-m", "bench.floors", "parse", str(path)], env=bench.app_env)
+    return {"openpyxl_parse_s": (run.seconds, run.output.strip(), {"peak_mb": run.peak_mb, "file": str(path)})}
+
+
+def import_file(bench: Bench) -> Path:
+    """The 10,000-row import file (made once per run; the import measurement uploads the same file)."""
+    from bench.settings import IMPORT_ROWS
+
+    path = bench.workdir / f"import-{IMPORT_ROWS}.xlsx"
+    if not path.exists():
+        floors.make_import_file(bench.dsn, path, IMPORT_ROWS)
+    return path
+
+
+def _python() -> list[str]:
+    import sys
+
+    return [sys.executable]
+
+
+# --- the app's pages ------------------------------------------------------------------------------------
+
+
+def enterprise_list(bench: Bench) -> Outcome:
+    result = bench.throughput(URLS["enterprise_list"])
+    return {"enterprise_list_rps": (result.requests_per_second, f"as {SCOPED_USER}", result.as_detail())}
+
+
+def list_depth(bench: Bench) -> Outcome:
+    last = bench.last_page(SCOPED_USER)
+    deep = min(DEEP_PAGE, last)
+    first = bench.latency(URLS["list_page"].format(page=1))
+    far = bench.latency(URLS["list_page"].format(page=deep))
+    note = f"page {deep:,} of {last:,}" + ("" if deep == DEEP_PAGE else f" (the scope has no page {DEEP_PAGE:,})")
+    return {
+        "list_page_1_p50_ms": (first.p50_ms, f"as {SCOPED_USER}", first.as_detail()),
+        "list_deep_page_p50_ms": (far.p50_ms, note, {**far.as_detail(), "page": deep}),
+    }
+
+
+def enterprise_detail(bench: Bench) -> Outcome:
+    ids = bench.scope_ids(SCOPED_USER, limit=200)
+    result = bench.throughput([URLS["enterprise_detail"].format(id=i) for i in ids])
+    note = f"{len(ids)} enterprises in turn"
+    return {"enterprise_detail_rps": (result.requests_per_second, note, result.as_detail())}
+
+
+def worker_memory(bench: Bench) -> Outcome:
+    """A fresh app server, 2,000 requests of the mix from two clients, then each worker's resident memory."""
+    bench.app.stop()
+    bench.app.start()
+    ids = bench.scope_ids(SCOPED_USER, limit=500)
+    last = bench.last_page(SCOPED_USER)
+    rng = random.Random(3)
+    paths = [
+        MIXED_PATHS[n % len(MIXED_PATHS)].format(id=rng.choice(ids), page=rng.randint(1, min(last, 40)))
+        for n in range(MIXED_REQUESTS)
+    ]
+    cookie = bench.cookie(SCOPED_USER)
+    statuses: Counter[int | str] = Counter()
+    lock = threading.Lock()
+
+    def client(share: list[str]) -> None:
+        for path in share:
+            try:
+                status, _body = fetch(bench.app.url + path, cookie)
+            except Exception as exc:  # counted, and the figure fails below
+                status = f"{type(exc).__name__}: {exc}"
+            with lock:
+                statuses[status] += 1
+
+    threads = [threading.Thread(target=client, args=(paths[n::2],)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if set(statuses) != {200}:
+        raise BenchError(f"the mixed requests got {dict(statuses)}")
+    readings = bench.app.worker_memory_mb()
+    if not readings:
+        raise BenchError("no gunicorn worker to read the memory of")
+    worst = max(r["rss_mb"] for r in readings.values())
+    return {"worker_rss_mb": (worst, f"largest of {len(readings)} workers", {"workers": list(readings.values())})}
+
+
+def board(bench: Bench) -> Outcome:
+    """The board of a user with about 5,000 enterprises in scope, against that user's list page."""
+    board_result = bench.latency(URLS["board"], user=BOARD_USER)
+    list_result = bench.latency(URLS["list_page"].format(page=1), user=BOARD_USER)
+    cards = len(bench.scope_ids(BOARD_USER))
+    return {
+        "board_p50_ms": (board_result.p50_ms, f"{cards:,} enterprises in scope", board_result.as_detail()),
+        "board_list_p50_ms": (list_result.p50_ms, f"as {BOARD_USER}", list_result.as_detail()),
+    }
+
+
+def dashboard(bench: Bench) -> Outcome:
+    result = bench.latency(URLS["dashboard"])
+    return {"dashboard_p50_ms": (result.p50_ms, f"as {SCOPED_USER}", result.as_detail())}
+
+
+#: In the order they run. Floors and pages first; the app server is restarted by ``worker_memory``.
+MEASUREMENTS: tuple[Measurement, ...] = (
+    Measurement("floor_list", ("floor_list_rps",), floor_list, ("floor_list",), repeat=True),
+    Measurement("enterprise_list", ("enterprise_list_rps",), enterprise_list, ("enterprise_list",), repeat=True),
+    Measurement("list_depth", ("list_page_1_p50_ms", "list_deep_page_p50_ms"), list_depth, ("list_page",), repeat=True),
+    Measurement(
+        "enterprise_detail", ("enterprise_detail_rps",), enterprise_detail, ("enterprise_detail",), repeat=True
+    ),
+    Measurement("group_by", ("group_by_ms",), group_by),
+    Measurement("copy", ("copy_s",), psql_copy),
+    Measurement("xlsxwriter", ("xlsxwriter_s", "xlsxwriter_peak_mb"), xlsxwriter_floor),
+    Measurement("openpyxl", ("openpyxl_parse_s",), openpyxl_floor),
+    Measurement(
+        "dashboard",
+        ("dashboard_p50_ms",),
+        dashboard,
+        ("dashboard",),
+        waiting_for="the dashboard is not merged yet",
+        repeat=True,
+    ),
+    Measurement(
+        "board",
+        ("board_p50_ms", "board_list_p50_ms"),
+        board,
+        ("board", "list_page"),
+        waiting_for="the pipeline board is not merged yet",
+        repeat=True,
+    ),
+    Measurement(
+        "csv_export",
+        ("csv_export_s", "csv_export_peak_mb"),
+        None,
+        waiting_for="CSV export is not merged yet: start an export of every enterprise as EXPORT_USER, wait for "
+        "its file, report seconds and the peak memory of the process that wrote it",
+    ),
+    Measurement(
+        "xlsx_export",
+        ("xlsx_export_s", "xlsx_export_peak_mb"),
+        None,
+        waiting_for="XLSX export is not merged yet: as csv_export, in XLSX",
+    ),
+    Measurement(
+        "import",
+        ("import_s",),
+        None,
+        waiting_for="import is not merged yet: upload import_file(bench) through mapping and preview, confirm, "
+        "report seconds until the import has finished",
+    ),
+    Measurement(
+        "reminder_sweep",
+        ("sweep_large_s", "sweep_small_s"),
+        None,
+        waiting_for="the reminder sweep is not merged yet: time the sweep with 200 reminders due here and in a "
+        "database seeded with a tenth of the enterprises",
+    ),
+    Measurement("worker_memory", ("worker_rss_mb",), worker_memory),
+)

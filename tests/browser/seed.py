@@ -1,0 +1,113 @@
+"""Prepare the browser tests' server database: migrate, seed reference and demo data, one user per role.
+
+Run by the ``live_server`` fixture in its own process, against the server's own database (never the
+suite's): ``python -m tests.browser.seed FACTS.json``. It writes what the journeys need to know (logins,
+enterprises in and out of each user's scope, anything a journey's own seeder adds) to ``FACTS.json``.
+
+A journey that needs records of its own (an event with a registration token, an export to watch) adds a
+function to ``JOURNEY_SEEDERS``: it receives the demo context and the facts dict, creates its rows through
+the feature's services, and records what the test needs (ids, URLs) in ``facts``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+#: Every browser user's password (the demo users' passwords are random).
+BROWSER_PASSWORD = "Browser-Minjiang-2048!"
+#: One user per role, named ``browser.<key>``. ``language`` is for the journey that switches languages: the
+#: choice is saved on the account, so no other test may log in as that user. ``english`` reads English.
+BROWSER_USERS: dict[str, dict[str, Any]] = {
+    "admin": {"role": "admin", "display_name": "浏览器测试 管理员"},
+    "manager": {"role": "manager", "display_name": "浏览器测试 省商务厅"},
+    "bureau": {"role": "bureau", "area_codes": ["350500"], "display_name": "浏览器测试 泉州市商务局"},
+    "customs": {"role": "customs", "office_codes": ["xiamen"], "display_name": "浏览器测试 厦门海关"},
+    "viewer": {"role": "viewer", "area_codes": ["350200"], "display_name": "浏览器测试 信用处"},
+    "language": {"role": "bureau", "area_codes": ["350100"], "display_name": "浏览器测试 福州市商务局"},
+    "english": {"role": "bureau", "area_codes": ["350200"], "language": "en", "display_name": "Browser test, Xiamen"},
+}
+#: Demo enterprises in the server's database (enough for several pages in every scope).
+DEFAULT_ENTERPRISES = 400
+
+
+def username(key: str) -> str:
+    return f"browser.{key}"
+
+
+def seed_users(facts: dict[str, Any]) -> None:
+    from crm.auth.services import create_user
+
+    facts["password"] = BROWSER_PASSWORD
+    facts["users"] = {}
+    for key, spec in BROWSER_USERS.items():
+        spec = dict(spec)
+        create_user(
+            username(key),
+            role=spec.pop("role"),
+            password=BROWSER_PASSWORD,
+            email=f"{username(key)}@browser.test",
+            **spec,
+        )
+        facts["users"][key] = username(key)
+
+
+def record_scopes(facts: dict[str, Any]) -> None:
+    """For each user: the first enterprise in scope and one outside it (None when the user sees all)."""
+    from sqlalchemy import not_, select
+
+    from crm.auth.services import find_user
+    from crm.core.scope import build_scope
+    from crm.enterprises.models import Enterprise
+    from crm.extensions import db
+
+    facts["enterprises"] = {}
+    for key in BROWSER_USERS:
+        scope = build_scope(find_user(username(key)))
+        inside = db.session.scalar(select(Enterprise.id).where(scope.enterprise_filter()).order_by(Enterprise.id))
+        outside = None
+        if not scope.unrestricted:
+            outside = db.session.scalar(
+                select(Enterprise.id).where(not_(scope.enterprise_filter())).order_by(Enterprise.id)
+            )
+        facts["enterprises"][key] = {"in_scope": inside, "out_of_scope": outside}
+
+
+#: Journeys' own records: ``(name, function(demo_context, facts))``, listed by hand like the demo's seeders.
+JOURNEY_SEEDERS: list[tuple[str, Callable[[Any, dict[str, Any]], None]]] = []
+
+
+def prepare(facts_path: Path, enterprises: int) -> dict[str, Any]:
+    from flask_migrate import upgrade
+
+    from crm import create_app
+    from crm.core.audit import acting_as
+    from crm.demo.services import seed_demo
+    from crm.extensions import db
+    from crm.reference.services import seed_reference
+
+    app = create_app()
+    facts: dict[str, Any] = {}
+    with app.app_context():
+        upgrade()
+        with acting_as("tests:browser"):
+            seed_reference()
+            ctx = seed_demo(enterprises=enterprises, seed=2026)
+            seed_users(facts)
+            db.session.flush()
+            for _name, seeder in JOURNEY_SEEDERS:
+                seeder(ctx, facts)
+            db.session.commit()
+        record_scopes(facts)
+        db.session.remove()
+    facts_path.write_text(json.dumps(facts, ensure_ascii=False, indent=2), encoding="utf-8")
+    return facts
+
+
+if __name__ == "__main__":
+    count = int(os.environ.get("CRM_BROWSER_ENTERPRISES") or DEFAULT_ENTERPRISES)
+    prepare(Path(sys.argv[1]), count)
