@@ -95,9 +95,20 @@ def register_blueprints(app: Flask) -> None:
     from crm.auth.views import bp as auth_bp
     from crm.enterprises.views import bp as enterprises_bp
     from crm.main.views import bp as main_bp
+    from crm.pipeline.views import admin_bp as pipeline_admin_bp
+    from crm.pipeline.views import bp as pipeline_bp
     from crm.reference.views import bp as reference_bp
 
-    for blueprint in (main_bp, auth_bp, users_admin_bp, reference_bp, enterprises_bp, api_bp):
+    for blueprint in (
+        main_bp,
+        auth_bp,
+        users_admin_bp,
+        reference_bp,
+        enterprises_bp,
+        pipeline_bp,
+        pipeline_admin_bp,
+        api_bp,
+    ):
         app.register_blueprint(blueprint)
 
     from crm.main.views import register_error_handlers

@@ -24,12 +24,15 @@ class NavItem:
 MAIN_NAVIGATION: tuple[NavItem, ...] = (
     NavItem("main.home", _l("Home"), blueprints=("main",)),
     NavItem("enterprises.list_enterprises", _l("Enterprises"), blueprints=("enterprises",)),
+    NavItem("pipeline.board", _l("Pipeline"), blueprints=("pipeline",)),
 )
 
 ADMIN_NAVIGATION: tuple[NavItem, ...] = (
     NavItem("users_admin.list_users", _l("Users"), Permission.MANAGE_USERS, ("users_admin",)),
     NavItem("reference.index", _l("Reference data"), Permission.MANAGE_REFERENCE, ("reference",)),
     NavItem("reference.edit_settings", _l("Settings"), Permission.MANAGE_REFERENCE),
+    NavItem("pipeline_admin.stages", _l("Pipeline stages"), Permission.MANAGE_REFERENCE, ("pipeline_admin",)),
+    NavItem("pipeline_admin.reasons", _l("Transition reasons"), Permission.MANAGE_REFERENCE),
 )
 
 
