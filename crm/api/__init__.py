@@ -57,8 +57,9 @@ def openapi_document():
 def register_children() -> None:
     """Attach each feature's API blueprint (listed by hand)."""
     from crm.enterprises.api import bp as enterprises_api
+    from crm.pipeline.api import bp as pipeline_api
 
-    for child in (enterprises_api,):
+    for child in (enterprises_api, pipeline_api):
         bp.register_blueprint(child)
 
 
