@@ -169,9 +169,10 @@ def seed_pipeline_demo(ctx: Any) -> None:
                 if office_id is not None:
                     coordinators[office_id].append(enterprise_id)
                 compliance.extend(_compliance_years(rng, enterprise_id, decided_on, today))
-                benefits.extend(_benefits(rng, enterprise_id, decided_on, today, measures))
-                if rng.random() < DOWNGRADE_SHARE:
-                    effective_on = today - timedelta(days=rng.randrange(10, 200))
+                benefits_until = today
+                if rng.random() < DOWNGRADE_SHARE and decided_on + timedelta(days=11) < today:
+                    effective_on = today - timedelta(days=rng.randrange(10, min(200, (today - decided_on).days)))
+                    benefits_until = effective_on - timedelta(days=1)  # no incentive after the downgrade
                     credit.append(
                         {
                             "enterprise_id": enterprise_id,
@@ -183,6 +184,7 @@ def seed_pipeline_demo(ctx: Any) -> None:
                     )
                     suspended.append(enterprise_id)
                     row.update(reapply_on=deadlines.reapply_after(effective_on), lockout_cause=LockoutCause.DOWNGRADED)
+                benefits.extend(_benefits(rng, enterprise_id, decided_on, benefits_until, measures))
         if credit_status in (CreditStatus.DISCREDITED, CreditStatus.SEVERELY_DISCREDITED) and stage != "certified":
             # The base demo made these discredited on the day they entered their stage.
             row = cert_row(enterprise_id)
@@ -222,6 +224,8 @@ def _compliance_years(rng, enterprise_id: int, decided_on: date, today: date) ->
     rows = []
     for year in range(decided_on.year, today.year + 1):
         report_due = deadlines.report_due(year)
+        if decided_on > report_due:
+            continue  # certified after 30 June: the obligations start the next year
         report_sent = rng.random() < (0.88 if report_due < today else 0.4)
         sent_on = report_due - timedelta(days=rng.randrange(0, 60)) if report_sent else None
         if sent_on is not None and sent_on > today:

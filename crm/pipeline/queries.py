@@ -134,9 +134,18 @@ def reapply_allowed_condition(start: date, end: date) -> ColumnElement[bool]:
     return _with_certification(Certification.reapply_on.between(start, end))
 
 
-def report_missing_condition(year: int) -> ColumnElement[bool]:
-    """Certified, and the audited financial report due by 30 June of ``year`` is not recorded as sent."""
+def obligations_owed_condition(year: int) -> ColumnElement[bool]:
+    """Certified, and already certified by 30 June of ``year``: the year's internal audit and audited report are
+    owed (an enterprise certified later in the year starts with the next one)."""
+    cutoff = deadlines.report_due(year)
     return (Enterprise.stage == CERTIFIED) & Enterprise.id.not_in(
+        select(Certification.enterprise_id).where(Certification.decided_on > cutoff)
+    )
+
+
+def report_missing_condition(year: int) -> ColumnElement[bool]:
+    """Owes the audited financial report due by 30 June of ``year`` and it is not recorded as sent."""
+    return obligations_owed_condition(year) & Enterprise.id.not_in(
         select(ComplianceYear.enterprise_id).where(
             ComplianceYear.year == year, ComplianceYear.report_submitted.is_(True)
         )
@@ -144,8 +153,8 @@ def report_missing_condition(year: int) -> ColumnElement[bool]:
 
 
 def internal_audit_missing_condition(year: int) -> ColumnElement[bool]:
-    """Certified, and no internal audit is recorded as done for ``year``."""
-    return (Enterprise.stage == CERTIFIED) & Enterprise.id.not_in(
+    """Owes the internal audit of ``year`` and none is recorded as done."""
+    return obligations_owed_condition(year) & Enterprise.id.not_in(
         select(ComplianceYear.enterprise_id).where(
             ComplianceYear.year == year, ComplianceYear.internal_audit_done.is_(True)
         )
@@ -534,6 +543,11 @@ class EnterpriseSection:
     @property
     def report_due_on(self) -> date:
         return deadlines.report_due(self.today.year)
+
+    def owes(self, year: int) -> bool:
+        """Whether the year's internal audit and audited report are owed (certified by 30 June of that year)."""
+        decided_on = self.certification.decided_on if self.certification else None
+        return decided_on is None or decided_on <= deadlines.report_due(year)
 
     @property
     def compliance_this_year(self) -> ComplianceYear | None:

@@ -99,6 +99,14 @@ def _assessment_outcomes():
     return list(AssessmentOutcome)
 
 
+@bp.app_template_filter("pipeline_tier")
+def tier_label(value: str | None) -> str:
+    try:
+        return TargetTier(value).label if value else ""
+    except ValueError:
+        return str(value)
+
+
 def _filters() -> dict[str, str]:
     """The board's filters: every argument of the enterprise list except paging (and the stage, see board_base)."""
     return {key: value.strip() for key, value in request.args.items() if key not in NOT_FILTERS}

@@ -141,6 +141,20 @@ def test_yearly_report_and_internal_audit_missing(in_stage, owners):
     assert missing.id in {e.id for e in db.session.scalars(queries.internal_audit_missing(2025, user=commerce))}
 
 
+def test_obligations_start_with_the_first_30_june_after_certification(in_stage):
+    late = in_stage("certified")
+    early = in_stage("certified")
+    db.session.add(Certification(enterprise_id=late.id, decided_on=date(2026, 7, 29)))
+    db.session.add(Certification(enterprise_id=early.id, decided_on=date(2026, 6, 30)))
+    db.session.flush()
+    owing = ids(queries.report_missing_condition(2026))
+    assert early.id in owing and late.id not in owing
+    assert late.id in ids(queries.report_missing_condition(2027))
+    assert late.id not in ids(queries.internal_audit_missing_condition(2026))
+    section = queries.enterprise_section_context(late, today=date(2026, 11, 1))["pipeline"]
+    assert not section.owes(2026) and section.owes(2027)
+
+
 def test_named_deadline_filters(in_stage):
     stale = in_stage("pooled", stage_entered_at=datetime(2020, 1, 1, tzinfo=UTC))
     for name, _label in queries.DEADLINE_FILTERS:
