@@ -16,7 +16,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, false, func, literal, or_, select, union_all
 from sqlalchemy.orm import selectinload
 
 from crm.core.permissions import Permission, has_permission
@@ -389,24 +389,26 @@ def fill_columns(
 ) -> list[BoardColumn]:
     """Fill columns with one page of cards each (after the keyset cursor ``after``, never an OFFSET).
 
-    One short index-ordered id query per column (cached compiled statements), then one load of every card's
-    enterprise: a constant number of queries however many cards.
+    One UNION ALL of short index-ordered id queries (one per column), then one load of every card's columns:
+    a constant number of queries however many cards.
     """
     if not columns:
         return columns
-    ids_by_column = {
-        index: list(db.session.scalars(_column_ids(base, column, after, per_page + 1)))
-        for index, column in enumerate(columns)
-    }
+    parts = [_column_ids(base, column, after, per_page + 1).subquery() for column in columns]
+    union = union_all(*(select(part.c.id, literal(index).label("column_index")) for index, part in enumerate(parts)))
+    ids_by_column: dict[int, list[int]] = {index: [] for index in range(len(columns))}
+    for enterprise_id, index in db.session.execute(union):
+        ids_by_column[index].append(enterprise_id)
     loaded = load_card_rows([i for ids in ids_by_column.values() for i in ids])
+    pages: dict[int, list[Any]] = {}
     for index, column in enumerate(columns):
         rows = [loaded[i] for i in ids_by_column[index] if i in loaded]
-        descending = column.kind != StageKind.OPEN
-        rows.sort(key=lambda e: (e.stage_entered_at, e.id), reverse=descending)
-        more = len(rows) > per_page
-        rows = rows[:per_page]
-        column.cards = build_cards(rows, today=today, stages=stages)
-        column.next_cursor = encode_cursor(rows[-1]) if more and rows else None
+        rows.sort(key=lambda e: (e.stage_entered_at, e.id), reverse=column.kind != StageKind.OPEN)
+        column.next_cursor = encode_cursor(rows[per_page - 1]) if len(rows) > per_page else None
+        pages[index] = rows[:per_page]
+    cards = {card.enterprise.id: card for card in build_cards(list(loaded.values()), today=today, stages=stages)}
+    for index, column in enumerate(columns):
+        column.cards = [cards[row.id] for row in pages[index]]
     return columns
 
 

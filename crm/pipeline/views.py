@@ -90,7 +90,20 @@ def card_context() -> dict[str, Any]:
             "move": split(url_for("pipeline.choose_move", enterprise_id=0)),
         },
         "area_names": {a.id: a.display_name for a in db.session.scalars(select(Area))},
+        "card_date": _date_formatter(),
     }
+
+
+def _date_formatter():
+    """``format_date`` with the locale parsed once (a board formats many dates)."""
+    from functools import partial
+
+    from babel import Locale
+    from babel.dates import format_date
+
+    from crm.core.i18n import current_language, is_chinese
+
+    return partial(format_date, format="long" if is_chinese() else "medium", locale=Locale.parse(current_language()))
 
 
 def _assessment_outcomes():
