@@ -189,8 +189,21 @@
   // A column with several stages (won, lost): ask which, then what that stage needs.
   function chooseStage(card, choices) {
     resetDialog();
-    var to = choices[0];
-    checkInputs(card, to, choices);
+    // Start with the first stage the card could actually move to (a pooled enterprise cannot "fail").
+    var index = 0;
+    function tryNext() {
+      var to = choices[index];
+      post(moveUrl(card.dataset.enterpriseId), {to: to, dry_run: true}).then(function (result) {
+        var data = result.data || {};
+        if (result.status === 200 && !data.dialog && index < choices.length - 1) {
+          index += 1;
+          tryNext();
+          return;
+        }
+        checkInputs(card, to, choices);
+      });
+    }
+    tryNext();
   }
 
   function checkInputs(card, to, choices) {
