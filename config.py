@@ -125,6 +125,11 @@ class Config:
         self.RATELIMIT_ENABLED = True
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
         self.RATELIMIT_HEADERS_ENABLED = True
+        # Redis down must not break the web application: fail fast, fall back to in-process counters, and
+        # never turn a storage error into a failed request (the account lockout still guards logins).
+        self.RATELIMIT_STORAGE_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 1} if self.REDIS_URL else {}
+        self.RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+        self.RATELIMIT_SWALLOW_ERRORS = True
 
         self.API_MAX_PER_PAGE = 200
         self.UI_PER_PAGE = 50
@@ -142,6 +147,13 @@ class Config:
             "timezone": self.CRM_TIMEZONE,
             "enable_utc": True,
             "broker_connection_retry_on_startup": True,
+            # Publishing never blocks a web request or a job for long when Redis is down: one short connection
+            # attempt, no retries (the queued_jobs row waits for jobs.dispatch_pending). A worker's consumer
+            # reconnects on its own schedule (broker_connection_max_retries).
+            "broker_connection_timeout": 2,
+            "broker_transport_options": {"socket_connect_timeout": 2, "socket_timeout": 10, "max_retries": 0},
+            "redis_socket_connect_timeout": 2,
+            "redis_socket_timeout": 10,
             "task_acks_late": True,
             "worker_prefetch_multiplier": 1,
         }

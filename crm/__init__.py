@@ -95,9 +95,14 @@ def register_blueprints(app: Flask) -> None:
     from crm.auth.views import bp as auth_bp
     from crm.enterprises.views import bp as enterprises_bp
     from crm.main.views import bp as main_bp
+    from crm.notifications.views import bp as notifications_bp
+    from crm.notifications.views import rules_bp as reminder_rules_bp
+    from crm.operations.views import bp as operations_bp
     from crm.pipeline.views import admin_bp as pipeline_admin_bp
     from crm.pipeline.views import bp as pipeline_bp
+    from crm.plans.views import bp as plans_bp
     from crm.reference.views import bp as reference_bp
+    from crm.standards.views import bp as standards_bp
 
     for blueprint in (
         main_bp,
@@ -105,6 +110,11 @@ def register_blueprints(app: Flask) -> None:
         users_admin_bp,
         reference_bp,
         enterprises_bp,
+        standards_bp,
+        plans_bp,
+        notifications_bp,
+        reminder_rules_bp,
+        operations_bp,
         pipeline_bp,
         pipeline_admin_bp,
         api_bp,

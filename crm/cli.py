@@ -7,6 +7,8 @@ from flask.cli import AppGroup
 from crm.auth.cli import create_token_command, create_user_command
 from crm.core.cli import compile_translations_command, update_translations_command
 from crm.demo.cli import seed_demo_command
+from crm.notifications.cli import run_reminders_command
+from crm.operations.cli import run_job_command
 from crm.reference.cli import seed_reference_command
 
 crm_cli = AppGroup("crm", help="AEO Cultivation CRM commands.")
@@ -18,5 +20,7 @@ for command in (
     seed_demo_command,
     update_translations_command,
     compile_translations_command,
+    run_reminders_command,
+    run_job_command,
 ):
     crm_cli.add_command(command)

@@ -4,6 +4,7 @@ from crm.auth import models as auth_models  # noqa: F401
 from crm.core import audit, files, jobs, settings  # noqa: F401
 from crm.enterprises import models as enterprise_models  # noqa: F401
 from crm.notifications import models as notification_models  # noqa: F401
+from crm.operations import models as operation_models  # noqa: F401
 from crm.pipeline import models as pipeline_models  # noqa: F401
 from crm.plans import models as plan_models  # noqa: F401
 from crm.reference import models as reference_models  # noqa: F401

@@ -82,7 +82,10 @@ def dispatch_ready() -> int:
     ready = _ready_list()
     ids, ready[:] = list(ready), []
     for job_id in ids:
-        send(job_id)
+        if not send(job_id):
+            # The broker is down: the rest would fail the same way, each costing a connection attempt inside
+            # the caller's request. Their rows wait for jobs.dispatch_pending.
+            break
     return len(ids)
 
 

@@ -25,12 +25,18 @@ MAIN_NAVIGATION: tuple[NavItem, ...] = (
     NavItem("main.home", _l("Home"), blueprints=("main",)),
     NavItem("enterprises.list_enterprises", _l("Enterprises"), blueprints=("enterprises",)),
     NavItem("pipeline.board", _l("Pipeline"), blueprints=("pipeline",)),
+    NavItem("plans.list_plans", _l("Cultivation plans"), blueprints=("plans",)),
+    NavItem("standards.list_versions", _l("AEO standards"), blueprints=("standards",)),
 )
 
 ADMIN_NAVIGATION: tuple[NavItem, ...] = (
     NavItem("users_admin.list_users", _l("Users"), Permission.MANAGE_USERS, ("users_admin",)),
     NavItem("reference.index", _l("Reference data"), Permission.MANAGE_REFERENCE, ("reference",)),
     NavItem("reference.edit_settings", _l("Settings"), Permission.MANAGE_REFERENCE),
+    NavItem("standards.import_version", _l("Import a standard"), Permission.MANAGE_REFERENCE),
+    NavItem("plans.list_templates", _l("Plan templates"), Permission.MANAGE_REFERENCE),
+    NavItem("reminder_rules.list_rules", _l("Reminder rules"), Permission.OPERATIONS, ("reminder_rules",)),
+    NavItem("operations.index", _l("Operations"), Permission.OPERATIONS, ("operations",)),
     NavItem("pipeline_admin.stages", _l("Pipeline stages"), Permission.MANAGE_REFERENCE, ("pipeline_admin",)),
     NavItem("pipeline_admin.reasons", _l("Transition reasons"), Permission.MANAGE_REFERENCE),
 )

@@ -55,6 +55,13 @@ DEFINITIONS: dict[str, SettingDefinition] = {
             minimum=1,
             maximum=24 * 14,
         ),
+        SettingDefinition(
+            "public_url",
+            _l("Web address of the CRM"),
+            "",
+            type="str",
+            help=_l("Used for links in emails, e.g. https://aeo.example.gov.cn. Without it emails carry no links."),
+        ),
     )
 }
 

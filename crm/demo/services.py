@@ -336,8 +336,14 @@ def seed_enterprises(ctx: DemoContext, count: int) -> None:
 def feature_seeders() -> list[tuple[str, Callable[[DemoContext], Any]]]:
     """Each feature's demo records, listed by hand, run after users and enterprises."""
     from crm.pipeline.demo import seed_pipeline_demo
+    from crm.plans.demo import seed_demo_plans
+    from crm.standards.demo import seed_demo_assessments
 
-    return [("pipeline", seed_pipeline_demo)]
+    return [
+        ("assessments", seed_demo_assessments),
+        ("plans and tasks", seed_demo_plans),
+        ("pipeline", seed_pipeline_demo),
+    ]
 
 
 def seed_demo(enterprises: int = 300, seed: int = 2026, now: datetime | None = None) -> DemoContext:

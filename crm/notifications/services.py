@@ -1,13 +1,27 @@
-"""Queueing mail and in-app notifications. Delivery happens after the commit, through the outbox."""
+"""Queueing mail and in-app notifications (delivered after the commit, through the outbox), the notification
+centre's reads, users' preferences, and the reminder rules' seed. Functions flush; the caller commits."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
+from sqlalchemy import func, select, update
+
 from crm.core import jobs
+from crm.core.models import utcnow
 from crm.extensions import db
-from crm.notifications.models import Channel, OutboxMessage
+from crm.notifications.models import (
+    Channel,
+    EmailMode,
+    Notification,
+    NotificationPreference,
+    OutboxMessage,
+    ReminderRule,
+)
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
 
 
 def queue_email(
@@ -48,3 +62,93 @@ def notify(
     db.session.flush()
     jobs.enqueue("notifications.deliver", message.id)
     return message
+
+
+# --- the notification centre --------------------------------------------------------------------------------
+
+
+def unread_count(user: Any) -> int:
+    return (
+        db.session.scalar(select(func.count()).where(Notification.user_id == user.id, Notification.read_at.is_(None)))
+        or 0
+    )
+
+
+def user_notifications(user: Any, *, unread_only: bool = False):
+    stmt = select(Notification).where(Notification.user_id == user.id)
+    if unread_only:
+        stmt = stmt.where(Notification.read_at.is_(None))
+    return stmt.order_by(Notification.created_at.desc(), Notification.id.desc())
+
+
+def mark_read(notification: Notification) -> None:
+    if notification.read_at is None:
+        notification.read_at = utcnow()
+        db.session.flush()
+
+
+def mark_all_read(user: Any) -> int:
+    result = db.session.execute(
+        update(Notification)
+        .where(Notification.user_id == user.id, Notification.read_at.is_(None))
+        .values(read_at=utcnow())
+    )
+    return result.rowcount or 0
+
+
+# --- preferences --------------------------------------------------------------------------------------------
+
+
+def email_mode(user: Any) -> EmailMode:
+    preference = db.session.get(NotificationPreference, user.id)
+    return EmailMode(preference.email_mode) if preference is not None else EmailMode.IMMEDIATE
+
+
+def set_email_mode(user: Any, mode: EmailMode) -> NotificationPreference:
+    preference = db.session.get(NotificationPreference, user.id)
+    if preference is None:
+        preference = NotificationPreference(user_id=user.id)
+        db.session.add(preference)
+    preference.email_mode = EmailMode(mode)
+    db.session.flush()
+    return preference
+
+
+# --- reminder rules -----------------------------------------------------------------------------------------
+
+
+RULE_FIELDS = (
+    "name_zh",
+    "name_en",
+    "watch",
+    "offset_days",
+    "recipients",
+    "subject_zh",
+    "subject_en",
+    "body_zh",
+    "body_en",
+)
+
+
+def seed_reminder_rules(update: bool = False) -> int:
+    """Seed the reminder rules of ``data/reminder_rules.yaml``; an administrator's edits survive unless ``update``."""
+    from crm.reference.services import load_yaml, upsert
+
+    created = 0
+    for entry in load_yaml(DATA_DIR / "reminder_rules.yaml"):
+        values = {name: entry[name] for name in RULE_FIELDS}
+        values["is_active"] = bool(entry.get("is_active", True))
+        _row, new = upsert(ReminderRule, entry["code"], values, update=update)
+        created += new
+    db.session.flush()
+    return created
+
+
+def create_rule(watch: str, **values: Any) -> ReminderRule:
+    """An administrator's new rule; its code is ``custom_<id>``."""
+    rule = ReminderRule(code=f"pending_{utcnow().timestamp()}", watch=watch, **values)
+    db.session.add(rule)
+    db.session.flush()
+    rule.code = f"custom_{rule.id}"
+    db.session.flush()
+    return rule

@@ -75,7 +75,7 @@ def card_context() -> dict[str, Any]:
         "card_text": {
             "days": _("%(n)s days in stage"),
             "stale": _("Stale"),
-            "readiness": _("Readiness"),
+            "readiness": _("Pre-assessment"),
             "no_officer": _("No customs officer"),
             "move": _("Move %(name)s to another stage"),
             "move_to": _("Move to"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Column, ForeignKey, Index, String, Table, Text
+from sqlalchemy import JSON, Column, ForeignKey, Index, String, Table, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.core.models import AuthorMixin, LabelledEnum, TimestampMixin, enum_type
@@ -48,7 +48,17 @@ class Plan(TimestampMixin, AuthorMixin, db.Model):
     """The 一企一策培育方案 of an enterprise; at most one is active at a time."""
 
     __tablename__ = "plans"
-    __table_args__ = (Index("ix_plans_enterprise_id_status", "enterprise_id", "status"),)
+    __table_args__ = (
+        Index("ix_plans_enterprise_id_status", "enterprise_id", "status"),
+        # At most one active plan per enterprise, whatever writes the row.
+        Index(
+            "uq_plans_enterprise_id_active",
+            "enterprise_id",
+            unique=True,
+            sqlite_where=text("status = 'active'"),
+            postgresql_where=text("status = 'active'"),
+        ),
+    )
     __audit__ = True
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -170,6 +180,8 @@ class PlanTemplateTask(db.Model):
     anchor: Mapped[OffsetAnchor] = mapped_column(enum_type(OffsetAnchor, 10), default=OffsetAnchor.START)
     offset_days: Mapped[int] = mapped_column(default=0)
     sort_order: Mapped[int] = mapped_column(default=0)
+    #: Numbers of the standard items (项) the task addresses, resolved against the plan's standard version.
+    item_numbers: Mapped[list] = mapped_column(JSON, default=list)
 
     template: Mapped[PlanTemplate] = relationship(back_populates="tasks")
 

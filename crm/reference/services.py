@@ -135,7 +135,9 @@ def seed_mra_partners(update: bool = False) -> int:
 
 def reference_seeders() -> list[tuple[str, Callable[[bool], int]]]:
     """Every seeder in dependency order, listed by hand; features append theirs here."""
+    from crm.notifications.services import seed_reminder_rules
     from crm.pipeline.services import seed_stages, seed_transition_reasons
+    from crm.standards.catalog import seed_standards
 
     return [
         ("areas", seed_areas),
@@ -147,6 +149,8 @@ def reference_seeders() -> list[tuple[str, Callable[[bool], int]]]:
         ("MRA partners", seed_mra_partners),
         ("pipeline stages", seed_stages),
         ("transition reasons", seed_transition_reasons),
+        ("standard versions", seed_standards),
+        ("reminder rules", seed_reminder_rules),
     ]
 
 

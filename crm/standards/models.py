@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import JSON, Column, ForeignKey, Index, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.core.i18n import is_chinese
-from crm.core.models import LabelledEnum, TimestampMixin, enum_type
+from crm.core.models import LabelledEnum, TimestampMixin, UTCDateTime, enum_type
 from crm.enterprises.models import TargetTier
 from crm.extensions import db
 
@@ -71,7 +71,12 @@ class StandardVersion(TimestampMixin, db.Model):
     #: Pass-rule settings: {"pass_line": 95, "base": 100, "bonus_per_item": 1, "bonus_cap": 2,
     #: "max_basic": 3, "max_basic_categories": ["internal_control", "trade_security"], "no_fail": true}.
     rules: Mapped[dict] = mapped_column(JSON, default=dict)
+    #: What is known about the text: its source, what remains unconfirmed.
+    note: Mapped[str] = mapped_column(Text, default="")
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    verified_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
+    verified_by = relationship("User")
     categories: Mapped[list[StandardCategory]] = relationship(
         back_populates="version", cascade="all, delete-orphan", order_by="StandardCategory.sort_order"
     )
@@ -206,6 +211,7 @@ class AssessmentResult(TimestampMixin, db.Model):
     judgement: Mapped[Judgement] = mapped_column(enum_type(Judgement, 10), default=Judgement.PENDING)
     evidence: Mapped[str] = mapped_column(Text, default="")
     judged_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    judged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     assessment: Mapped[Assessment] = relationship(back_populates="results")
     item: Mapped[StandardItem] = relationship()

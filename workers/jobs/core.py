@@ -13,6 +13,8 @@ from crm.core import jobs
 from crm.core.audit import acting_as
 from crm.core.models import utcnow
 from crm.extensions import db
+from crm.operations.models import RunTrigger
+from crm.operations.services import run_tracked
 
 logger = logging.getLogger(__name__)
 
@@ -47,10 +49,18 @@ def run_queued_job(job_id: int) -> None:
     jobs.dispatch_ready()
 
 
-@shared_task(name="jobs.dispatch_pending", ignore_result=True)
-def dispatch_pending() -> int:
+def send_unsent_jobs() -> dict[str, int]:
     """Send queued jobs that were never started (the broker was down when they were enqueued)."""
-    sent = 0
+    counts = {"sent": 0, "waiting": 0}
     for job_id in jobs.unsent_jobs():
-        sent += jobs.send(job_id)
-    return sent
+        if jobs.send(job_id):
+            counts["sent"] += 1
+        else:
+            counts["waiting"] += 1
+            break  # the broker is still down; the rest would fail the same way
+    return counts
+
+
+@shared_task(name="jobs.dispatch_pending", ignore_result=True)
+def dispatch_pending(trigger: str = RunTrigger.SCHEDULE.value) -> int:
+    return run_tracked("jobs.dispatch_pending", send_unsent_jobs, trigger=RunTrigger(trigger)).id

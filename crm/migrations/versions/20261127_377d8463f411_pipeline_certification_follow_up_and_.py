@@ -1,8 +1,8 @@
 """pipeline certification follow-up and transition reasons
 
-Revision ID: 5eaa7d56c6bd
-Revises: a7686bf60669
-Create Date: 2026-11-27 04:27:38.842293
+Revision ID: 377d8463f411
+Revises: 30d83d883fae
+Create Date: 2026-11-27 05:08:15.665657
 
 """
 from alembic import op
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '5eaa7d56c6bd'
-down_revision = 'a7686bf60669'
+revision = '377d8463f411'
+down_revision = '30d83d883fae'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,169 @@
+"""Read side of plans and cultivation tasks: scoped lists with progress, and the enterprise-page section."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+from flask import url_for
+from flask_login import current_user
+from sqlalchemy import Select, and_, or_, select
+from sqlalchemy.orm import selectinload
+
+from crm.core.permissions import Permission, has_permission
+from crm.core.scope import scoped_by_enterprise
+from crm.core.timeutil import local_today
+from crm.enterprises.models import Enterprise
+from crm.extensions import db
+from crm.plans.models import CultivationTask, Plan, PlanStatus, PlanTemplate, TaskStatus
+from crm.plans.services import open_plan, progress, progress_of
+
+
+def plan_list(filters: Mapping[str, Any], user: Any = None) -> Select:
+    """Plans in scope: ``status`` (a PlanStatus value, or "open"), ``q`` (enterprise name), ``overdue`` ("1")."""
+    stmt = (
+        select(Plan)
+        .join(Enterprise, Enterprise.id == Plan.enterprise_id)
+        .options(
+            selectinload(Plan.enterprise),
+            selectinload(Plan.commerce_officer),
+            selectinload(Plan.customs_officer),
+        )
+    )
+    stmt = scoped_by_enterprise(stmt, Plan.enterprise_id, user)
+    status = (filters.get("status") or "").strip()
+    if status == "open":
+        stmt = stmt.where(Plan.status.in_([PlanStatus.DRAFT, PlanStatus.ACTIVE]))
+    elif status in {s.value for s in PlanStatus}:
+        stmt = stmt.where(Plan.status == PlanStatus(status))
+    q = (filters.get("q") or "").strip()
+    if q:
+        stmt = stmt.where(Enterprise.name.like(f"%{q}%"))
+    if filters.get("overdue"):
+        stmt = stmt.where(Plan.id.in_(select(CultivationTask.plan_id).where(overdue_condition())))
+    if filters.get("mine") and user is not None:
+        stmt = stmt.where(or_(Plan.commerce_officer_id == user.id, Plan.customs_officer_id == user.id))
+    return stmt.order_by(Plan.target_application_on.asc().nulls_last(), Plan.id.desc())
+
+
+def overdue_condition(today: date | None = None):
+    today = today or local_today()
+    return and_(CultivationTask.status != TaskStatus.DONE, CultivationTask.due_on < today)
+
+
+def task_list(filters: Mapping[str, Any], user: Any = None) -> Select:
+    """Tasks in scope: ``status``, ``overdue`` ("1"), ``mine`` ("1": owned by the user), ``open`` ("1")."""
+    stmt = select(CultivationTask).options(
+        selectinload(CultivationTask.plan).selectinload(Plan.enterprise),
+        selectinload(CultivationTask.owner),
+        selectinload(CultivationTask.owner_contact),
+        selectinload(CultivationTask.items),
+    )
+    stmt = scoped_by_enterprise(stmt, CultivationTask.enterprise_id, user)
+    status = (filters.get("status") or "").strip()
+    if status in {s.value for s in TaskStatus}:
+        stmt = stmt.where(CultivationTask.status == TaskStatus(status))
+    if filters.get("open"):
+        stmt = stmt.where(CultivationTask.status != TaskStatus.DONE)
+    if filters.get("overdue"):
+        stmt = stmt.where(overdue_condition())
+    if filters.get("mine") and user is not None:
+        stmt = stmt.where(CultivationTask.owner_id == user.id)
+    if filters.get("plan_id"):
+        stmt = stmt.where(CultivationTask.plan_id == int(filters["plan_id"]))
+    return stmt.order_by(CultivationTask.due_on.asc().nulls_last(), CultivationTask.id)
+
+
+def plan_tasks(plan: Plan) -> list[CultivationTask]:
+    return list(
+        db.session.scalars(
+            select(CultivationTask)
+            .where(CultivationTask.plan_id == plan.id)
+            .options(
+                selectinload(CultivationTask.owner),
+                selectinload(CultivationTask.owner_contact),
+                selectinload(CultivationTask.items),
+            )
+            .order_by(CultivationTask.due_on.asc().nulls_last(), CultivationTask.id)
+        )
+    )
+
+
+def scoped_plan(plan_id: int, user: Any = None) -> Plan | None:
+    return db.session.scalars(
+        scoped_by_enterprise(select(Plan).where(Plan.id == plan_id), Plan.enterprise_id, user)
+    ).first()
+
+
+def scoped_task(task_id: int, user: Any = None) -> CultivationTask | None:
+    stmt = select(CultivationTask).where(CultivationTask.id == task_id)
+    return db.session.scalars(scoped_by_enterprise(stmt, CultivationTask.enterprise_id, user)).first()
+
+
+def enterprise_plans(enterprise_id: int) -> list[Plan]:
+    return list(
+        db.session.scalars(select(Plan).where(Plan.enterprise_id == enterprise_id).order_by(Plan.id.desc()).limit(50))
+    )
+
+
+def active_templates() -> list[PlanTemplate]:
+    return list(
+        db.session.scalars(select(PlanTemplate).where(PlanTemplate.is_active.is_(True)).order_by(PlanTemplate.name))
+    )
+
+
+def enterprise_section_context(enterprise: Enterprise) -> dict[str, Any]:
+    """What ``templates/plans/_enterprise_section.html`` needs, under the one key ``plans_section``.
+
+    The caller has already checked that the enterprise is in scope.
+    """
+    plan = open_plan(enterprise.id)
+    today = local_today()
+    overdue: list[CultivationTask] = []
+    upcoming: list[CultivationTask] = []
+    plan_progress = None
+    if plan is not None:
+        plan_progress = progress(plan, today)
+        open_tasks = db.session.scalars(
+            select(CultivationTask)
+            .where(CultivationTask.plan_id == plan.id, CultivationTask.status != TaskStatus.DONE)
+            .options(selectinload(CultivationTask.owner), selectinload(CultivationTask.owner_contact))
+            .order_by(CultivationTask.due_on.asc().nulls_last(), CultivationTask.id)
+            .limit(50)
+        ).all()
+        overdue = [t for t in open_tasks if t.due_on is not None and t.due_on < today]
+        upcoming = [t for t in open_tasks if t not in overdue][:5]
+    past = db.session.scalar(
+        select(Plan.id)
+        .where(Plan.enterprise_id == enterprise.id, Plan.status.in_([PlanStatus.COMPLETED, PlanStatus.ABANDONED]))
+        .limit(1)
+    )
+    return {
+        "plans_section": {
+            "enterprise": enterprise,
+            "plan": plan,
+            "progress": plan_progress,
+            "overdue": overdue,
+            "upcoming": upcoming,
+            "has_past_plans": past is not None,
+            "today": today,
+            "can_edit": has_permission(current_user, Permission.EDIT),
+            "plan_url": url_for("plans.enterprise_plan", enterprise_id=enterprise.id),
+            "new_url": url_for("plans.new_plan", enterprise_id=enterprise.id),
+        }
+    }
+
+
+__all__ = [
+    "active_templates",
+    "enterprise_plans",
+    "enterprise_section_context",
+    "overdue_condition",
+    "plan_list",
+    "plan_tasks",
+    "progress_of",
+    "scoped_plan",
+    "scoped_task",
+    "task_list",
+]

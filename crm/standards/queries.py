@@ -1,0 +1,191 @@
+"""Read side of standards and assessments: lists within the caller's scope, the enterprise-page section, and
+the assessment entries of the enterprise timeline."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+
+from flask import url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import selectinload
+
+from crm.core.files import StoredFile
+from crm.core.permissions import Permission, has_permission
+from crm.core.scope import scoped_by_enterprise
+from crm.core.timeline import TimelineEntry
+from crm.enterprises.models import Enterprise
+from crm.extensions import db
+from crm.standards.models import (
+    Assessment,
+    AssessmentOutcome,
+    AssessmentResult,
+    Judgement,
+    StandardCategory,
+    StandardItem,
+    StandardVersion,
+)
+from crm.standards.services import ATTACHMENT_OWNER, evaluate_assessment, latest_assessment
+
+
+def versions() -> Select:
+    return select(StandardVersion).order_by(StandardVersion.effective_on.desc().nulls_last(), StandardVersion.code)
+
+
+def version_items(version: StandardVersion) -> Select:
+    return (
+        select(StandardItem)
+        .where(StandardItem.version_id == version.id)
+        .order_by(StandardItem.number)
+        .options(selectinload(StandardItem.clause), selectinload(StandardItem.business_types))
+    )
+
+
+def item_counts(version_ids: list[int]) -> dict[int, int]:
+    if not version_ids:
+        return {}
+    rows = db.session.execute(
+        select(StandardItem.version_id, func.count(StandardItem.id))
+        .where(StandardItem.version_id.in_(version_ids))
+        .group_by(StandardItem.version_id)
+    )
+    return dict(rows.all())
+
+
+def enterprise_assessments(enterprise_id: int, user: Any = None) -> Select:
+    """An enterprise's assessments, newest first, within the caller's scope."""
+    stmt = (
+        select(Assessment)
+        .where(Assessment.enterprise_id == enterprise_id)
+        .options(selectinload(Assessment.version), selectinload(Assessment.assessor))
+        .order_by(Assessment.assessed_on.desc(), Assessment.id.desc())
+    )
+    return scoped_by_enterprise(stmt, Assessment.enterprise_id, user)
+
+
+def scoped_assessment(assessment_id: int, user: Any = None) -> Assessment | None:
+    stmt = scoped_by_enterprise(
+        select(Assessment).where(Assessment.id == assessment_id), Assessment.enterprise_id, user
+    )
+    return db.session.scalars(stmt).first()
+
+
+def results_by_category(assessment: Assessment) -> list[tuple[StandardCategory, list[AssessmentResult]]]:
+    """The assessment's results grouped by category, in the standard's order (one query for all rows)."""
+    results = db.session.scalars(
+        select(AssessmentResult)
+        .where(AssessmentResult.assessment_id == assessment.id)
+        .options(
+            selectinload(AssessmentResult.item).selectinload(StandardItem.clause),
+            selectinload(AssessmentResult.judged_by),
+        )
+    ).all()
+    groups: dict[int, list[AssessmentResult]] = defaultdict(list)
+    for result in sorted(results, key=lambda r: r.item.number):
+        groups[result.item.clause.category_id].append(result)
+    return [(category, groups[category.id]) for category in assessment.version.categories if groups.get(category.id)]
+
+
+def attachment_counts(assessment: Assessment) -> dict[int, int]:
+    """Number of attachments per result id."""
+    rows = db.session.execute(
+        select(StoredFile.owner_id, func.count(StoredFile.id))
+        .where(
+            StoredFile.owner_type == ATTACHMENT_OWNER,
+            StoredFile.owner_id.in_(select(AssessmentResult.id).where(AssessmentResult.assessment_id == assessment.id)),
+        )
+        .group_by(StoredFile.owner_id)
+    )
+    return dict(rows.all())
+
+
+def readiness(enterprise: Enterprise) -> dict[str, Any]:
+    """The enterprise's readiness as shown on lists and cards: outcome, total and a label."""
+    outcome = AssessmentOutcome(enterprise.readiness_outcome) if enterprise.readiness_outcome else None
+    return {"outcome": outcome, "total": enterprise.readiness_total, "label": outcome.label if outcome else None}
+
+
+def enterprise_section_context(enterprise: Enterprise) -> dict[str, Any]:
+    """What ``templates/standards/_enterprise_section.html`` needs, under the one key ``standards_section``.
+
+    The caller has already checked that the enterprise is in scope.
+    """
+    recent = db.session.scalars(
+        select(Assessment)
+        .where(Assessment.enterprise_id == enterprise.id)
+        .options(selectinload(Assessment.version), selectinload(Assessment.assessor))
+        .order_by(Assessment.assessed_on.desc(), Assessment.id.desc())
+        .limit(5)
+    ).all()
+    total = db.session.scalar(select(func.count(Assessment.id)).where(Assessment.enterprise_id == enterprise.id)) or 0
+    latest = latest_assessment(enterprise.id)
+    latest_officer = latest_assessment(enterprise.id, kind="officer")
+    evaluation = evaluate_assessment(latest) if latest is not None else None
+    return {
+        "standards_section": {
+            "enterprise": enterprise,
+            "readiness": readiness(enterprise),
+            "latest": latest,
+            "latest_officer": latest_officer,
+            "evaluation": evaluation,
+            "recent": recent,
+            "count": total,
+            "can_edit": has_permission(current_user, Permission.EDIT),
+            "list_url": url_for("standards.enterprise_assessments", enterprise_id=enterprise.id),
+            "new_url": url_for("standards.new_assessment", enterprise_id=enterprise.id),
+        }
+    }
+
+
+def timeline_entries(enterprise_id: int, *, before: datetime | None = None, limit: int = 50) -> list[TimelineEntry]:
+    """Finished assessments of an enterprise as timeline entries (newest first, recorded before ``before``)."""
+    stmt = (
+        select(Assessment)
+        .where(Assessment.enterprise_id == enterprise_id, Assessment.is_draft.is_(False))
+        .options(selectinload(Assessment.assessor), selectinload(Assessment.version))
+        .order_by(Assessment.created_at.desc(), Assessment.id.desc())
+        .limit(limit)
+    )
+    if before is not None:
+        stmt = stmt.where(Assessment.created_at < before)
+    entries = []
+    for assessment in db.session.scalars(stmt):
+        outcome = assessment.outcome.label if assessment.outcome else "—"
+        entries.append(
+            TimelineEntry(
+                at=assessment.created_at,
+                kind="assessment",
+                title=_(
+                    "%(kind)s: %(outcome)s, %(total)s points",
+                    kind=assessment.kind.label,
+                    outcome=outcome,
+                    total=assessment.total if assessment.total is not None else "—",
+                ),
+                body=_(
+                    "Assessed on %(day)s under %(version)s.",
+                    day=assessment.assessed_on.isoformat(),
+                    version=assessment.version.title,
+                ),
+                author=str(assessment.assessor) if assessment.assessor else None,
+                url=url_for("standards.assessment_detail", assessment_id=assessment.id),
+                icon="clipboard-check",
+            )
+        )
+    return entries
+
+
+JUDGEMENT_BADGES = {
+    Judgement.PASS: "text-bg-success",
+    Judgement.BASIC: "text-bg-warning",
+    Judgement.FAIL: "text-bg-danger",
+    Judgement.NOT_APPLICABLE: "text-bg-light",
+    Judgement.PENDING: "text-bg-secondary",
+}
+OUTCOME_BADGES = {
+    AssessmentOutcome.PASS: "text-bg-success",
+    AssessmentOutcome.FAIL: "text-bg-danger",
+    AssessmentOutcome.INCOMPLETE: "text-bg-secondary",
+}

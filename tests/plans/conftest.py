@@ -1,0 +1,1 @@
+from tests.standards.factories import make_assessment, version  # noqa: F401
