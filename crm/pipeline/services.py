@@ -819,6 +819,9 @@ def record_compliance_year(
     errors: dict[str, list[str]] = {}
     if year < 2000 or year > today.year:
         errors["year"] = [_("Enter a year between 2000 and this year.")]
+    if internal_audit_done and internal_audit_on is None:
+        # The yearly reminder counts a year from the last audit: its date is needed.
+        errors["internal_audit_on"] = [_("Enter the date the internal audit was completed.")]
     for name, done, day in (
         ("internal_audit_on", internal_audit_done, internal_audit_on),
         ("report_submitted_on", report_submitted, report_submitted_on),

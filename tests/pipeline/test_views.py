@@ -329,7 +329,12 @@ def test_certified_follow_up_forms(client, owners, in_stage):
     base = f"/pipeline/enterprises/{enterprise.id}"
     page = client.get(base).get_data(as_text=True)
     assert "厦关企认〔2025〕1号" in page and "2030年3月3日" in page  # re-verification due after 5 years
-    assert client.post_form(f"{base}/compliance", {"year": "2025", "internal_audit_done": "y"}).status_code == 302
+    assert (
+        client.post_form(
+            f"{base}/compliance", {"year": "2025", "internal_audit_done": "y", "internal_audit_on": "2025-12-10"}
+        ).status_code
+        == 302
+    )
     measure = db.session.scalars(select(SupportMeasure).where(SupportMeasure.number == 8)).one()
     response = client.post_form(
         f"{base}/benefits/new",
