@@ -245,19 +245,11 @@ def can_override(user: Any) -> bool:
 
 
 def latest_officer_assessment(enterprise_id: int):
-    """The latest non-draft officer pre-assessment of an enterprise, or None."""
-    from crm.standards.models import Assessment, AssessmentKind
+    """The latest non-draft officer pre-assessment of an enterprise, or None (the standards' own rule)."""
+    from crm.standards.models import AssessmentKind
+    from crm.standards.services import latest_assessment
 
-    return db.session.scalars(
-        select(Assessment)
-        .where(
-            Assessment.enterprise_id == enterprise_id,
-            Assessment.kind == AssessmentKind.OFFICER,
-            Assessment.is_draft.is_(False),
-        )
-        .order_by(Assessment.assessed_on.desc(), Assessment.id.desc())
-        .limit(1)
-    ).first()
+    return latest_assessment(enterprise_id, kind=AssessmentKind.OFFICER)
 
 
 def entering_change(enterprise: Enterprise) -> StageChange | None:
