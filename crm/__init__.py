@@ -102,6 +102,8 @@ def register_blueprints(app: Flask) -> None:
     from crm.notifications.views import bp as notifications_bp
     from crm.notifications.views import rules_bp as reminder_rules_bp
     from crm.operations.views import bp as operations_bp
+    from crm.pipeline.views import admin_bp as pipeline_admin_bp
+    from crm.pipeline.views import bp as pipeline_bp
     from crm.plans.views import bp as plans_bp
     from crm.reference.views import bp as reference_bp
     from crm.standards.views import bp as standards_bp
@@ -125,6 +127,8 @@ def register_blueprints(app: Flask) -> None:
         events_bp,
         events_public_bp,
         audit_bp,
+        pipeline_bp,
+        pipeline_admin_bp,
         api_bp,
         api_docs_bp,
     ):

@@ -24,6 +24,7 @@ class NavItem:
 MAIN_NAVIGATION: tuple[NavItem, ...] = (
     NavItem("main.home", _l("Home"), blueprints=("main",)),
     NavItem("enterprises.list_enterprises", _l("Enterprises"), blueprints=("enterprises",)),
+    NavItem("pipeline.board", _l("Pipeline"), blueprints=("pipeline",)),
     NavItem("plans.list_plans", _l("Cultivation plans"), blueprints=("plans",)),
     NavItem("my_work.index", _l("My work"), blueprints=("my_work",)),
     NavItem("visits.list_visits", _l("Visits"), blueprints=("visits",)),
@@ -41,6 +42,8 @@ ADMIN_NAVIGATION: tuple[NavItem, ...] = (
     NavItem("reminder_rules.list_rules", _l("Reminder rules"), Permission.OPERATIONS, ("reminder_rules",)),
     NavItem("operations.index", _l("Operations"), Permission.OPERATIONS, ("operations",)),
     NavItem("audit.search", _l("Audit trail"), Permission.OPERATIONS, ("audit",)),
+    NavItem("pipeline_admin.stages", _l("Pipeline stages"), Permission.MANAGE_REFERENCE, ("pipeline_admin",)),
+    NavItem("pipeline_admin.reasons", _l("Transition reasons"), Permission.MANAGE_REFERENCE),
 )
 
 

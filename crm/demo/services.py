@@ -391,6 +391,7 @@ def seed_enterprises(ctx: DemoContext, count: int) -> None:
 def feature_seeders() -> list[tuple[str, Callable[[DemoContext], Any]]]:
     """Each feature's demo records, listed by hand, run after users and enterprises."""
     from crm.events.demo import seed_events
+    from crm.pipeline.demo import seed_pipeline_demo
     from crm.plans.demo import seed_demo_plans
     from crm.standards.demo import seed_demo_assessments
     from crm.visits.demo import seed_visits
@@ -400,6 +401,7 @@ def feature_seeders() -> list[tuple[str, Callable[[DemoContext], Any]]]:
         ("plans and tasks", seed_demo_plans),
         ("training events", seed_events),
         ("visits", seed_visits),
+        ("pipeline", seed_pipeline_demo),
     ]
 
 

@@ -47,19 +47,7 @@ not yet available, with the module each expects and the context it must provide:
   enterprise when the event concerns one, else None; context ``event``, ``start_time`` (datetime), ``venue``.
   Yield one Due per (event, attendee's enterprise) when attendees come from several enterprises, so scope
   applies per enterprise.
-- ``certification_decision`` (rule ``certification_decision_14d``, -14): ``crm.pipeline.reminders:
-  certification_decisions``. Enterprises in certification without a decision; ``due_on`` = acceptance date +
-  90 days (+30 when extended); recipients ``customs_officer``, ``commerce_officer``; context ``accepted_on``,
-  ``decision_due_on``.
-- ``reverification`` (rules ``reverification_90d`` -90, ``reverification_30d`` -30): ``crm.pipeline.reminders:
-  reverifications``. Certified enterprises by re-verification due date (certification + the
-  ``reverification_cycle_years`` setting, or the recorded due date); recipients ``coordinator``,
-  ``customs_officer``, ``commerce_officer``; context ``certified_on``, ``certificate_no``.
-- ``audited_report`` (rule ``audited_report_due``, -30): ``crm.pipeline.reminders:audited_reports``. Certified
-  enterprises without the previous year's audited report recorded; ``due_on`` = 30 June of the current year;
-  recipients ``coordinator``, ``customs_officer``, ``commerce_officer``; context ``year`` (the report's year).
-- ``internal_audit`` (rule ``internal_audit_missing``, 0): ``crm.pipeline.reminders:internal_audits``.
-  Certified enterprises whose last recorded internal audit (or certification, when none) is a year old;
-  ``due_on`` = that date + 1 year; recipients ``coordinator``, ``customs_officer``, ``commerce_officer``;
-  context ``last_audit_on``.
+
+The pipeline's watchers (certification decisions, re-verification, the audited report, the internal audit) are
+in ``crm/pipeline/reminders.py``.
 """

@@ -123,7 +123,7 @@ WATCHERS: dict[str, WatcherSpec] = {
             _l("the date the customs decision is due (from the acceptance date)"),
             (CUSTOMS_OFFICER, COMMERCE_OFFICER),
             ("accepted_on", "decision_due_on"),
-            expected="crm.pipeline.reminders:certification_decisions",
+            function="crm.pipeline.reminders:certification_decisions",
         ),
         WatcherSpec(
             "reverification",
@@ -131,7 +131,7 @@ WATCHERS: dict[str, WatcherSpec] = {
             _l("the re-verification due date"),
             (COORDINATOR, CUSTOMS_OFFICER, COMMERCE_OFFICER),
             ("certified_on", "certificate_no"),
-            expected="crm.pipeline.reminders:reverifications",
+            function="crm.pipeline.reminders:reverifications",
         ),
         WatcherSpec(
             "audited_report",
@@ -139,7 +139,7 @@ WATCHERS: dict[str, WatcherSpec] = {
             _l("30 June of each year, while that year's audited report is not recorded"),
             (COORDINATOR, CUSTOMS_OFFICER, COMMERCE_OFFICER),
             ("year",),
-            expected="crm.pipeline.reminders:audited_reports",
+            function="crm.pipeline.reminders:audited_reports",
         ),
         WatcherSpec(
             "internal_audit",
@@ -147,7 +147,7 @@ WATCHERS: dict[str, WatcherSpec] = {
             _l("one year after the last recorded internal audit (or the certification)"),
             (COORDINATOR, CUSTOMS_OFFICER, COMMERCE_OFFICER),
             ("last_audit_on",),
-            expected="crm.pipeline.reminders:internal_audits",
+            function="crm.pipeline.reminders:internal_audits",
         ),
     )
 }

@@ -1,16 +1,19 @@
-"""Pipeline stages as data, and the history of every stage change."""
+"""Pipeline stages as data, the history of every stage change, and what follows certification."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.core.i18n import is_chinese
 from crm.core.models import LabelledEnum, TimestampMixin, UTCDateTime, enum_type, utcnow
+from crm.enterprises.models import TargetTier
 from crm.extensions import db
+from crm.reference.models import ReferenceMixin
 
 
 class StageKind(LabelledEnum):
@@ -74,3 +77,151 @@ class StageChange(db.Model):
 
     def __str__(self) -> str:
         return f"{self.from_stage or '-'} → {self.to_stage}"
+
+
+class TransitionReason(ReferenceMixin, db.Model):
+    """An administrator-editable reason for moving an enterprise into ``withdrawn`` or ``not_passed``."""
+
+    __tablename__ = "transition_reasons"
+
+    #: The stage this reason is offered for (``withdrawn`` or ``not_passed``).
+    stage_code: Mapped[str] = mapped_column(ForeignKey("stages.code"), index=True)
+
+    stage = relationship("Stage")
+
+
+class CertificationOutcome(LabelledEnum):
+    CERTIFIED = "certified"
+    NOT_PASSED = "not_passed"
+    WITHDRAWN = "withdrawn"
+
+    @classmethod
+    def _labels(cls):
+        return {
+            cls.CERTIFIED: _l("Certified"),
+            cls.NOT_PASSED: _l("Not passed"),
+            cls.WITHDRAWN: _l("Withdrawn"),
+        }
+
+
+class LockoutCause(LabelledEnum):
+    """Why an enterprise may not apply again for a year (Order 251 practice, see the domain brief 1.3)."""
+
+    NOT_PASSED = "not_passed"
+    WITHDRAWN = "withdrawn"
+    DOWNGRADED = "downgraded"
+    UPGRADED = "upgraded"
+
+    @classmethod
+    def _labels(cls):
+        return {
+            cls.NOT_PASSED: _l("Failed certification or re-verification"),
+            cls.WITHDRAWN: _l("Withdrew the application or gave up the status"),
+            cls.DOWNGRADED: _l("Credit downgrade"),
+            cls.UPGRADED: _l("Upgraded from discredited"),
+        }
+
+
+class Certification(TimestampMixin, db.Model):
+    """The enterprise's current AEO application, certificate and deadlines: one row per enterprise.
+
+    Dates are columns so reminders and list filters can query them; the stage history keeps what each
+    move recorded, so starting a new application may overwrite the previous one's dates here.
+    """
+
+    __tablename__ = "certifications"
+    __audit__ = True
+
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id", ondelete="CASCADE"), primary_key=True)
+    applied_on: Mapped[date | None] = mapped_column()
+    accepted_on: Mapped[date | None] = mapped_column()
+    #: When customs extended the decision deadline by 30 days; NULL when not extended.
+    extended_on: Mapped[date | None] = mapped_column()
+    extension_note: Mapped[str] = mapped_column(Text, default="")
+    #: accepted_on + 90 days, or + 120 with the extension.
+    decision_due_on: Mapped[date | None] = mapped_column(index=True)
+    decided_on: Mapped[date | None] = mapped_column()
+    outcome: Mapped[CertificationOutcome | None] = mapped_column(enum_type(CertificationOutcome, 12))
+    reason_id: Mapped[int | None] = mapped_column(ForeignKey("transition_reasons.id"), index=True)
+    #: The certificate or decision number.
+    certificate_no: Mapped[str | None] = mapped_column(String(60))
+    tier: Mapped[TargetTier | None] = mapped_column(enum_type(TargetTier, 20))
+    #: The customs district that decided.
+    office_id: Mapped[int | None] = mapped_column(ForeignKey("customs_offices.id"), index=True)
+    #: The re-verification cycle runs from here: the certification decision, then each passed re-verification.
+    cycle_start_on: Mapped[date | None] = mapped_column(index=True)
+    last_reverified_on: Mapped[date | None] = mapped_column()
+    #: Earliest date the enterprise may apply again (one year after a failure, withdrawal or downgrade).
+    reapply_on: Mapped[date | None] = mapped_column(index=True)
+    lockout_cause: Mapped[LockoutCause | None] = mapped_column(enum_type(LockoutCause, 12))
+
+    enterprise = relationship("Enterprise")
+    office = relationship("CustomsOffice")
+    reason = relationship("TransitionReason")
+
+    @property
+    def audit_enterprise_id(self) -> int:
+        return self.enterprise_id
+
+    @property
+    def is_extended(self) -> bool:
+        return self.extended_on is not None
+
+    def __str__(self) -> str:
+        return self.certificate_no or f"{self.enterprise_id}"
+
+
+class ComplianceYear(TimestampMixin, db.Model):
+    """A certified enterprise's yearly obligations: the internal audit and the audited report due by 30 June."""
+
+    __tablename__ = "compliance_years"
+    __table_args__ = (UniqueConstraint("enterprise_id", "year"),)
+    __audit__ = True
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id", ondelete="CASCADE"))
+    year: Mapped[int] = mapped_column()
+    internal_audit_done: Mapped[bool] = mapped_column(default=False)
+    internal_audit_on: Mapped[date | None] = mapped_column()
+    #: The previous year's audited financial report, sent to customs by 30 June of ``year``.
+    report_submitted: Mapped[bool] = mapped_column(default=False)
+    report_submitted_on: Mapped[date | None] = mapped_column()
+    note: Mapped[str] = mapped_column(Text, default="")
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+
+    recorded_by = relationship("User")
+
+    @property
+    def audit_enterprise_id(self) -> int:
+        return self.enterprise_id
+
+    def __str__(self) -> str:
+        return f"{self.enterprise_id}/{self.year}"
+
+
+class BenefitRecord(TimestampMixin, db.Model):
+    """One use of a support measure of the notice (measures 4-24) by a certified enterprise."""
+
+    __tablename__ = "benefit_records"
+    __table_args__ = (Index("ix_benefit_records_enterprise_id_used_on", "enterprise_id", "used_on"),)
+    __audit__ = True
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id", ondelete="CASCADE"))
+    measure_id: Mapped[int] = mapped_column(ForeignKey("support_measures.id"), index=True)
+    used_on: Mapped[date] = mapped_column()
+    #: A figure that shows the benefit, e.g. 2 (working days for an export tax refund) or 50 (万元 of support).
+    figure: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    unit: Mapped[str] = mapped_column(String(30), default="")
+    note: Mapped[str] = mapped_column(Text, default="")
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+
+    measure = relationship("SupportMeasure")
+    recorded_by = relationship("User")
+
+    @property
+    def audit_enterprise_id(self) -> int:
+        return self.enterprise_id
+
+    def __str__(self) -> str:
+        return f"{self.measure_id} {self.used_on}"

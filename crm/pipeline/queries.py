@@ -1,15 +1,48 @@
-"""Read-side helpers for the pipeline: time in stage and staleness, computed in the CRM's time zone."""
+"""Read-side helpers for the pipeline: time in stage and staleness, certification deadlines, the board and the
+enterprise section. Dates are reasoned about in the CRM's time zone (Asia/Shanghai).
+
+Two kinds of helpers serve other features:
+- ``*_condition`` functions return a WHERE clause on ``Enterprise`` (for list filters and counts);
+- ``*_between`` / ``*_missing`` functions return scoped ``select()`` statements (for reminders and reports).
+"""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+import base64
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, false, or_, select
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from sqlalchemy import ColumnElement, Select, and_, false, func, literal, or_, select, union_all
+from sqlalchemy.orm import selectinload
 
+from crm.core.permissions import Permission, has_permission
+from crm.core.scope import scoped_by_enterprise, scoped_enterprises
+from crm.core.settings import get_setting
 from crm.core.timeutil import days_since, local_midnight, local_today
-from crm.enterprises.models import Enterprise
+from crm.enterprises.models import CreditStatusChange, Enterprise
 from crm.extensions import db
-from crm.pipeline.models import Stage
+from crm.pipeline import deadlines
+from crm.pipeline.models import (
+    BenefitRecord,
+    Certification,
+    ComplianceYear,
+    Stage,
+    StageChange,
+    StageKind,
+    TransitionReason,
+)
+
+IN_CERTIFICATION = "in_certification"
+CERTIFIED = "certified"
+#: A lower bound for "due by ... or overdue" filters.
+EARLIEST = date(1900, 1, 1)
+
+
+# --- time in stage ------------------------------------------------------------------------------------
 
 
 def days_in_stage(enterprise: Enterprise, today: date | None = None) -> int:
@@ -34,3 +67,601 @@ def stale_condition(today: date | None = None) -> ColumnElement[bool]:
 def is_stale(enterprise: Enterprise, today: date | None = None) -> bool:
     stage = db.session.get(Stage, enterprise.stage)
     return bool(stage and stage.sla_days is not None and days_in_stage(enterprise, today) > stage.sla_days)
+
+
+def stale_enterprises(today: date | None = None, user: Any = None) -> Select:
+    """Enterprises in scope past their stage's SLA (for the SLA reminder and the dashboard figure)."""
+    return scoped_enterprises(select(Enterprise), user=user).where(stale_condition(today)).order_by(Enterprise.id)
+
+
+# --- certification deadlines: WHERE clauses on Enterprise ---------------------------------------------
+
+
+def _with_certification(*conditions: ColumnElement[bool]) -> ColumnElement[bool]:
+    return Enterprise.id.in_(select(Certification.enterprise_id).where(*conditions))
+
+
+def decision_due_condition(start: date, end: date) -> ColumnElement[bool]:
+    """In certification, no decision yet, and the decision due between ``start`` and ``end`` (inclusive)."""
+    return (Enterprise.stage == IN_CERTIFICATION) & _with_certification(
+        Certification.decision_due_on.between(start, end), Certification.decided_on.is_(None)
+    )
+
+
+def decision_overdue_condition(today: date | None = None) -> ColumnElement[bool]:
+    """In certification and past the decision deadline without a recorded decision."""
+    today = today or local_today()
+    return (Enterprise.stage == IN_CERTIFICATION) & _with_certification(
+        Certification.decision_due_on < today, Certification.decided_on.is_(None)
+    )
+
+
+def reverification_cycle_years() -> int:
+    return int(get_setting("reverification_cycle_years"))
+
+
+def reverification_due_condition(start: date, end: date, cycle_years: int | None = None) -> ColumnElement[bool]:
+    """Certified, with the re-verification (复核) due between ``start`` and ``end`` (inclusive).
+
+    The due date is ``cycle_start_on`` plus the configured cycle, so the condition is a range on that column:
+    changing the setting moves every due date at once.
+    """
+    years = cycle_years if cycle_years is not None else reverification_cycle_years()
+    return (Enterprise.stage == CERTIFIED) & _with_certification(
+        Certification.cycle_start_on.between(
+            deadlines.earliest_start_due_on_or_after(start, years),
+            deadlines.latest_start_due_on_or_before(end, years),
+        )
+    )
+
+
+def reverification_overdue_condition(today: date | None = None, cycle_years: int | None = None):
+    today = today or local_today()
+    years = cycle_years if cycle_years is not None else reverification_cycle_years()
+    return (Enterprise.stage == CERTIFIED) & _with_certification(
+        Certification.cycle_start_on < deadlines.earliest_start_due_on_or_after(today, years)
+    )
+
+
+def reapply_locked_condition(on: date | None = None) -> ColumnElement[bool]:
+    """May not apply again yet on ``on``: within a year of a failure, withdrawal or downgrade."""
+    on = on or local_today()
+    return _with_certification(Certification.reapply_on > on)
+
+
+def reapply_allowed_condition(start: date, end: date) -> ColumnElement[bool]:
+    """The one-year lock-out ends (re-application becomes possible) between ``start`` and ``end``."""
+    return _with_certification(Certification.reapply_on.between(start, end))
+
+
+def obligations_owed_condition(year: int) -> ColumnElement[bool]:
+    """Certified, and already certified by 30 June of ``year``: the year's internal audit and audited report are
+    owed (an enterprise certified later in the year starts with the next one)."""
+    cutoff = deadlines.report_due(year)
+    return (Enterprise.stage == CERTIFIED) & Enterprise.id.not_in(
+        select(Certification.enterprise_id).where(Certification.decided_on > cutoff)
+    )
+
+
+def report_missing_condition(year: int) -> ColumnElement[bool]:
+    """Owes the audited financial report due by 30 June of ``year`` and it is not recorded as sent."""
+    return obligations_owed_condition(year) & Enterprise.id.not_in(
+        select(ComplianceYear.enterprise_id).where(
+            ComplianceYear.year == year, ComplianceYear.report_submitted.is_(True)
+        )
+    )
+
+
+def internal_audit_missing_condition(year: int) -> ColumnElement[bool]:
+    """Owes the internal audit of ``year`` and none is recorded as done."""
+    return obligations_owed_condition(year) & Enterprise.id.not_in(
+        select(ComplianceYear.enterprise_id).where(
+            ComplianceYear.year == year, ComplianceYear.internal_audit_done.is_(True)
+        )
+    )
+
+
+def incentives_suspended_condition() -> ColumnElement[bool]:
+    return Enterprise.incentives_suspended.is_(True)
+
+
+#: Named filters for the board and the enterprise list: (key, label).
+DEADLINE_FILTERS: tuple[tuple[str, Any], ...] = (
+    ("stale", _l("Past the stage's SLA")),
+    ("decision_due", _l("Decision due within 14 days or overdue")),
+    ("reverification_due", _l("Re-verification due within 90 days or overdue")),
+    ("reapply_locked", _l("May not apply again yet")),
+    ("report_missing", _l("Audited report for this year not recorded")),
+    ("audit_missing", _l("Internal audit for last year not recorded")),
+    ("suspended", _l("Incentives suspended")),
+)
+
+
+def deadline_condition(name: str, today: date | None = None) -> ColumnElement[bool] | None:
+    """The WHERE clause of a named filter of ``DEADLINE_FILTERS``; None for an unknown name."""
+    today = today or local_today()
+    if name == "stale":
+        return stale_condition(today)
+    if name == "decision_due":
+        return decision_due_condition(EARLIEST, today + timedelta(days=14))
+    if name == "reverification_due":
+        return reverification_due_condition(EARLIEST, today + timedelta(days=90))
+    if name == "reapply_locked":
+        return reapply_locked_condition(today)
+    if name == "report_missing":
+        return report_missing_condition(today.year)
+    if name == "audit_missing":
+        return internal_audit_missing_condition(today.year - 1)
+    if name == "suspended":
+        return incentives_suspended_condition()
+    return None
+
+
+# --- certification deadlines: scoped statements for reminders ------------------------------------------
+
+
+def _enterprises_with_certification(user: Any = None) -> Select:
+    return scoped_enterprises(
+        select(Enterprise, Certification).join(Certification, Certification.enterprise_id == Enterprise.id), user=user
+    )
+
+
+def decision_due_between(start: date, end: date, user: Any = None) -> Select:
+    """Rows of (Enterprise, Certification) whose certification decision is due between the dates."""
+    return (
+        _enterprises_with_certification(user)
+        .where(decision_due_condition(start, end))
+        .order_by(Certification.decision_due_on, Enterprise.id)
+    )
+
+
+def reverification_due_between(start: date, end: date, user: Any = None) -> Select:
+    """Rows of (Enterprise, Certification) whose re-verification is due between the dates.
+
+    The due date of a row is ``reverification_due_on(certification)``."""
+    return (
+        _enterprises_with_certification(user)
+        .where(reverification_due_condition(start, end))
+        .order_by(Certification.cycle_start_on, Enterprise.id)
+    )
+
+
+def reapply_allowed_between(start: date, end: date, user: Any = None) -> Select:
+    """Rows of (Enterprise, Certification) whose one-year lock-out ends between the dates."""
+    return (
+        _enterprises_with_certification(user)
+        .where(reapply_allowed_condition(start, end))
+        .order_by(Certification.reapply_on, Enterprise.id)
+    )
+
+
+def report_missing(year: int, user: Any = None) -> Select:
+    """Certified enterprises in scope without the audited report of ``year`` recorded (due 30 June)."""
+    return (
+        scoped_enterprises(select(Enterprise), user=user).where(report_missing_condition(year)).order_by(Enterprise.id)
+    )
+
+
+def internal_audit_missing(year: int, user: Any = None) -> Select:
+    """Certified enterprises in scope without an internal audit recorded for ``year``."""
+    return (
+        scoped_enterprises(select(Enterprise), user=user)
+        .where(internal_audit_missing_condition(year))
+        .order_by(Enterprise.id)
+    )
+
+
+def reverification_due_on(certification: Certification | None, cycle_years: int | None = None) -> date | None:
+    if certification is None:
+        return None
+    years = cycle_years if cycle_years is not None else reverification_cycle_years()
+    return deadlines.reverification_due(certification.cycle_start_on, years)
+
+
+# --- the board ----------------------------------------------------------------------------------------
+
+BOARD_PAGE_SIZE = 15
+#: Filters of the enterprise list the board passes on (the board's columns replace the stage filter).
+BOARD_FILTER_KEYS = ("q", "area", "office", "deadline")
+
+
+@dataclass
+class BoardColumn:
+    key: str
+    title: str
+    kind: StageKind
+    stages: list[Stage]
+    total: int = 0
+    cards: list[Card] = field(default_factory=list)
+    next_cursor: str | None = None
+
+    @property
+    def codes(self) -> list[str]:
+        return [s.code for s in self.stages]
+
+    @property
+    def target(self) -> str | None:
+        """The stage a card dropped here moves to, when the column has exactly one."""
+        return self.stages[0].code if len(self.stages) == 1 else None
+
+
+@dataclass
+class Card:
+    #: A row of ``CARD_COLUMNS`` (id, name, area_id, stage, stage_entered_at, readiness ...).
+    enterprise: Any
+    stage: Stage
+    days_in_stage: int
+    is_stale: bool
+    certification: Certification | None
+    officer_name: str | None = None
+    decision_due_on: date | None = None
+    decision_overdue: bool = False
+    reapply_on: date | None = None
+    reverification_due_on: date | None = None
+
+
+def board_layout(stages: list[Stage] | None = None) -> list[BoardColumn]:
+    """A column per open stage, then one for the won stages and one for the lost stages."""
+    stages = stages if stages is not None else list(db.session.scalars(select(Stage).order_by(Stage.sort_order)))
+    columns = [BoardColumn(s.code, s.display_name, s.kind, [s]) for s in stages if s.kind == StageKind.OPEN]
+    won = [s for s in stages if s.kind == StageKind.WON]
+    lost = [s for s in stages if s.kind == StageKind.LOST]
+    if won:
+        title = won[0].display_name if len(won) == 1 else str(_l("Won"))
+        columns.append(BoardColumn("won", title, StageKind.WON, won))
+    if lost:
+        columns.append(BoardColumn("lost", str(_l("Lost")), StageKind.LOST, lost))
+    return columns
+
+
+def column_for_stage(columns: list[BoardColumn], stage_code: str) -> BoardColumn | None:
+    return next((c for c in columns if stage_code in c.codes), None)
+
+
+def board_base(filters: Mapping[str, Any], user: Any = None, today: date | None = None) -> Select:
+    """Enterprises in scope matching the list's filters (without the stage filter) and a deadline filter."""
+    from crm.enterprises.queries import enterprise_list
+
+    list_filters = {key: value for key, value in filters.items() if key not in ("stage", "deadline")}
+    stmt = enterprise_list(list_filters, user=user)
+    deadline = (filters.get("deadline") or "").strip()
+    if deadline:
+        condition = deadline_condition(deadline, today)
+        if condition is not None:
+            stmt = stmt.where(condition)
+    return stmt.order_by(None)
+
+
+def _column_order(column: BoardColumn):
+    # Open columns: longest in the stage first (the ones that need attention); closed columns: latest first.
+    if column.kind == StageKind.OPEN:
+        return (Enterprise.stage_entered_at.asc(), Enterprise.id.asc())
+    return (Enterprise.stage_entered_at.desc(), Enterprise.id.desc())
+
+
+def encode_cursor(enterprise: Any) -> str:
+    raw = f"{enterprise.stage_entered_at.astimezone(UTC).isoformat()}|{enterprise.id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, int] | None:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        moment, _sep, ident = raw.partition("|")
+        value = datetime.fromisoformat(moment)
+        if value.tzinfo is None:
+            return None
+        return value, int(ident)
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def _column_ids(base: Select, column: BoardColumn, after: tuple[datetime, int] | None, limit: int) -> Select:
+    """The ids of one page of a column: an index-friendly ORDER BY ... LIMIT, after a keyset cursor."""
+    stmt = base.with_only_columns(Enterprise.id).where(Enterprise.stage.in_(column.codes))
+    if after is not None:
+        moment, ident = after
+        if column.kind == StageKind.OPEN:
+            stmt = stmt.where(
+                or_(
+                    Enterprise.stage_entered_at > moment,
+                    and_(Enterprise.stage_entered_at == moment, Enterprise.id > ident),
+                )
+            )
+        else:
+            stmt = stmt.where(
+                or_(
+                    Enterprise.stage_entered_at < moment,
+                    and_(Enterprise.stage_entered_at == moment, Enterprise.id < ident),
+                )
+            )
+    return stmt.order_by(*_column_order(column)).limit(limit)
+
+
+def fill_columns(
+    base: Select,
+    columns: list[BoardColumn],
+    *,
+    after: tuple[datetime, int] | None = None,
+    per_page: int = BOARD_PAGE_SIZE,
+    today: date | None = None,
+    stages: dict[str, Stage] | None = None,
+) -> list[BoardColumn]:
+    """Fill columns with one page of cards each (after the keyset cursor ``after``, never an OFFSET).
+
+    One UNION ALL of short index-ordered id queries (one per column), then one load of every card's columns:
+    a constant number of queries however many cards.
+    """
+    if not columns:
+        return columns
+    parts = [_column_ids(base, column, after, per_page + 1).subquery() for column in columns]
+    union = union_all(*(select(part.c.id, literal(index).label("column_index")) for index, part in enumerate(parts)))
+    ids_by_column: dict[int, list[int]] = {index: [] for index in range(len(columns))}
+    for enterprise_id, index in db.session.execute(union):
+        ids_by_column[index].append(enterprise_id)
+    loaded = load_card_rows([i for ids in ids_by_column.values() for i in ids])
+    pages: dict[int, list[Any]] = {}
+    for index, column in enumerate(columns):
+        rows = [loaded[i] for i in ids_by_column[index] if i in loaded]
+        rows.sort(key=lambda e: (e.stage_entered_at, e.id), reverse=column.kind != StageKind.OPEN)
+        column.next_cursor = encode_cursor(rows[per_page - 1]) if len(rows) > per_page else None
+        pages[index] = rows[:per_page]
+    cards = {card.enterprise.id: card for card in build_cards(list(loaded.values()), today=today, stages=stages)}
+    for index, column in enumerate(columns):
+        column.cards = [cards[row.id] for row in pages[index]]
+    return columns
+
+
+#: What a card shows, read as plain rows: loading full entities would cost more than the page itself.
+CARD_COLUMNS = (
+    Enterprise.id,
+    Enterprise.name,
+    Enterprise.area_id,
+    Enterprise.stage,
+    Enterprise.stage_entered_at,
+    Enterprise.readiness_outcome,
+    Enterprise.readiness_total,
+    Enterprise.incentives_suspended,
+    Enterprise.customs_officer_id,
+)
+
+
+def load_card_rows(ids: list[int]) -> dict[int, Any]:
+    """The card columns of the given enterprises, by id (rows with attribute access: ``row.name`` ...)."""
+    if not ids:
+        return {}
+    return {row.id: row for row in db.session.execute(select(*CARD_COLUMNS).where(Enterprise.id.in_(ids)))}
+
+
+def build_cards(rows: list[Any], *, today: date | None = None, stages: dict[str, Stage] | None = None) -> list[Card]:
+    """Cards for enterprise rows (``load_card_rows``), with deadlines and officers loaded in one query each."""
+    from crm.auth.models import User
+
+    today = today or local_today()
+    stages = stages if stages is not None else {s.code: s for s in db.session.scalars(select(Stage))}
+    ids = [row.id for row in rows]
+    certifications = (
+        {
+            c.enterprise_id: c
+            for c in db.session.scalars(select(Certification).where(Certification.enterprise_id.in_(ids)))
+        }
+        if ids
+        else {}
+    )
+    officer_ids = {row.customs_officer_id for row in rows if row.customs_officer_id}
+    officers = (
+        {
+            user_id: display_name or username
+            for user_id, display_name, username in db.session.execute(
+                select(User.id, User.display_name, User.username).where(User.id.in_(officer_ids))
+            )
+        }
+        if officer_ids
+        else {}
+    )
+    cycle_years = reverification_cycle_years() if any(row.stage == CERTIFIED for row in rows) else 0
+    cards = []
+    for row in rows:
+        stage = stages[row.stage]
+        days = days_since(row.stage_entered_at, today)
+        cert = certifications.get(row.id)
+        card = Card(
+            enterprise=row,
+            stage=stage,
+            days_in_stage=days,
+            is_stale=stage.sla_days is not None and days > stage.sla_days,
+            certification=cert,
+            officer_name=officers.get(row.customs_officer_id),
+        )
+        if cert is not None:
+            if row.stage == IN_CERTIFICATION and cert.decided_on is None:
+                card.decision_due_on = cert.decision_due_on
+                card.decision_overdue = cert.decision_due_on is not None and cert.decision_due_on < today
+            if row.stage == CERTIFIED:
+                card.reverification_due_on = deadlines.reverification_due(cert.cycle_start_on, cycle_years)
+            if cert.reapply_on and cert.reapply_on > today:
+                card.reapply_on = cert.reapply_on
+        cards.append(card)
+    return cards
+
+
+def board(
+    filters: Mapping[str, Any], user: Any = None, *, per_page: int = BOARD_PAGE_SIZE, today: date | None = None
+) -> list[BoardColumn]:
+    """Every column of the board with its total and first page of cards, for the filters and the user's scope."""
+    today = today or local_today()
+    stage_rows = list(db.session.scalars(select(Stage).order_by(Stage.sort_order)))
+    stages = {s.code: s for s in stage_rows}
+    columns = board_layout(stage_rows)
+    base = board_base(filters, user=user, today=today)
+    counted = base.subquery()
+    totals = dict(db.session.execute(select(counted.c.stage, func.count()).group_by(counted.c.stage)).all())
+    for column in columns:
+        column.total = sum(totals.get(code, 0) for code in column.codes)
+    fill_columns(base, [c for c in columns if c.total], per_page=per_page, today=today, stages=stages)
+    return columns
+
+
+# --- the enterprise section -----------------------------------------------------------------------------
+
+HISTORY_PREVIEW = 10
+
+
+@dataclass
+class EnterpriseSection:
+    """Everything the pipeline section of an enterprise page shows."""
+
+    stage: Stage
+    stages: list[Stage]
+    days_in_stage: int
+    is_stale: bool
+    certification: Certification | None
+    decision_due_on: date | None
+    decision_days_left: int | None
+    reapply_on: date | None
+    reverification_due_on: date | None
+    reverification_days_left: int | None
+    cycle_years: int
+    compliance: list[ComplianceYear]
+    credit_events: list[CreditStatusChange]
+    benefits: list[BenefitRecord]
+    benefit_total: int
+    history: list[StageChange]
+    history_total: int
+    reasons: dict[str, TransitionReason]
+    suspended_since: date | None
+    today: date
+    can_transition: bool
+    can_edit: bool
+
+    @property
+    def sla_days(self) -> int | None:
+        return self.stage.sla_days
+
+    @property
+    def is_certified(self) -> bool:
+        return self.stage.code == CERTIFIED
+
+    @property
+    def report_due_on(self) -> date:
+        return deadlines.report_due(self.today.year)
+
+    def owes(self, year: int) -> bool:
+        """Whether the year's internal audit and audited report are owed (certified by 30 June of that year)."""
+        decided_on = self.certification.decided_on if self.certification else None
+        return decided_on is None or decided_on <= deadlines.report_due(year)
+
+    @property
+    def compliance_this_year(self) -> ComplianceYear | None:
+        return next((row for row in self.compliance if row.year == self.today.year), None)
+
+    @property
+    def compliance_last_year(self) -> ComplianceYear | None:
+        return next((row for row in self.compliance if row.year == self.today.year - 1), None)
+
+    def reason_label(self, code: str | None) -> str:
+        reason = self.reasons.get(code or "")
+        return reason.display_name if reason else (code or "")
+
+    def stage_label(self, code: str | None) -> str:
+        stage = next((s for s in self.stages if s.code == code), None)
+        return stage.display_name if stage else (code or "—")
+
+
+def enterprise_section_context(enterprise: Enterprise, user: Any = None, today: date | None = None) -> dict[str, Any]:
+    """The context of ``templates/pipeline/_enterprise_section.html``: ``{"pipeline": EnterpriseSection}``.
+
+    Render the partial with ``enterprise`` plus this dict, e.g.
+    ``render_template("enterprises/detail.html", enterprise=e, **enterprise_section_context(e))``.
+    """
+    user = user if user is not None else current_user
+    today = today or local_today()
+    stages = list(db.session.scalars(select(Stage).order_by(Stage.sort_order)))
+    stage = next(s for s in stages if s.code == enterprise.stage)
+    days = days_since(enterprise.stage_entered_at, today)
+    cert = db.session.get(Certification, enterprise.id)
+    cycle_years = reverification_cycle_years()
+    decision_due_on = (
+        cert.decision_due_on if cert and enterprise.stage == IN_CERTIFICATION and not cert.decided_on else None
+    )
+    reverification_on = (
+        deadlines.reverification_due(cert.cycle_start_on, cycle_years)
+        if cert and enterprise.stage == CERTIFIED
+        else None
+    )
+    history = list(
+        db.session.scalars(
+            select(StageChange)
+            .where(StageChange.enterprise_id == enterprise.id)
+            .options(selectinload(StageChange.changed_by))
+            .order_by(StageChange.changed_at.desc(), StageChange.id.desc())
+            .limit(HISTORY_PREVIEW)
+        )
+    )
+    history_total = db.session.scalar(
+        select(func.count(StageChange.id)).where(StageChange.enterprise_id == enterprise.id)
+    )
+    benefits = list(
+        db.session.scalars(
+            select(BenefitRecord)
+            .where(BenefitRecord.enterprise_id == enterprise.id)
+            .options(selectinload(BenefitRecord.measure), selectinload(BenefitRecord.recorded_by))
+            .order_by(BenefitRecord.used_on.desc(), BenefitRecord.id.desc())
+            .limit(50)
+        )
+    )
+    benefit_total = db.session.scalar(
+        select(func.count(BenefitRecord.id)).where(BenefitRecord.enterprise_id == enterprise.id)
+    )
+    from crm.pipeline.services import incentives_suspended_since
+
+    section = EnterpriseSection(
+        stage=stage,
+        stages=stages,
+        days_in_stage=days,
+        is_stale=stage.sla_days is not None and days > stage.sla_days,
+        certification=cert,
+        decision_due_on=decision_due_on,
+        decision_days_left=(decision_due_on - today).days if decision_due_on else None,
+        reapply_on=cert.reapply_on if cert and cert.reapply_on and cert.reapply_on > today else None,
+        reverification_due_on=reverification_on,
+        reverification_days_left=(reverification_on - today).days if reverification_on else None,
+        cycle_years=cycle_years,
+        compliance=list(
+            db.session.scalars(
+                select(ComplianceYear)
+                .where(ComplianceYear.enterprise_id == enterprise.id)
+                .order_by(ComplianceYear.year.desc())
+                .limit(10)
+            )
+        ),
+        credit_events=list(
+            db.session.scalars(
+                select(CreditStatusChange)
+                .where(CreditStatusChange.enterprise_id == enterprise.id)
+                .order_by(CreditStatusChange.effective_on.desc(), CreditStatusChange.id.desc())
+                .limit(20)
+            )
+        ),
+        benefits=benefits,
+        benefit_total=benefit_total or 0,
+        history=history,
+        history_total=history_total or 0,
+        reasons={r.code: r for r in db.session.scalars(select(TransitionReason))},
+        suspended_since=incentives_suspended_since(enterprise),
+        today=today,
+        can_transition=has_permission(user, Permission.TRANSITION),
+        can_edit=has_permission(user, Permission.EDIT),
+    )
+    return {"pipeline": section}
+
+
+def history_for(enterprise_id: int, user: Any = None) -> Select:
+    """The stage history of an enterprise, newest first, limited to the user's scope."""
+    stmt = (
+        select(StageChange)
+        .where(StageChange.enterprise_id == enterprise_id)
+        .options(selectinload(StageChange.changed_by))
+        .order_by(StageChange.changed_at.desc(), StageChange.id.desc())
+    )
+    return scoped_by_enterprise(stmt, StageChange.enterprise_id, user=user)

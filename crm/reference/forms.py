@@ -89,19 +89,3 @@ class MraPartnerForm(ReferenceForm):
     tiers_recognised = StringField(_l("Tiers recognised"), [Optional(), Length(max=200)])
     is_confirmed = BooleanField(_l("Confirmed against an official source"))
     note = TextAreaField(_l("Note"), [Optional(), Length(max=2000)])
-
-
-class StageForm(FlaskForm):
-    name_zh = StringField(_l("Chinese name"), [DataRequired(), Length(max=50)])
-    name_en = StringField(_l("English name"), [DataRequired(), Length(max=80)])
-    sort_order = IntegerField(_l("Order"), [DataRequired()])
-    sla_days = IntegerField(
-        _l("SLA (days)"),
-        [Optional(), NumberRange(min=1, max=3650)],
-        description=_l("Days an enterprise may stay in this stage before it counts as stale; empty for no limit."),
-    )
-
-    def __init__(self, *args, model=None, row=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.model = model
-        self.row = row

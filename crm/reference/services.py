@@ -136,7 +136,7 @@ def seed_mra_partners(update: bool = False) -> int:
 def reference_seeders() -> list[tuple[str, Callable[[bool], int]]]:
     """Every seeder in dependency order, listed by hand; features append theirs here."""
     from crm.notifications.services import seed_reminder_rules
-    from crm.pipeline.services import seed_stages
+    from crm.pipeline.services import seed_stages, seed_transition_reasons
     from crm.standards.catalog import seed_standards
 
     return [
@@ -148,6 +148,7 @@ def reference_seeders() -> list[tuple[str, Callable[[bool], int]]]:
         ("support measures", seed_support_measures),
         ("MRA partners", seed_mra_partners),
         ("pipeline stages", seed_stages),
+        ("transition reasons", seed_transition_reasons),
         ("standard versions", seed_standards),
         ("reminder rules", seed_reminder_rules),
     ]

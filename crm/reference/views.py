@@ -12,7 +12,6 @@ from sqlalchemy import select
 from crm.core.forms import EmptyForm
 from crm.core.permissions import Permission, permission_required
 from crm.extensions import db
-from crm.pipeline.models import Stage
 from crm.reference import forms
 from crm.reference.models import (
     Area,
@@ -98,17 +97,6 @@ KINDS: dict[str, ReferenceKind] = {
                 "note",
             ),
         ),
-        ReferenceKind(
-            "stages",
-            _l("Pipeline stages"),
-            Stage,
-            forms.StageForm,
-            columns=(("sla_days", _l("SLA (days)")), ("kind", _l("Kind"))),
-            plain_fields=("name_zh", "name_en", "sort_order", "sla_days"),
-            can_create=False,
-            order_by=("sort_order",),
-            note=_l("Stage codes are fixed because the transition rules rely on them; names, order and SLA are yours."),
-        ),
     )
 }
 
@@ -155,7 +143,7 @@ def create_row(slug: str):
 @permission_required(Permission.MANAGE_REFERENCE)
 def edit_row(slug: str, row_id: str):
     kind = _kind_or_404(slug)
-    key = row_id if kind.model is Stage else (int(row_id) if row_id.isdigit() else None)
+    key = int(row_id) if row_id.isdigit() else None
     row = db.session.get(kind.model, key) if key is not None else None
     if row is None:
         abort(404)
