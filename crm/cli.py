@@ -7,6 +7,7 @@ from flask.cli import AppGroup
 from crm.auth.cli import create_token_command, create_user_command
 from crm.core.cli import compile_translations_command, update_translations_command
 from crm.demo.cli import seed_demo_command
+from crm.enterprises.cli import import_enterprises_command
 from crm.reference.cli import seed_reference_command
 
 crm_cli = AppGroup("crm", help="AEO Cultivation CRM commands.")
@@ -16,6 +17,7 @@ for command in (
     create_token_command,
     seed_reference_command,
     seed_demo_command,
+    import_enterprises_command,
     update_translations_command,
     compile_translations_command,
 ):

@@ -24,6 +24,7 @@ class NavItem:
 MAIN_NAVIGATION: tuple[NavItem, ...] = (
     NavItem("main.home", _l("Home"), blueprints=("main",)),
     NavItem("enterprises.list_enterprises", _l("Enterprises"), blueprints=("enterprises",)),
+    NavItem("enterprises.pool", _l("Candidate pool")),
 )
 
 ADMIN_NAVIGATION: tuple[NavItem, ...] = (

@@ -335,7 +335,9 @@ def seed_enterprises(ctx: DemoContext, count: int) -> None:
 
 def feature_seeders() -> list[tuple[str, Callable[[DemoContext], Any]]]:
     """Each feature's demo records, listed by hand, run after users and enterprises."""
-    return []
+    from crm.enterprises.demo import seed_contacts_and_recommendations
+
+    return [("contacts and recommendations", seed_contacts_and_recommendations)]
 
 
 def seed_demo(enterprises: int = 300, seed: int = 2026, now: datetime | None = None) -> DemoContext:
