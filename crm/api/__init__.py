@@ -59,6 +59,7 @@ def register_children() -> None:
     from crm.enterprises.api import bp as enterprises_api
 
     for child in (enterprises_api,):
+        csrf.exempt(child)  # nested blueprints are not covered by the parent's exemption
         bp.register_blueprint(child)
 
 

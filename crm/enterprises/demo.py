@@ -42,7 +42,11 @@ REASONS = (
     "企业主动申请培育，已设立专职关务岗位并开展内部自查。",
     "跨境电商新业态企业，关务流程规范，守法记录良好。",
 )
-LOWER = {Priority.A: (Priority.A, Priority.B, Priority.C), Priority.B: (Priority.B, Priority.C), Priority.C: (Priority.C,)}
+LOWER = {
+    Priority.A: (Priority.A, Priority.B, Priority.C),
+    Priority.B: (Priority.B, Priority.C),
+    Priority.C: (Priority.C,),
+}
 
 
 def seed_contacts_and_recommendations(ctx: DemoContext) -> None:

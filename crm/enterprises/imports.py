@@ -48,6 +48,7 @@ from crm.enterprises.models import (
     enterprise_key_categories,
     recommendation_key_categories,
 )
+from crm.enterprises.related import actor_for
 from crm.enterprises.spreadsheets import Table, normalise_header
 from crm.enterprises.validation import check_customs_code, check_mobile, check_uscc, office_area_message
 from crm.extensions import db
@@ -515,7 +516,9 @@ def _parse_row(
     if contact_name or mobile_text or phone_text or email_text:
         contact: dict[str, Any] = {"name": contact_name[:60], "title": _text(cell("contact_title"))[:60]}
         mobile, mobile_error = check_mobile(mobile_text)
-        if mobile_error and mobile_text and sum(ch.isdigit() for ch in mobile_text) >= 7 and not phone_text:
+        digits = re.sub(r"\D", "", mobile_text)
+        landline = mobile_text.startswith("0") or "-" in mobile_text or len(digits) in (7, 8)
+        if mobile_error and landline and not phone_text:
             # Lists often put a landline in the "联系电话" column: keep it as the phone number.
             contact["mobile"], contact["phone"] = "", normalise_phone(mobile_text)[:30]
         elif mobile_error:
@@ -525,9 +528,10 @@ def _parse_row(
         if email_text and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email_text):
             errors.append(_("“%(value)s” is not an email address.", value=email_text))
         contact["email"] = email_text[:200]
-        if not contact_name:
-            errors.append(_("Contact details are given without the contact's name."))
-        values["contact"] = contact
+        if contact_name:
+            values["contact"] = contact
+        else:
+            result.warnings.append(_("Contact details without the contact's name are not imported."))
 
     if errors:
         result.label = RowLabel.INVALID
@@ -551,7 +555,10 @@ def analyse(
     resolver = Resolver()
     scope = build_scope(user) if user is not None else Scope(unrestricted=True)
     results = []
+    key_columns = [columns[k] for k in REQUIRED_FIELDS if k in columns]
     for position, (number, cells) in enumerate(table.rows, start=1):
+        if not any(_text(cells[i]) for i in key_columns if i < len(cells)):
+            continue  # no name and no code: a footer, a subtotal or a note under the table
         results.append(_parse_row(number, cells, columns, resolver, scope, user))
         if progress is not None and position % CHUNK == 0:
             progress(position // 2)
@@ -783,6 +790,7 @@ def commit(
             "rejected": batch.rejected_count,
             "valid_rows_only": batch.valid_rows_only,
         },
+        actor=actor_for(user),
     )
     db.session.flush()
 
@@ -877,13 +885,14 @@ def _insert_new(batch: EnterpriseImport, rows: list[RowResult], *, now: datetime
     if contacts:
         db.session.execute(insert(Contact.__table__), contacts)
     _insert_recommendations(recommendations, rows_by_enterprise=dict(zip(ids, rows, strict=True)))
+    label = _actor_label(by_id)
     db.session.execute(
         insert(AuditLog),
         [
             {
                 "created_at": now,
                 "actor_id": by_id,
-                "actor_label": _actor_label(),
+                "actor_label": label,
                 "ip": None,
                 "action": AuditAction.IMPORT,
                 "record_type": "Enterprise",
@@ -897,10 +906,10 @@ def _insert_new(batch: EnterpriseImport, rows: list[RowResult], *, now: datetime
     )
 
 
-def _actor_label() -> str:
-    from crm.core.audit import current_actor
+def _actor_label(by_id: int | None) -> str:
+    from crm.auth.models import User
 
-    return current_actor().label[:120]
+    return actor_for(db.session.get(User, by_id) if by_id else None).label[:120]
 
 
 def _contact_row(enterprise_id: int, contact: dict, batch_id: int, now: datetime, *, primary: bool) -> dict:
@@ -998,9 +1007,13 @@ def _fill_existing(
                 )
                 changes["contact"] = True
             if v.get("unit_id") and all(r.unit_id != v["unit_id"] for r in enterprise.recommendations):
-                db.session.execute(
-                    insert(Recommendation.__table__), [_recommendation_row(enterprise.id, v, batch.id, now, by_id)]
-                )
+                row = _recommendation_row(enterprise.id, v, batch.id, now, by_id)
+                row.pop("enterprise_id")
+                enterprise.recommendations.append(Recommendation(**row))
+                if not enterprise.priority_set_by_hand:
+                    from crm.enterprises.services import highest_priority
+
+                    enterprise.priority = highest_priority(enterprise.recommendations)
                 changes["recommendation"] = True
             if changes:
                 enterprise.updated_by_id = by_id
@@ -1126,6 +1139,8 @@ def undo(batch: EnterpriseImport, *, by: Any = None) -> int:
         }
         if values:
             db.session.execute(update(Enterprise).where(Enterprise.id == int(enterprise_id)).values(**values))
+        if "recommendation" in fields:
+            _refresh_priority(int(enterprise_id))
     for chunk in _chunks(created_ids):
         db.session.execute(delete(Enterprise).where(Enterprise.id.in_(chunk)))
     batch.status = ImportStatus.UNDONE
@@ -1136,9 +1151,21 @@ def undo(batch: EnterpriseImport, *, by: Any = None) -> int:
         f"Enterprise import {batch.id} ({batch.filename}) undone: {len(created_ids)} enterprises removed",
         record=batch,
         details={"removed": len(created_ids), "cleared": len(batch.filled_fields or {})},
+        actor=actor_for(by),
     )
     db.session.expire_all()
     return len(created_ids)
+
+
+def _refresh_priority(enterprise_id: int) -> None:
+    """After removing an imported recommendation, the priority follows the remaining ones again."""
+    from crm.enterprises.services import highest_priority
+
+    enterprise = db.session.get(Enterprise, enterprise_id)
+    if enterprise is not None and not enterprise.priority_set_by_hand:
+        db.session.expire(enterprise, ["recommendations"])
+        enterprise.priority = highest_priority(enterprise.recommendations)
+        db.session.flush()
 
 
 # --- running an import (UI job and CLI) ------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, and_, delete, exists, func, select, update
 from sqlalchemy.orm import aliased
 
-from crm.core.audit import AuditAction, record_event
+from crm.core.audit import Actor, AuditAction, current_actor, record_event
 from crm.core.models import json_value
 from crm.enterprises.models import CreditStatusChange, Enterprise
 from crm.extensions import db
@@ -181,8 +181,17 @@ def merge_enterprises(
         f"{absorbed_name} (#{absorbed_id}) merged into {survivor.name} (#{survivor.id})",
         record=survivor,
         details={"absorbed": snapshot, "choices": choices, "moved": moved},
+        actor=actor_for(by),
     )
     return moved
+
+
+def actor_for(user: Any) -> Actor:
+    """The audit actor: the user who acted (also outside a request), else whoever the context says."""
+    actor = current_actor()
+    if user is None or actor.user_id == getattr(user, "id", None):
+        return actor
+    return Actor(user_id=user.id, label=user.username, ip=actor.ip)
 
 
 def _move_related(from_id: int, to_id: int) -> dict[str, int]:

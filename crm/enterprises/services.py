@@ -6,11 +6,12 @@ from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any
 
+from flask import has_request_context
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from crm.core.permissions import Role
-from crm.core.scope import scope_of
+from crm.core.scope import Scope, scope_of
 from crm.core.timeutil import local_today
 from crm.enterprises.identifiers import name_key
 from crm.enterprises.models import (
@@ -126,7 +127,7 @@ def check_values(
     if "area" in values or "office" in values:
         _add(errors, "office", office_area_message(office, area))
         if area is not None:
-            _add(errors, "area" if "area" in values else "office", scope_message(scope_of(user), area, office))
+            _add(errors, "area" if "area" in values else "office", scope_message(writer_scope(user), area, office))
     for field, role in (("commerce_officer", Role.BUREAU), ("customs_officer", Role.CUSTOMS)):
         # Checked when set, and again when the area or office changes under an assigned officer.
         if field in values or "area" in values or "office" in values:
@@ -140,6 +141,13 @@ def check_values(
         if field in values:
             clean[field] = (values.get(field) or "").strip()
     return clean, errors, warnings
+
+
+def writer_scope(user: Any) -> Scope:
+    """The scope a write is checked against: the user's, or everything for the system (CLI, jobs)."""
+    if user is None and not has_request_context():
+        return Scope(unrestricted=True)
+    return scope_of(user)
 
 
 def _visible_name(enterprise: Enterprise) -> str:
