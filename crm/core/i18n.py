@@ -76,7 +76,14 @@ def select_locale() -> str:
 
 
 def current_language() -> str:
-    return select_locale()
+    """The request's language, worked out once per request (pages ask for it for every date and label)."""
+    if not has_request_context():
+        return select_locale()
+    cached = getattr(request, "_crm_language", None)
+    if cached is None:
+        cached = select_locale()
+        request._crm_language = cached
+    return cached
 
 
 def is_chinese() -> bool:

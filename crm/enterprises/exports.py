@@ -241,7 +241,17 @@ def write_xlsx(
     stmt: Select, path: str, *, progress: Callable[[int], None] | None = None, sheet_name: str = "企业名单"
 ) -> int:
     """Write the rows to an XLSX file at ``path``: bold frozen header, widths, date cells. Returns the rows."""
-    workbook = xlsxwriter.Workbook(path, {"constant_memory": True, "default_date_format": "yyyy-mm-dd"})
+    # Cells are data, never formulas or links: a name starting with "=" stays text (no formula injection),
+    # and skipping those checks keeps the writer fast.
+    workbook = xlsxwriter.Workbook(
+        path,
+        {
+            "constant_memory": True,
+            "default_date_format": "yyyy-mm-dd",
+            "strings_to_formulas": False,
+            "strings_to_urls": False,
+        },
+    )
     try:
         sheet = workbook.add_worksheet(sheet_name)
         header = workbook.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True})

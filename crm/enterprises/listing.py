@@ -24,7 +24,7 @@ from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
 from crm.core.pagination import Page
 from crm.core.permissions import Role
 from crm.core.scope import scope_of
-from crm.enterprises.identifiers import normalise_customs_code, normalise_uscc, to_half_width
+from crm.enterprises.identifiers import normalise_uscc, to_half_width
 from crm.enterprises.models import (
     CreditStatus,
     Enterprise,
@@ -41,6 +41,20 @@ class ListReference:
 
     def __init__(self, user: Any = None):
         self.user = user
+
+    @cached_property
+    def chinese(self) -> bool:
+        from crm.core.i18n import is_chinese
+
+        return is_chinese()
+
+    def name(self, row: Any) -> str:
+        """A reference row's name in the page's language (the language is looked up once, not per row)."""
+        if row is None:
+            return ""
+        if self.chinese or not getattr(row, "name_en", ""):
+            return row.name_zh
+        return row.name_en
 
     @cached_property
     def areas(self) -> list[Any]:
@@ -197,27 +211,27 @@ def _stale_condition(value: str, ref: ListReference) -> ColumnElement[bool] | No
     return stale_condition()
 
 
-def _names(rows: list[Any]) -> list[tuple[str, str]]:
-    return [(row.code, row.display_name) for row in rows]
+def _names(rows: list[Any], ref: ListReference) -> list[tuple[str, str]]:
+    return [(row.code, ref.name(row)) for row in rows]
 
 
 LIST_FILTERS: tuple[ListFilter, ...] = (
     ListFilter(
-        "area", _l("Area"), _reference_condition(lambda r: r.areas, Enterprise.area_id), lambda r: _names(r.areas)
+        "area", _l("Area"), _reference_condition(lambda r: r.areas, Enterprise.area_id), lambda r: _names(r.areas, r)
     ),
-    ListFilter("office", _l("Customs office"), _office_condition, lambda r: _names(r.offices)),
-    ListFilter("stage", _l("Stage"), _stage_condition, lambda r: _names(r.stages), counted=False),
+    ListFilter("office", _l("Customs office"), _office_condition, lambda r: _names(r.offices, r)),
+    ListFilter("stage", _l("Stage"), _stage_condition, lambda r: _names(r.stages, r), counted=False),
     ListFilter(
         "category",
         _l("Key-enterprise category"),
         _link_condition(lambda r: r.categories, enterprise_key_categories, "key_category_id"),
-        lambda r: _names(r.categories),
+        lambda r: _names(r.categories, r),
     ),
     ListFilter(
         "business_type",
         _l("Business type"),
         _link_condition(lambda r: r.business_types, enterprise_business_types, "business_type_id"),
-        lambda r: _names(r.business_types),
+        lambda r: _names(r.business_types, r),
     ),
     ListFilter(
         "priority", _l("Priority"), _enum_condition(Priority, Enterprise.priority), lambda r: Priority.choices()
@@ -242,17 +256,21 @@ FILTERS_BY_NAME = {f.name: f for f in LIST_FILTERS}
 
 
 def search_condition(q: str) -> ColumnElement[bool] | None:
-    """Substring of the name, the 统一社会信用代码 or the 海关注册编码 (full-width input accepted)."""
+    """Substring of the name, the 统一社会信用代码 or the 海关注册编码 (full-width input accepted).
+
+    Codes are stored upper case without spaces, so a code-like query is normalised the same way first.
+    """
     q = to_half_width(q or "").strip()
     if not q:
         return None
-    escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    clauses = [Enterprise.name.like(f"%{escaped}%", escape="\\")]
     code = normalise_uscc(q)
-    if code and code.isalnum():
-        clauses.append(Enterprise.uscc.like(f"%{code}%"))
-        clauses.append(Enterprise.customs_code.like(f"%{normalise_customs_code(q)}%"))
-    return or_(*clauses)
+    needles = [q] if code == q or not (code.isalnum() and code.isascii()) else [q, code]
+    text = Enterprise.search_text
+    return or_(*(text.like(f"%{_escape_like(needle)}%", escape="\\") for needle in needles))
+
+
+def _escape_like(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 # --- sorting ---------------------------------------------------------------------------------------------
@@ -390,23 +408,31 @@ ROW_COLUMNS = (
 
 @dataclass
 class ListRow:
+    """One row of the list, with its names and labels already in the page's language."""
+
     id: int
     name: str
     uscc: str
     customs_code: str | None
-    area: Any
-    office: Any
-    stage: Any
-    stage_entered_at: Any
+    area_id: int
+    office_id: int | None
+    area_name: str
+    office_name: str
+    stage: str
+    stage_name: str
+    #: "5 days" in the page's language.
+    time_in_stage: str
     priority: Priority | None
     target_tier: TargetTier
     credit_status: CreditStatus
+    credit_label: str
     incentives_suspended: bool
     readiness_outcome: str | None
     commerce_officer: str | None
     customs_officer: str | None
     trade_value: Any
     updated_at: Any
+    updated_on: str
 
 
 def page_of_rows(query: ListQuery, ref: ListReference, page: int, per_page: int, total: int, user: Any = None) -> Page:
@@ -417,29 +443,55 @@ def page_of_rows(query: ListQuery, ref: ListReference, page: int, per_page: int,
     stmt = select(*ROW_COLUMNS).join(ids_subquery, ids_subquery.c.id == Enterprise.id).order_by(*order_by(query.sort))
     raw = db.session.execute(stmt).all()
     users = ref.user_names({r.commerce_officer_id for r in raw} | {r.customs_officer_id for r in raw})
-    items = [
-        ListRow(
-            id=r.id,
-            name=r.name,
-            uscc=r.uscc,
-            customs_code=r.customs_code,
-            area=ref.area_names.get(r.area_id),
-            office=ref.office_names.get(r.office_id),
-            stage=ref.stage_by_code.get(r.stage),
-            stage_entered_at=r.stage_entered_at,
-            priority=r.priority,
-            target_tier=r.target_tier,
-            credit_status=r.credit_status,
-            incentives_suspended=r.incentives_suspended,
-            readiness_outcome=r.readiness_outcome,
-            commerce_officer=users.get(r.commerce_officer_id),
-            customs_officer=users.get(r.customs_officer_id),
-            trade_value=r.trade_value,
-            updated_at=r.updated_at,
+    return Page(items=_rows(raw, ref, users), total=total, page=page, per_page=per_page)
+
+
+def _rows(raw: list[Any], ref: ListReference, users: dict[int, str]) -> list[ListRow]:
+    """Rows with names, labels, dates and durations worked out once per page, not once per cell."""
+    from crm.core.filters import format_date
+    from crm.core.timeutil import local_date, local_today
+
+    today = local_today()
+    days_text = _("%(n)s days")
+    credit_labels = {member: member.label for member in CreditStatus}
+    dates: dict[Any, str] = {}
+
+    def shown(instant: Any) -> str:
+        day = local_date(instant)
+        if day not in dates:
+            dates[day] = format_date(day)
+        return dates[day]
+
+    items = []
+    for r in raw:
+        stage = ref.stage_by_code.get(r.stage)
+        items.append(
+            ListRow(
+                id=r.id,
+                name=r.name,
+                uscc=r.uscc,
+                customs_code=r.customs_code,
+                area_id=r.area_id,
+                office_id=r.office_id,
+                area_name=ref.name(ref.area_names.get(r.area_id)),
+                office_name=ref.name(ref.office_names.get(r.office_id)) or "—",
+                stage=r.stage,
+                stage_name=ref.name(stage) if stage is not None else r.stage,
+                time_in_stage=days_text % {"n": (today - local_date(r.stage_entered_at)).days},
+                priority=r.priority,
+                target_tier=r.target_tier,
+                credit_status=r.credit_status,
+                credit_label=credit_labels[r.credit_status],
+                incentives_suspended=r.incentives_suspended,
+                readiness_outcome=r.readiness_outcome,
+                commerce_officer=users.get(r.commerce_officer_id),
+                customs_officer=users.get(r.customs_officer_id),
+                trade_value=r.trade_value,
+                updated_at=r.updated_at,
+                updated_on=shown(r.updated_at),
+            )
         )
-        for r in raw
-    ]
-    return Page(items=items, total=total, page=page, per_page=per_page)
+    return items
 
 
 @dataclass

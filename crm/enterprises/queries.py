@@ -6,12 +6,12 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import selectinload
 
 from crm.core.scope import scope_of, scoped_by_enterprise, scoped_enterprises
 from crm.core.timeutil import days_since
-from crm.enterprises.listing import ListQuery, ListReference, order_by
+from crm.enterprises.listing import ListQuery, ListReference, order_by, search_condition
 from crm.enterprises.models import (
     CreditStatusChange,
     Enterprise,
@@ -54,30 +54,12 @@ def api_load_options() -> list[Any]:
 
 
 def pool_candidates(args: Mapping[str, Any], user: Any = None) -> Select:
-    """Candidates (stage ``candidate``) in scope, with their recommendations' count, first date and units.
-
-    Highest priority first, then the longest waiting.
-    """
-    first_recommended = (
-        select(func.min(Recommendation.recommended_on))
-        .where(Recommendation.enterprise_id == Enterprise.id)
-        .correlate(Enterprise)
-        .scalar_subquery()
-    )
-    recommendation_count = (
-        select(func.count(Recommendation.id))
-        .where(Recommendation.enterprise_id == Enterprise.id)
-        .correlate(Enterprise)
-        .scalar_subquery()
-    )
-    stmt = scoped_enterprises(
-        select(Enterprise, recommendation_count.label("recommendations"), first_recommended.label("first_on")),
-        user=user,
-    ).where(Enterprise.stage == "candidate")
+    """Ids of the candidates (stage ``candidate``) in scope awaiting the screening decision, highest priority
+    first, then the longest waiting; filters: area, office, priority, category, recommending unit, search."""
+    stmt = scoped_enterprises(select(Enterprise.id), user=user).where(Enterprise.stage == "candidate")
     ref = ListReference(user)
     query = ListQuery.from_args(args, allowed=("area", "office", "priority", "category"))
-    for clause in query.conditions(ref, user=user)[1:]:
-        stmt = stmt.where(clause)
+    stmt = stmt.where(*query.conditions(ref, user=user)[1:])
     if args.get("unit"):
         from crm.reference.models import RecommendingUnit
 
@@ -88,16 +70,29 @@ def pool_candidates(args: Mapping[str, Any], user: Any = None) -> Select:
                 .where(RecommendingUnit.code == args["unit"])
             )
         )
-    from crm.enterprises.listing import search_condition
-
     search = search_condition(args.get("q", ""))
     if search is not None:
         stmt = stmt.where(search)
-    return stmt.options(
-        selectinload(Enterprise.area),
-        selectinload(Enterprise.office),
-        selectinload(Enterprise.recommendations).selectinload(Recommendation.unit),
-    ).order_by(Enterprise.priority.asc().nulls_last(), Enterprise.stage_entered_at.asc(), Enterprise.id.asc())
+    return stmt.order_by(Enterprise.priority.asc().nulls_last(), Enterprise.stage_entered_at.asc(), Enterprise.id.asc())
+
+
+def enterprises_by_id(ids: list[int]) -> list[Enterprise]:
+    """The enterprises of a page, in the order of ``ids``, with what the pool shows loaded in bulk."""
+    rows = db.session.scalars(
+        select(Enterprise)
+        .where(Enterprise.id.in_(ids))
+        .options(
+            selectinload(Enterprise.area),
+            selectinload(Enterprise.office),
+            selectinload(Enterprise.recommendations).selectinload(Recommendation.unit),
+        )
+    ).all()
+    position = {enterprise_id: index for index, enterprise_id in enumerate(ids)}
+    return sorted(rows, key=lambda e: position[e.id])
+
+
+def first_recommended_on(enterprise: Enterprise) -> Any:
+    return min((r.recommended_on for r in enterprise.recommendations), default=None)
 
 
 def waiting_days(enterprise: Enterprise) -> int:

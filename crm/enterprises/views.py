@@ -27,7 +27,7 @@ from wtforms import SelectField
 from crm.core.files import send_stored
 from crm.core.forms import EmptyForm
 from crm.core.jobs import enqueue
-from crm.core.pagination import PageArgumentError, page_args, paginate
+from crm.core.pagination import Page, PageArgumentError, page_args, paginate
 from crm.core.permissions import Permission, has_permission, permission_required
 from crm.core.scope import get_enterprise_or_404, scope_of
 from crm.enterprises import exports, forms, imports, queries, services
@@ -117,8 +117,8 @@ def list_enterprises():
 def pool():
     """Candidates awaiting the screening decision (accept into the pool, or decline)."""
     page, per_page = _page_args()
-    stmt = queries.pool_candidates(request.args, current_user)
-    result = paginate(stmt, page, per_page, scalars=False)
+    ids = paginate(queries.pool_candidates(request.args, current_user), page, per_page)
+    result = Page(items=queries.enterprises_by_id(list(ids.items)), total=ids.total, page=page, per_page=per_page)
     ref = ListReference(current_user)
     from crm.reference.models import RecommendingUnit
 
@@ -131,6 +131,7 @@ def pool():
         priorities=Priority.choices(),
         args=request.args,
         waiting_days=queries.waiting_days,
+        first_recommended_on=queries.first_recommended_on,
     )
 
 

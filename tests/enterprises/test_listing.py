@@ -57,7 +57,8 @@ def test_a_page_past_the_end_shows_the_last_page(make_user, many):
 
 def test_rows_carry_names_not_ids(make_user, many):
     row = run_list(ListQuery.from_args({"area": "350500", "sort": "name"}), 1, 1, make_user("admin")).page.items[0]
-    assert row.area.code == "350500" and row.office.code == "xm-quanzhou" and row.stage.code == "pooled"
+    assert (row.area_name, row.office_name, row.stage_name) == ("泉州", "泉州海关", "入库培育")
+    assert row.time_in_stage == "0 天"
 
 
 def test_a_new_filter_is_one_registry_entry(make_user, many, monkeypatch):
@@ -82,6 +83,6 @@ def test_search_escapes_wildcards(make_user, make_enterprise):
 def test_scope_limits_rows_and_counts(make_user, many):
     user = make_user("customs", offices=["xm-quanzhou"])
     result = run_list(ListQuery(), 1, 50, user)
-    assert {r.office.code for r in result.page.items} == {"xm-quanzhou"}
+    assert {r.office_name for r in result.page.items} == {"泉州海关"}
     assert sum(result.counts.values()) == 4
     assert db.session.scalar(select(Enterprise.id).limit(1)) is not None

@@ -1,8 +1,8 @@
 """enterprise notes, saved views, imports, exports and list indexes
 
-Revision ID: 9feb510685bf
+Revision ID: a47c5c42e612
 Revises: a7686bf60669
-Create Date: 2026-11-27 04:49:30.417025
+Create Date: 2026-11-27 05:12:59.032165
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '9feb510685bf'
+revision = 'a47c5c42e612'
 down_revision = 'a7686bf60669'
 branch_labels = None
 depends_on = None
@@ -136,18 +136,20 @@ def upgrade():
 
     with op.batch_alter_table('enterprises', schema=None) as batch_op:
         batch_op.add_column(sa.Column('priority_set_by_hand', sa.Boolean(), nullable=False, server_default=sa.false()))
+        batch_op.add_column(sa.Column('search_text', sa.Text(), sa.Computed("name || ' ' || uscc || ' ' || coalesce(customs_code, '')", persisted=True), nullable=False))
         batch_op.add_column(sa.Column('import_batch_id', sa.Integer(), nullable=True))
         batch_op.drop_index(batch_op.f('ix_enterprises_name'))
+        batch_op.create_index('ix_enterprises_area_id_name_id', ['area_id', 'name', 'id'], unique=False)
         batch_op.create_index('ix_enterprises_area_id_updated_at_id', ['area_id', 'updated_at', 'id'], unique=False)
         batch_op.create_index('ix_enterprises_created_at_id', ['created_at', 'id'], unique=False)
-        batch_op.create_index('ix_enterprises_customs_code_trgm', ['customs_code'], unique=False, postgresql_using='gin', postgresql_ops={'customs_code': 'gin_trgm_ops'})
         batch_op.create_index(batch_op.f('ix_enterprises_import_batch_id'), ['import_batch_id'], unique=False)
         batch_op.create_index('ix_enterprises_name_id', ['name', 'id'], unique=False)
-        batch_op.create_index('ix_enterprises_name_trgm', ['name'], unique=False, postgresql_using='gin', postgresql_ops={'name': 'gin_trgm_ops'})
+        batch_op.create_index('ix_enterprises_office_id_name_id', ['office_id', 'name', 'id'], unique=False)
         batch_op.create_index('ix_enterprises_office_id_updated_at_id', ['office_id', 'updated_at', 'id'], unique=False)
+        batch_op.create_index('ix_enterprises_search_text_trgm', ['search_text'], unique=False, postgresql_using='gin', postgresql_ops={'search_text': 'gin_trgm_ops'})
         batch_op.create_index('ix_enterprises_stage_entered_at_id', ['stage_entered_at', 'id'], unique=False)
+        batch_op.create_index('ix_enterprises_stage_priority_stage_entered_at_id', ['stage', 'priority', 'stage_entered_at', 'id'], unique=False)
         batch_op.create_index('ix_enterprises_updated_at_id', ['updated_at', 'id'], unique=False)
-        batch_op.create_index('ix_enterprises_uscc_trgm', ['uscc'], unique=False, postgresql_using='gin', postgresql_ops={'uscc': 'gin_trgm_ops'})
         batch_op.create_foreign_key(batch_op.f('fk_enterprises_import_batch_id_enterprise_imports'), 'enterprise_imports', ['import_batch_id'], ['id'], ondelete='SET NULL', use_alter=True)
 
     with op.batch_alter_table('recommendations', schema=None) as batch_op:
@@ -167,18 +169,20 @@ def downgrade():
 
     with op.batch_alter_table('enterprises', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('fk_enterprises_import_batch_id_enterprise_imports'), type_='foreignkey')
-        batch_op.drop_index('ix_enterprises_uscc_trgm', postgresql_using='gin', postgresql_ops={'uscc': 'gin_trgm_ops'})
         batch_op.drop_index('ix_enterprises_updated_at_id')
+        batch_op.drop_index('ix_enterprises_stage_priority_stage_entered_at_id')
         batch_op.drop_index('ix_enterprises_stage_entered_at_id')
+        batch_op.drop_index('ix_enterprises_search_text_trgm', postgresql_using='gin', postgresql_ops={'search_text': 'gin_trgm_ops'})
         batch_op.drop_index('ix_enterprises_office_id_updated_at_id')
-        batch_op.drop_index('ix_enterprises_name_trgm', postgresql_using='gin', postgresql_ops={'name': 'gin_trgm_ops'})
+        batch_op.drop_index('ix_enterprises_office_id_name_id')
         batch_op.drop_index('ix_enterprises_name_id')
         batch_op.drop_index(batch_op.f('ix_enterprises_import_batch_id'))
-        batch_op.drop_index('ix_enterprises_customs_code_trgm', postgresql_using='gin', postgresql_ops={'customs_code': 'gin_trgm_ops'})
         batch_op.drop_index('ix_enterprises_created_at_id')
         batch_op.drop_index('ix_enterprises_area_id_updated_at_id')
+        batch_op.drop_index('ix_enterprises_area_id_name_id')
         batch_op.create_index(batch_op.f('ix_enterprises_name'), ['name'], unique=False)
         batch_op.drop_column('import_batch_id')
+        batch_op.drop_column('search_text')
         batch_op.drop_column('priority_set_by_hand')
 
     with op.batch_alter_table('contacts', schema=None) as batch_op:
