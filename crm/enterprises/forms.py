@@ -128,6 +128,8 @@ class EnterpriseForm(FlaskForm):
         self.area_id.render_kw = {"data-area-select": self.office_id.id}
         self.business_types.choices = [(b.id, b.display_name) for b in _active(BusinessType)]
         self.categories.choices = [(c.id, c.display_name) for c in _active(KeyCategory)]
+        for field in (self.business_types, self.categories):
+            field.render_kw = {"size": min(len(field.choices), 11)}
         self.target_tier.choices = TargetTier.choices()
         self.credit_status.choices = CreditStatus.choices()
         self.priority.choices = [("", _l("Automatic: the highest recommendation")), *Priority.choices()]
@@ -283,7 +285,7 @@ class ContactForm(FlaskForm):
 
 
 class NoteForm(FlaskForm):
-    body = TextAreaField(_l("Note"), [DataRequired(), Length(max=5000)])
+    body = TextAreaField(_l("New note"), [DataRequired(), Length(max=5000)])
 
 
 class CreditStatusForm(FlaskForm):

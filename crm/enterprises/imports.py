@@ -781,6 +781,7 @@ def commit(
     batch.skipped_count = skipped
     batch.rejected_count = len(rejected)
     batch.status = ImportStatus.COMMITTED
+    batch.message = ""
     batch.committed_at = now
     batch.processed_rows = batch.total_rows
     record_event(

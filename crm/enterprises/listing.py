@@ -375,13 +375,33 @@ class ListQuery:
 
 
 def stage_counts(query: ListQuery, ref: ListReference, user: Any = None) -> dict[str, int]:
-    """{stage code: number of matching enterprises}, with every filter except the stage one."""
-    stmt = (
-        select(Enterprise.stage, func.count())
-        .where(*query.conditions(ref, user=user, counting=True))
-        .group_by(Enterprise.stage)
-    )
-    return dict(db.session.execute(stmt).all())
+    """{stage code: number of matching enterprises}, with every filter except the stage one.
+
+    Cached in Redis until the next committed change (see ``counts_cache``).
+    """
+    from crm.core.timeutil import local_today
+    from crm.enterprises.counts_cache import cached_counts
+
+    scope = scope_of(user)
+    counted = {name: value for name, value in query.filters.items() if FILTERS_BY_NAME[name].counted}
+    parts = {
+        "scope": [scope.unrestricted, sorted(scope.area_ids), sorted(scope.office_ids)],
+        "filters": counted,
+        "q": query.q,
+        # Filters such as "stale" depend on the day, and "me" on the user.
+        "day": local_today().isoformat(),
+        "user": getattr(user, "id", None) if counted.get("officer") == "me" else None,
+    }
+
+    def compute() -> dict[str, int]:
+        stmt = (
+            select(Enterprise.stage, func.count())
+            .where(*query.conditions(ref, user=user, counting=True))
+            .group_by(Enterprise.stage)
+        )
+        return dict(db.session.execute(stmt).all())
+
+    return cached_counts(parts, compute)
 
 
 #: The columns a list row needs; names of areas, offices, stages and users are filled in from ListReference.

@@ -169,6 +169,11 @@ def _apply(enterprise: Enterprise, clean: Mapping[str, Any]) -> None:
             enterprise.priority = highest_priority(enterprise.recommendations)
 
 
+def new_values(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Values for a new enterprise: the optional identity fields are checked even when left out."""
+    return {"customs_code": None, "office": None, **values}
+
+
 def create_enterprise(
     values: Mapping[str, Any], *, by: Any = None, credit_status: CreditStatus = CreditStatus.REGULAR
 ) -> tuple[Enterprise, list[str]]:
@@ -176,8 +181,7 @@ def create_enterprise(
 
     Raises InvalidEnterpriseError or DuplicateEnterpriseError and changes nothing then.
     """
-    values = {"customs_code": None, "office": None, **values}
-    clean, errors, warnings = check_values(values, user=by)
+    clean, errors, warnings = check_values(new_values(values), user=by)
     if errors:
         raise InvalidEnterpriseError(errors)
     enterprise = Enterprise(credit_status=credit_status, created_by_id=getattr(by, "id", None))

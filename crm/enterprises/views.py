@@ -240,6 +240,9 @@ def create():
             existing = enterprise_with_uscc(code) if not error else None
             if existing is not None:
                 raise services.DuplicateEnterpriseError(existing)
+            _clean, errors, _warnings = services.check_values(services.new_values(values), user=current_user)
+            if errors:
+                raise services.InvalidEnterpriseError(errors)
             if not form.confirm_similar.data:
                 matches = services.similar_enterprises(values["name"])
                 similar = [e for e in matches if scope_of().contains(e)]
@@ -842,8 +845,7 @@ def import_commit(import_id: int):
             "the valid rows.",
             n=rejected,
         )
-        db.session.commit()
-        flash(batch.message, "danger")
+        db.session.commit()  # the page shows the message beside the choices
         return redirect(url_for(".import_detail", import_id=batch.id))
     if batch.total_rows > imports.BACKGROUND_ROWS:
         batch.status = ImportStatus.COMMITTING

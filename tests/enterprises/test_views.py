@@ -399,3 +399,10 @@ def test_bulk_export_of_the_selection_and_permissions(client, make_user, make_en
     client.login(make_user("viewer", areas=["350500"]))
     assert client.post_form("/enterprises/bulk", {"action": "export", "ids": [chosen.id]}).status_code == 403
     assert client.post_form("/enterprises/bulk", {"action": "add_category", "ids": [chosen.id]}).status_code == 403
+
+
+def test_field_errors_come_before_the_similar_name_warning(client, quanzhou_bureau, cities):
+    client.login(quanzhou_bureau)
+    data = form_data(name="泉州恒达鞋业股份有限公司", uscc=corrupt_check_character(new_uscc()))
+    body = client.post_form("/enterprises/new", data).get_data(as_text=True)
+    assert 'id="uscc-error"' in body and "仍然添加" not in body
