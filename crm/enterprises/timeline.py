@@ -122,7 +122,7 @@ def recommendation_entries(
 
 #: The audited record types whose changes the timeline shows as edits, and the actions shown for each.
 EDIT_RECORDS: dict[str, tuple[str, ...]] = {
-    "Enterprise": (AuditAction.CREATE, AuditAction.UPDATE, AuditAction.MERGE),
+    "Enterprise": (AuditAction.CREATE, AuditAction.UPDATE, AuditAction.MERGE, AuditAction.IMPORT),
     "Contact": (AuditAction.CREATE, AuditAction.UPDATE, AuditAction.DELETE),
     "Recommendation": (AuditAction.UPDATE, AuditAction.DELETE),
     "CreditStatusChange": (AuditAction.CREATE,),
@@ -207,6 +207,8 @@ def _edit_title(log: AuditLog) -> tuple[str, str]:
             return _("Enterprise added"), ""
         if action == AuditAction.MERGE:
             return _("Merged with a duplicate record"), log.summary
+        if action == AuditAction.IMPORT:
+            return _("Imported from %(file)s", file=log.summary), ""
         return _("Details changed"), body
     if record == "Contact":
         if action == AuditAction.CREATE:

@@ -22,6 +22,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload, selectinload
 from wtforms import SelectField
 
 from crm.core.files import send_stored
@@ -152,6 +153,21 @@ def detail(enterprise_id: int):
     from crm.pipeline.queries import days_in_stage
 
     enterprise = _load_enterprise(enterprise_id)
+    # What the page shows of the record itself, in one round of queries rather than one per attribute.
+    db.session.scalars(
+        select(Enterprise)
+        .where(Enterprise.id == enterprise.id)
+        .options(
+            joinedload(Enterprise.area),
+            joinedload(Enterprise.office),
+            joinedload(Enterprise.commerce_officer),
+            joinedload(Enterprise.customs_officer),
+            joinedload(Enterprise.coordinator),
+            selectinload(Enterprise.business_types),
+            selectinload(Enterprise.categories),
+            selectinload(Enterprise.contacts),
+        )
+    ).one()
     sections = [
         (section, Markup(render_template(section.template, enterprise=enterprise, **context)))
         for section, context in sections_for(enterprise)

@@ -285,6 +285,9 @@ def test_valid_rows_only_imports_them_into_candidate_with_contact_and_recommenda
     assert [r.reason for r in created.recommendations] == ["出口增长快"]
     history = db.session.scalars(select(StageChange).where(StageChange.enterprise_id == created.id)).all()
     assert [(h.from_stage, h.to_stage) for h in history] == [(None, "candidate")]
+    from crm.enterprises.timeline import edit_entries
+
+    assert [e.title for e in edit_entries(created.id)] == ["导入自 mixed.xlsx"]
     assert existing.industry == "", "skipped: the existing record is left alone"
     event = db.session.scalars(
         select(AuditLog).where(AuditLog.action == AuditAction.IMPORT, AuditLog.record_type == "EnterpriseImport")
