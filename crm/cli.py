@@ -11,6 +11,7 @@ from crm.core.cli import (
     update_translations_command,
 )
 from crm.demo.cli import seed_demo_command
+from crm.enterprises.cli import import_enterprises_command
 from crm.notifications.cli import run_reminders_command
 from crm.operations.cli import run_job_command
 from crm.reference.cli import seed_reference_command
@@ -23,6 +24,7 @@ for command in (
     create_token_command,
     seed_reference_command,
     seed_demo_command,
+    import_enterprises_command,
     update_translations_command,
     compile_translations_command,
     run_reminders_command,

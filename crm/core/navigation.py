@@ -24,6 +24,7 @@ class NavItem:
 MAIN_NAVIGATION: tuple[NavItem, ...] = (
     NavItem("main.home", _l("Home"), blueprints=("main",)),
     NavItem("enterprises.list_enterprises", _l("Enterprises"), blueprints=("enterprises",)),
+    NavItem("enterprises.pool", _l("Candidate pool")),
     NavItem("pipeline.board", _l("Pipeline"), blueprints=("pipeline",)),
     NavItem("plans.list_plans", _l("Cultivation plans"), blueprints=("plans",)),
     NavItem("my_work.index", _l("My work"), blueprints=("my_work",)),

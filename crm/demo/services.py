@@ -390,6 +390,7 @@ def seed_enterprises(ctx: DemoContext, count: int) -> None:
 
 def feature_seeders() -> list[tuple[str, Callable[[DemoContext], Any]]]:
     """Each feature's demo records, listed by hand, run after users and enterprises."""
+    from crm.enterprises.demo import seed_contacts_and_recommendations
     from crm.events.demo import seed_events
     from crm.pipeline.demo import seed_pipeline_demo
     from crm.plans.demo import seed_demo_plans
@@ -397,11 +398,12 @@ def feature_seeders() -> list[tuple[str, Callable[[DemoContext], Any]]]:
     from crm.visits.demo import seed_visits
 
     return [
+        ("contacts and recommendations", seed_contacts_and_recommendations),
+        ("pipeline", seed_pipeline_demo),
         ("assessments", seed_demo_assessments),
         ("plans and tasks", seed_demo_plans),
         ("training events", seed_events),
         ("visits", seed_visits),
-        ("pipeline", seed_pipeline_demo),
     ]
 
 

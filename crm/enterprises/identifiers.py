@@ -85,3 +85,45 @@ def name_key(name: str) -> str:
         key = key.replace(to_half_width(form), "")
     key = _BRACKETS.sub("", key)
     return key.lower()
+
+
+_MOBILE = re.compile(r"^1[3-9]\d{9}$")
+_PHONE = re.compile(r"^[0-9+()\-\s]{5,24}(?:(?:转|ext\.?|x)\s*\d{1,6})?$", re.IGNORECASE)
+
+
+def normalise_mobile(value: str | None) -> str:
+    """Half-width digits only, without spaces, dashes or the +86 / 0086 country prefix."""
+    if not value:
+        return ""
+    value = re.sub(r"[\s\-()]", "", to_half_width(value))
+    for prefix in ("+86", "0086"):
+        if value.startswith(prefix):
+            value = value[len(prefix) :]
+            break
+    if value.startswith("86") and len(value) == 13:
+        value = value[2:]
+    return value
+
+
+def is_mainland_mobile(value: str) -> bool:
+    """A mainland China mobile number: 11 digits starting 13-19 (after ``normalise_mobile``)."""
+    return bool(_MOBILE.match(value))
+
+
+def normalise_phone(value: str | None) -> str:
+    return re.sub(r"\s+", " ", to_half_width(value or "")).strip()
+
+
+def is_phone(value: str) -> bool:
+    """A landline or other number: digits with the usual separators and an optional extension."""
+    return bool(_PHONE.match(value)) and sum(ch.isdigit() for ch in value) >= 5
+
+
+def area_code_of_uscc(code: str) -> str | None:
+    """The 设区市 code (350500, or 350128 for Pingtan) of the registration authority encoded in a USCC."""
+    if len(code) != 18 or not code[2:8].isdigit():
+        return None
+    division = code[2:8]
+    if division == "350128":
+        return division
+    return division[:4] + "00"

@@ -6,7 +6,20 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Column, ForeignKey, Index, Numeric, String, Table, Text
+from sqlalchemy import (
+    DDL,
+    JSON,
+    Column,
+    Computed,
+    ForeignKey,
+    Index,
+    Numeric,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    event,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.core.models import AuthorMixin, LabelledEnum, TimestampMixin, UTCDateTime, enum_type, utcnow
@@ -108,11 +121,29 @@ class Enterprise(TimestampMixin, AuthorMixin, db.Model):
         Index("ix_enterprises_area_id_stage", "area_id", "stage"),
         Index("ix_enterprises_office_id_stage", "office_id", "stage"),
         Index("ix_enterprises_stage_stage_entered_at", "stage", "stage_entered_at"),
+        # The list's sort orders, each ending in id so that deep pages are read from the index alone.
+        Index("ix_enterprises_updated_at_id", "updated_at", "id"),
+        Index("ix_enterprises_area_id_updated_at_id", "area_id", "updated_at", "id"),
+        Index("ix_enterprises_office_id_updated_at_id", "office_id", "updated_at", "id"),
+        Index("ix_enterprises_created_at_id", "created_at", "id"),
+        Index("ix_enterprises_stage_entered_at_id", "stage_entered_at", "id"),
+        Index("ix_enterprises_name_id", "name", "id"),
+        # Names start with the city, so an area's names are clustered in name order: sort within the area.
+        Index("ix_enterprises_area_id_name_id", "area_id", "name", "id"),
+        Index("ix_enterprises_office_id_name_id", "office_id", "name", "id"),
+        # The pool: candidates by priority, then the longest waiting.
+        Index("ix_enterprises_stage_priority_stage_entered_at_id", "stage", "priority", "stage_entered_at", "id"),
+        Index(
+            "ix_enterprises_search_text_trgm",
+            "search_text",
+            postgresql_using="gin",
+            postgresql_ops={"search_text": "gin_trgm_ops"},
+        ),
     )
     __audit__ = True
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(200), index=True)
+    name: Mapped[str] = mapped_column(String(200))
     #: The name without company-form words, brackets and spaces: the key for "similar name" warnings.
     name_key: Mapped[str] = mapped_column(String(200), index=True)
     #: 统一社会信用代码, normalised (half-width, no spaces, upper case) and checked with stdnum.cn.uscc.
@@ -134,6 +165,8 @@ class Enterprise(TimestampMixin, AuthorMixin, db.Model):
     )
     #: Recommendation priority (A/B/C), the highest of the enterprise's recommendations unless set by hand.
     priority: Mapped[Priority | None] = mapped_column(enum_type(Priority, 1), index=True)
+    #: True once a user chose the priority; otherwise it follows the recommendations.
+    priority_set_by_hand: Mapped[bool] = mapped_column(default=False)
     commerce_officer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     customs_officer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     #: The customs 企业协调员 assigned once the enterprise is certified.
@@ -147,6 +180,17 @@ class Enterprise(TimestampMixin, AuthorMixin, db.Model):
     readiness_total: Mapped[int | None] = mapped_column()
     #: Set by a credit downgrade (measure 22): the notice's incentives stop applying.
     incentives_suspended: Mapped[bool] = mapped_column(default=False, index=True)
+    #: Name, 统一社会信用代码 and 海关注册编码 in one string, computed by the database: the list's search looks for
+    #: a substring of it, through one trigram index on PostgreSQL. (A trigram index on the code columns
+    #: themselves would also answer equality, and the planner would prefer it to the unique index for bulk
+    #: lookups of a thousand codes: seconds instead of milliseconds.)
+    search_text: Mapped[str] = mapped_column(
+        Text, Computed("name || ' ' || uscc || ' ' || coalesce(customs_code, '')", persisted=True)
+    )
+    #: The spreadsheet import that created the record (undo deletes what an import created).
+    import_batch_id: Mapped[int | None] = mapped_column(
+        ForeignKey("enterprise_imports.id", ondelete="SET NULL", use_alter=True), index=True
+    )
 
     area = relationship("Area")
     office = relationship("CustomsOffice")
@@ -209,6 +253,10 @@ class Contact(TimestampMixin, db.Model):
     phone: Mapped[str] = mapped_column(String(30), default="")
     email: Mapped[str] = mapped_column(String(200), default="")
     is_primary: Mapped[bool] = mapped_column(default=False)
+    #: Set when a spreadsheet import added the contact.
+    import_batch_id: Mapped[int | None] = mapped_column(
+        ForeignKey("enterprise_imports.id", ondelete="SET NULL", use_alter=True), index=True
+    )
 
     enterprise: Mapped[Enterprise] = relationship(back_populates="contacts")
 
@@ -233,6 +281,10 @@ class Recommendation(TimestampMixin, db.Model):
     recommended_on: Mapped[date] = mapped_column()
     reason: Mapped[str] = mapped_column(Text, default="")
     priority: Mapped[Priority] = mapped_column(enum_type(Priority, 1), default=Priority.B)
+    #: Set when a spreadsheet import added the recommendation.
+    import_batch_id: Mapped[int | None] = mapped_column(
+        ForeignKey("enterprise_imports.id", ondelete="SET NULL", use_alter=True), index=True
+    )
 
     enterprise: Mapped[Enterprise] = relationship(back_populates="recommendations")
     unit = relationship("RecommendingUnit")
@@ -272,3 +324,238 @@ class CreditStatusChange(TimestampMixin, db.Model):
 
     def __str__(self) -> str:
         return f"{self.status.label} ({self.effective_on})"
+
+
+# The trigram index needs the pg_trgm extension (a trusted extension: the database owner may create it).
+event.listen(
+    Enterprise.__table__,
+    "before_create",
+    DDL("CREATE EXTENSION IF NOT EXISTS pg_trgm").execute_if(dialect="postgresql"),
+)
+
+
+class EnterpriseNote(TimestampMixin, db.Model):
+    """A note added on the enterprise page (a call, a remark from a meeting); shown in the timeline."""
+
+    __tablename__ = "enterprise_notes"
+    __table_args__ = (Index("ix_enterprise_notes_enterprise_id_created_at", "enterprise_id", "created_at"),)
+    __audit__ = True
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id", ondelete="CASCADE"))
+    body: Mapped[str] = mapped_column(Text)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+
+    enterprise: Mapped[Enterprise] = relationship()
+    author = relationship("User")
+
+    @property
+    def audit_enterprise_id(self) -> int:
+        return self.enterprise_id
+
+    def __str__(self) -> str:
+        return self.body[:60]
+
+
+class SavedView(TimestampMixin, db.Model):
+    """A named set of list filters (the list's query string), private to its owner unless shared."""
+
+    __tablename__ = "saved_views"
+    __table_args__ = (UniqueConstraint("owner_id", "name"),)
+    __audit__ = True
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(80))
+    #: The list's filters and sort as a URL query string (``area=350500&stage=pooled&sort=name``).
+    query: Mapped[str] = mapped_column(String(1000), default="")
+    #: Shared views are offered to every colleague; each sees the results within their own scope.
+    is_shared: Mapped[bool] = mapped_column(default=False, index=True)
+
+    owner = relationship("User")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ImportStatus(LabelledEnum):
+    UPLOADED = "uploaded"
+    ANALYSING = "analysing"
+    ANALYSED = "analysed"
+    COMMITTING = "committing"
+    COMMITTED = "committed"
+    REFUSED = "refused"
+    FAILED = "failed"
+    UNDONE = "undone"
+
+    @classmethod
+    def _labels(cls):
+        return {
+            cls.UPLOADED: _l("Waiting for the column mapping"),
+            cls.ANALYSING: _l("Checking rows"),
+            cls.ANALYSED: _l("Ready to import"),
+            cls.COMMITTING: _l("Importing"),
+            cls.COMMITTED: _l("Imported"),
+            cls.REFUSED: _l("Refused: nothing imported"),
+            cls.FAILED: _l("Failed: nothing imported"),
+            cls.UNDONE: _l("Undone"),
+        }
+
+    @property
+    def is_running(self) -> bool:
+        return self in (ImportStatus.ANALYSING, ImportStatus.COMMITTING)
+
+
+class ExistingAction(LabelledEnum):
+    """What an import does with a row whose 统一社会信用代码 is already in the CRM."""
+
+    SKIP = "skip"
+    FILL_EMPTY = "fill_empty"
+
+    @classmethod
+    def _labels(cls):
+        return {cls.SKIP: _l("Skip them"), cls.FILL_EMPTY: _l("Fill in their empty fields")}
+
+
+class EnterpriseImport(db.Model):
+    """One spreadsheet import: who, when, which file, the column mapping, the choices made and the counts."""
+
+    __tablename__ = "enterprise_imports"
+    __audit__ = True
+    __audit_exclude__ = ("processed_rows",)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    #: The uploaded file in the file store.
+    file_id: Mapped[int | None] = mapped_column(ForeignKey("stored_files.id", ondelete="SET NULL"), index=True)
+    #: "xlsx" or "csv".
+    kind: Mapped[str] = mapped_column(String(10))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    status: Mapped[ImportStatus] = mapped_column(enum_type(ImportStatus, 12), default=ImportStatus.UPLOADED)
+    #: Where the table starts: the header row (1-based) and the sheet name (XLSX).
+    sheet: Mapped[str | None] = mapped_column(String(100))
+    header_row: Mapped[int | None] = mapped_column()
+    #: The spreadsheet's column headings, in order.
+    headers: Mapped[list | None] = mapped_column(JSON)
+    #: {column index as text: field name}: the guess, then the user's choice.
+    mapping: Mapped[dict | None] = mapped_column(JSON)
+    existing_action: Mapped[ExistingAction] = mapped_column(enum_type(ExistingAction, 12), default=ExistingAction.SKIP)
+    #: False: all-or-nothing (the default); True: the valid rows are imported and the others rejected.
+    valid_rows_only: Mapped[bool] = mapped_column(default=False)
+    total_rows: Mapped[int] = mapped_column(default=0)
+    #: Rows handled so far by a running job (for the progress bar).
+    processed_rows: Mapped[int] = mapped_column(default=0)
+    new_rows: Mapped[int] = mapped_column(default=0)
+    existing_rows: Mapped[int] = mapped_column(default=0)
+    duplicate_rows: Mapped[int] = mapped_column(default=0)
+    invalid_rows: Mapped[int] = mapped_column(default=0)
+    created_count: Mapped[int] = mapped_column(default=0)
+    updated_count: Mapped[int] = mapped_column(default=0)
+    skipped_count: Mapped[int] = mapped_column(default=0)
+    rejected_count: Mapped[int] = mapped_column(default=0)
+    #: The rejected rows with a reason column (XLSX), once committed or refused.
+    error_report_id: Mapped[int | None] = mapped_column(ForeignKey("stored_files.id", ondelete="SET NULL"))
+    #: Fields an import filled on existing enterprises: {enterprise id: {field: imported value}}, for undo.
+    filled_fields: Mapped[dict | None] = mapped_column(JSON)
+    message: Mapped[str] = mapped_column(Text, default="")
+    committed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    undone_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    undone_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    created_by = relationship("User", foreign_keys=[created_by_id])
+    undone_by = relationship("User", foreign_keys=[undone_by_id])
+    file = relationship("StoredFile", foreign_keys=[file_id])
+    error_report = relationship("StoredFile", foreign_keys=[error_report_id])
+
+    @property
+    def progress_percent(self) -> int:
+        if not self.total_rows:
+            return 0
+        return min(100, round(100 * self.processed_rows / self.total_rows))
+
+    def __str__(self) -> str:
+        return self.filename
+
+
+class RowLabel(LabelledEnum):
+    NEW = "new"
+    EXISTING = "existing"
+    DUPLICATE = "duplicate"
+    INVALID = "invalid"
+
+    @classmethod
+    def _labels(cls):
+        return {
+            cls.NEW: _l("New"),
+            cls.EXISTING: _l("Already in the CRM"),
+            cls.DUPLICATE: _l("Duplicate within the file"),
+            cls.INVALID: _l("Invalid"),
+        }
+
+
+class EnterpriseImportRow(db.Model):
+    """One data row of an import as checked for the preview: its label, reasons and cleaned values."""
+
+    __tablename__ = "enterprise_import_rows"
+    __table_args__ = (Index("ix_enterprise_import_rows_import_id_label", "import_id", "label", "row_number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    import_id: Mapped[int] = mapped_column(ForeignKey("enterprise_imports.id", ondelete="CASCADE"))
+    #: The row's number in the spreadsheet (1-based, as Excel shows it).
+    row_number: Mapped[int] = mapped_column()
+    label: Mapped[RowLabel] = mapped_column(enum_type(RowLabel, 10))
+    #: Why the row is invalid (or a duplicate), and warnings that do not block it; in the importer's language.
+    errors: Mapped[list | None] = mapped_column(JSON)
+    warnings: Mapped[list | None] = mapped_column(JSON)
+    #: The cleaned values (JSON-safe), and the raw cells for the error report.
+    values: Mapped[dict | None] = mapped_column(JSON)
+    raw: Mapped[list | None] = mapped_column(JSON)
+    existing_id: Mapped[int | None] = mapped_column()
+
+
+class ExportStatus(LabelledEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+    @classmethod
+    def _labels(cls):
+        return {
+            cls.QUEUED: _l("Waiting"),
+            cls.RUNNING: _l("Writing the file"),
+            cls.DONE: _l("Ready to download"),
+            cls.FAILED: _l("Failed"),
+        }
+
+
+class EnterpriseExport(db.Model):
+    """A large export written in the background; small ones stream straight to the browser."""
+
+    __tablename__ = "enterprise_exports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    #: "xlsx" or "csv".
+    format: Mapped[str] = mapped_column(String(4))
+    #: The list's filters as a query string, applied within the user's scope when the job runs.
+    query: Mapped[str] = mapped_column(String(1000), default="")
+    status: Mapped[ExportStatus] = mapped_column(enum_type(ExportStatus, 10), default=ExportStatus.QUEUED)
+    total_rows: Mapped[int] = mapped_column(default=0)
+    processed_rows: Mapped[int] = mapped_column(default=0)
+    file_id: Mapped[int | None] = mapped_column(ForeignKey("stored_files.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    message: Mapped[str] = mapped_column(Text, default="")
+
+    user = relationship("User")
+    file = relationship("StoredFile")
+
+    @property
+    def progress_percent(self) -> int:
+        if self.status == ExportStatus.DONE:
+            return 100
+        if not self.total_rows:
+            return 0
+        return min(99, round(100 * self.processed_rows / self.total_rows))

@@ -1,42 +1,184 @@
-"""Read-side helpers for enterprise lists: filters and search, always within the caller's scope."""
+"""Read-side helpers for enterprises: API lists, the pool of candidates, the detail page's sections."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import selectinload
 
-from crm.core.scope import scoped_enterprises
-from crm.enterprises.identifiers import normalise_uscc
-from crm.enterprises.models import Enterprise
-from crm.reference.models import Area, CustomsOffice
+from crm.core.scope import scope_of, scoped_by_enterprise, scoped_enterprises
+from crm.core.timeutil import days_since
+from crm.enterprises.listing import ListQuery, ListReference, order_by, search_condition
+from crm.enterprises.models import (
+    CreditStatusChange,
+    Enterprise,
+    EnterpriseImport,
+    EnterpriseNote,
+    Priority,
+    Recommendation,
+    SavedView,
+)
+from crm.extensions import db
+
+#: The filters the API's list accepts (its documented query parameters).
+API_FILTERS = ("area", "office", "stage", "category")
 
 
-def enterprise_list(filters: Mapping[str, Any], user: Any = None) -> Select:
-    """Enterprises in scope matching the filters (``q``, ``area``, ``office``, ``stage`` as codes)."""
-    stmt = scoped_enterprises(select(Enterprise), user=user).options(
-        selectinload(Enterprise.area), selectinload(Enterprise.office), selectinload(Enterprise.customs_officer)
+def enterprise_list(args: Mapping[str, Any], user: Any = None) -> Select:
+    """Enterprises in scope matching the API's filters (``q``, ``area``, ``office``, ``stage``, ``category``)."""
+    query = ListQuery.from_args(args, allowed=API_FILTERS)
+    ref = ListReference(user)
+    return (
+        select(Enterprise)
+        .where(*query.conditions(ref, user=user))
+        .options(*api_load_options())
+        .order_by(*order_by(query.sort))
     )
-    q = (filters.get("q") or "").strip()
-    if q:
-        pattern = f"%{q}%"
-        code_pattern = f"%{normalise_uscc(q)}%"
+
+
+def api_load_options() -> list[Any]:
+    return [
+        selectinload(Enterprise.area),
+        selectinload(Enterprise.office),
+        selectinload(Enterprise.business_types),
+        selectinload(Enterprise.categories),
+        selectinload(Enterprise.commerce_officer),
+        selectinload(Enterprise.customs_officer),
+    ]
+
+
+# --- the pool of candidates awaiting screening ---------------------------------------------------------------
+
+
+def pool_candidates(args: Mapping[str, Any], user: Any = None) -> Select:
+    """Ids of the candidates (stage ``candidate``) in scope awaiting the screening decision, highest priority
+    first, then the longest waiting; filters: area, office, priority, category, recommending unit, search."""
+    stmt = scoped_enterprises(select(Enterprise.id), user=user).where(Enterprise.stage == "candidate")
+    ref = ListReference(user)
+    query = ListQuery.from_args(args, allowed=("area", "office", "priority", "category"))
+    stmt = stmt.where(*query.conditions(ref, user=user)[1:])
+    if args.get("unit"):
+        from crm.reference.models import RecommendingUnit
+
         stmt = stmt.where(
-            or_(
-                Enterprise.name.like(pattern),
-                Enterprise.uscc.like(code_pattern),
-                Enterprise.customs_code.like(code_pattern),
+            Enterprise.id.in_(
+                select(Recommendation.enterprise_id)
+                .join(RecommendingUnit, RecommendingUnit.id == Recommendation.unit_id)
+                .where(RecommendingUnit.code == args["unit"])
             )
         )
-    if filters.get("area"):
-        stmt = stmt.where(Enterprise.area_id == select(Area.id).where(Area.code == filters["area"]).scalar_subquery())
-    if filters.get("office"):
-        stmt = stmt.where(
-            Enterprise.office_id
-            == select(CustomsOffice.id).where(CustomsOffice.code == filters["office"]).scalar_subquery()
+    search = search_condition(args.get("q", ""))
+    if search is not None:
+        stmt = stmt.where(search)
+    return stmt.order_by(Enterprise.priority.asc().nulls_last(), Enterprise.stage_entered_at.asc(), Enterprise.id.asc())
+
+
+def enterprises_by_id(ids: list[int]) -> list[Enterprise]:
+    """The enterprises of a page, in the order of ``ids``, with what the pool shows loaded in bulk."""
+    rows = db.session.scalars(
+        select(Enterprise)
+        .where(Enterprise.id.in_(ids))
+        .options(
+            selectinload(Enterprise.area),
+            selectinload(Enterprise.office),
+            selectinload(Enterprise.recommendations).selectinload(Recommendation.unit),
         )
-    if filters.get("stage"):
-        stmt = stmt.where(Enterprise.stage == filters["stage"])
-    return stmt.order_by(Enterprise.updated_at.desc(), Enterprise.id.desc())
+    ).all()
+    position = {enterprise_id: index for index, enterprise_id in enumerate(ids)}
+    return sorted(rows, key=lambda e: position[e.id])
+
+
+def first_recommended_on(enterprise: Enterprise) -> Any:
+    return min((r.recommended_on for r in enterprise.recommendations), default=None)
+
+
+def waiting_days(enterprise: Enterprise) -> int:
+    return days_since(enterprise.stage_entered_at)
+
+
+# --- the detail page's own sections ---------------------------------------------------------------------
+
+
+def contacts_section_context(enterprise: Enterprise) -> dict:
+    return {"contacts": enterprise.contacts}
+
+
+def recommendations_section_context(enterprise: Enterprise) -> dict:
+    recommendations = db.session.scalars(
+        select(Recommendation)
+        .where(Recommendation.enterprise_id == enterprise.id)
+        .options(
+            selectinload(Recommendation.unit),
+            selectinload(Recommendation.recommended_by),
+            selectinload(Recommendation.categories),
+        )
+        .order_by(Recommendation.recommended_on.desc(), Recommendation.id.desc())
+    ).all()
+    return {"recommendations": recommendations}
+
+
+def credit_section_context(enterprise: Enterprise) -> dict:
+    history = db.session.scalars(
+        select(CreditStatusChange)
+        .where(CreditStatusChange.enterprise_id == enterprise.id)
+        .options(selectinload(CreditStatusChange.recorded_by))
+        .order_by(CreditStatusChange.effective_on.desc(), CreditStatusChange.id.desc())
+        .limit(20)
+    ).all()
+    return {"credit_history": history}
+
+
+def recent_notes(enterprise_id: int, limit: int = 5) -> list[EnterpriseNote]:
+    return list(
+        db.session.scalars(
+            select(EnterpriseNote)
+            .where(EnterpriseNote.enterprise_id == enterprise_id)
+            .options(selectinload(EnterpriseNote.author))
+            .order_by(EnterpriseNote.created_at.desc(), EnterpriseNote.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def scoped_notes(user: Any = None) -> Select:
+    return scoped_by_enterprise(select(EnterpriseNote), EnterpriseNote.enterprise_id, user=user)
+
+
+# --- saved views and imports ------------------------------------------------------------------------------
+
+
+def saved_views_for(user: Any) -> tuple[list[SavedView], list[SavedView]]:
+    """(the user's own views, views colleagues shared), each by name."""
+    views = db.session.scalars(
+        select(SavedView)
+        .where((SavedView.owner_id == user.id) | SavedView.is_shared.is_(True))
+        .options(selectinload(SavedView.owner))
+        .order_by(SavedView.name)
+    ).all()
+    return [v for v in views if v.owner_id == user.id], [v for v in views if v.owner_id != user.id]
+
+
+def imports_visible_to(user: Any) -> Select:
+    """Import records: everyone's for admins and managers, otherwise the user's own."""
+    stmt = select(EnterpriseImport).options(selectinload(EnterpriseImport.created_by))
+    if not scope_of(user).unrestricted:
+        stmt = stmt.where(EnterpriseImport.created_by_id == user.id)
+    return stmt.order_by(EnterpriseImport.created_at.desc(), EnterpriseImport.id.desc())
+
+
+def priority_rank(priority: Priority | None) -> int:
+    return {Priority.A: 0, Priority.B: 1, Priority.C: 2}.get(priority, 3)
+
+
+def parse_before(value: str | None) -> datetime | None:
+    """The timeline's ``before`` argument (an ISO instant), or None when absent or unreadable."""
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None

@@ -1,0 +1,122 @@
+"""A short-lived cache of the list's stage counts in Redis, invalidated by every committed change.
+
+Counting 100,000 enterprises by stage is the most expensive part of the list page, and it is the same for
+every page of the same filters and scope. The counts are kept in Redis under a key that includes a data
+version; any transaction that writes the enterprises (or their categories and business types) bumps the
+version once it has committed, so a cached count never outlives the data it was counted from (a reader
+that raced the commit stores its result under the old version, which nobody asks for again). Entries also
+expire after ``TTL_SECONDS``, which bounds the effect of writes made outside the application.
+
+The cache is used only when Redis is configured (``REDIS_URL``) and, under tests, only when a test enables
+``ENTERPRISE_COUNTS_CACHE`` (the suite's rolled-back transactions would otherwise leave counts behind).
+When Redis does not answer, the counts are computed as if there were no cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from flask import current_app, has_app_context
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+logger = logging.getLogger(__name__)
+
+VERSION_KEY = "crm:enterprise-counts:version"
+TTL_SECONDS = 300
+#: Tables whose changes can change a stage count.
+WATCHED_TABLES = frozenset({"enterprises", "enterprise_key_categories", "enterprise_business_types"})
+_STALE_KEY = "crm_enterprise_counts_stale"
+_clients: dict[str, Any] = {}
+_down_until: dict[str, float] = {}
+
+
+def _client() -> Any:
+    """A Redis client when the cache is on, else None (also for a while after Redis failed to answer)."""
+    if not has_app_context():
+        return None
+    config = current_app.config
+    url = config.get("REDIS_URL")
+    enabled = config.get("ENTERPRISE_COUNTS_CACHE", not current_app.testing)
+    if not url or not enabled or _down_until.get(url, 0) > time.monotonic():
+        return None
+    if url not in _clients:
+        import redis
+
+        _clients[url] = redis.Redis.from_url(url, socket_connect_timeout=0.2, socket_timeout=0.2)
+    return _clients[url]
+
+
+def _failed(exc: Exception) -> None:
+    url = current_app.config.get("REDIS_URL")
+    _down_until[url] = time.monotonic() + 30
+    logger.warning("Stage-count cache unavailable, counting directly for 30 s: %s", exc)
+
+
+def cached_counts(parts: dict[str, Any], compute: Callable[[], dict[str, int]]) -> dict[str, int]:
+    """``compute()``'s counts, from the cache when the same ``parts`` (scope, filters) were counted since the
+    last change."""
+    client = _client()
+    if client is None:
+        return compute()
+    digest = hashlib.sha1(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+    try:
+        version = (client.get(VERSION_KEY) or b"0").decode()
+        key = f"crm:enterprise-counts:{version}:{digest}"
+        hit = client.get(key)
+    except Exception as exc:  # any Redis failure: count directly
+        _failed(exc)
+        return compute()
+    if hit is not None:
+        return json.loads(hit)
+    counts = compute()
+    try:
+        client.set(key, json.dumps(counts), ex=TTL_SECONDS)
+    except Exception as exc:  # the counts are right; only caching failed
+        _failed(exc)
+    return counts
+
+
+def bump_version() -> None:
+    client = _client()
+    if client is None:
+        return
+    try:
+        client.incr(VERSION_KEY)
+    except Exception as exc:  # entries still expire after TTL_SECONDS
+        _failed(exc)
+
+
+def _touches_watched(statement: Any) -> bool:
+    table = getattr(statement, "table", None)
+    return bool(getattr(statement, "is_dml", False)) and getattr(table, "name", None) in WATCHED_TABLES
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _note_statement(state: Any) -> None:
+    if (state.is_insert or state.is_update or state.is_delete) and _touches_watched(state.statement):
+        state.session.info[_STALE_KEY] = True
+
+
+@event.listens_for(Session, "after_flush")
+def _note_flush(session: Session, flush_context: Any) -> None:
+    from crm.enterprises.models import Enterprise
+
+    if any(isinstance(obj, Enterprise) for objects in (session.new, session.dirty, session.deleted) for obj in objects):
+        session.info[_STALE_KEY] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _bump_after_commit(session: Session) -> None:
+    if session.info.pop(_STALE_KEY, False):
+        bump_version()
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_after_rollback(session: Session, previous_transaction: Any) -> None:
+    session.info.pop(_STALE_KEY, None)

@@ -1,0 +1,365 @@
+"""The enterprise timeline: entries from every provider in ``TIMELINE_PROVIDERS``, merged newest first.
+
+A provider is ``timeline_entries(enterprise_id: int, *, before: datetime | None = None, limit: int = 50)
+-> list[TimelineEntry]``: at most ``limit`` entries strictly older than ``before``, newest first. Other
+features add theirs with one line, as a ``"crm.<pkg>.queries:timeline_entries"`` string.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from flask import url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import String, and_, cast, select
+
+from crm.auth.models import User
+from crm.core.audit import AuditAction, AuditLog
+from crm.core.timeline import TimelineEntry
+from crm.core.timeutil import local_date, local_midnight
+from crm.enterprises.models import ContactRole, CreditStatus, EnterpriseNote, Priority, Recommendation, TargetTier
+from crm.enterprises.registry import resolve
+from crm.extensions import db
+
+Provider = Callable[..., list[TimelineEntry]]
+
+
+def _display_names(ids: set[int | None]) -> dict[int, str]:
+    ids = {i for i in ids if i}
+    if not ids:
+        return {}
+    return dict(db.session.execute(select(User.id, User.display_name).where(User.id.in_(ids))).all())
+
+
+def stage_change_entries(enterprise_id: int, *, before: datetime | None = None, limit: int = 50) -> list[TimelineEntry]:
+    """Every move between pipeline stages, with its comment or override reason."""
+    from crm.pipeline.models import Stage, StageChange
+
+    stmt = select(StageChange).where(StageChange.enterprise_id == enterprise_id)
+    if before is not None:
+        stmt = stmt.where(StageChange.changed_at < before)
+    changes = db.session.scalars(stmt.order_by(StageChange.changed_at.desc(), StageChange.id.desc()).limit(limit)).all()
+    if not changes:
+        return []
+    stages = {s.code: s.display_name for s in db.session.scalars(select(Stage))}
+    names = _display_names({c.changed_by_id for c in changes})
+    entries = []
+    for change in changes:
+        to_name = stages.get(change.to_stage, change.to_stage)
+        if change.from_stage is None:
+            title = _("Entered the pipeline: %(stage)s", stage=to_name)
+        else:
+            title = _(
+                "Stage: %(from)s → %(to)s", **{"from": stages.get(change.from_stage, change.from_stage), "to": to_name}
+            )
+        body = change.comment or ""
+        if change.override_reason:
+            body = (body + "\n" if body else "") + _("Override: %(reason)s", reason=change.override_reason)
+        entries.append(
+            TimelineEntry(
+                at=change.changed_at,
+                kind="stage",
+                title=title,
+                body=body,
+                author=names.get(change.changed_by_id),
+                icon="signpost-split",
+            )
+        )
+    return entries
+
+
+def note_entries(enterprise_id: int, *, before: datetime | None = None, limit: int = 50) -> list[TimelineEntry]:
+    stmt = select(EnterpriseNote).where(EnterpriseNote.enterprise_id == enterprise_id)
+    if before is not None:
+        stmt = stmt.where(EnterpriseNote.created_at < before)
+    notes = db.session.scalars(stmt.order_by(EnterpriseNote.created_at.desc(), EnterpriseNote.id.desc()).limit(limit))
+    notes = list(notes)
+    names = _display_names({n.author_id for n in notes})
+    return [
+        TimelineEntry(
+            at=note.created_at,
+            kind="note",
+            title=_("Note"),
+            body=note.body,
+            author=names.get(note.author_id),
+            url=url_for("enterprises.detail", enterprise_id=enterprise_id, _anchor=f"note-{note.id}"),
+            icon="chat-left-text",
+        )
+        for note in notes
+    ]
+
+
+def recommendation_entries(
+    enterprise_id: int, *, before: datetime | None = None, limit: int = 50
+) -> list[TimelineEntry]:
+    stmt = select(Recommendation).where(Recommendation.enterprise_id == enterprise_id)
+    if before is not None:
+        stmt = stmt.where(Recommendation.created_at < before)
+    rows = list(db.session.scalars(stmt.order_by(Recommendation.created_at.desc()).limit(limit)))
+    names = _display_names({r.recommended_by_id for r in rows})
+    return [
+        TimelineEntry(
+            at=r.created_at,
+            kind="recommendation",
+            title=_(
+                "Recommended by %(unit)s (priority %(priority)s)",
+                unit=r.unit.display_name if r.unit else "—",
+                priority=r.priority.value,
+            ),
+            body=r.reason,
+            author=names.get(r.recommended_by_id),
+            url=url_for("enterprises.detail", enterprise_id=enterprise_id, _anchor="section-recommendations"),
+            icon="hand-thumbs-up",
+        )
+        for r in rows
+    ]
+
+
+#: The audited record types whose changes the timeline shows as edits, and the actions shown for each.
+EDIT_RECORDS: dict[str, tuple[str, ...]] = {
+    "Enterprise": (AuditAction.CREATE, AuditAction.UPDATE, AuditAction.MERGE, AuditAction.IMPORT),
+    "Contact": (AuditAction.CREATE, AuditAction.UPDATE, AuditAction.DELETE),
+    "Recommendation": (AuditAction.UPDATE, AuditAction.DELETE),
+    "CreditStatusChange": (AuditAction.CREATE,),
+}
+
+FIELD_LABELS: dict[str, Any] = {
+    "name": _l("Name"),
+    "uscc": _l("Unified social credit code"),
+    "customs_code": _l("Customs registration code"),
+    "area_id": _l("Area"),
+    "office_id": _l("Customs office"),
+    "industry": _l("Industry"),
+    "target_tier": _l("Target tier"),
+    "trade_value": _l("Import and export value last year (10,000 USD)"),
+    "employees": _l("Employees"),
+    "address": _l("Address"),
+    "credit_status": _l("Credit status"),
+    "priority": _l("Priority"),
+    "commerce_officer_id": _l("Commerce staff"),
+    "customs_officer_id": _l("Customs officer"),
+    "coordinator_id": _l("Enterprise coordinator"),
+    "notes": _l("Remarks"),
+    "business_types": _l("Business types"),
+    "categories": _l("Key-enterprise categories"),
+    "role": _l("Role"),
+    "title": _l("Title"),
+    "mobile": _l("Mobile"),
+    "phone": _l("Phone"),
+    "email": _l("Email"),
+    "is_primary": _l("Primary contact"),
+    "reason": _l("Reason"),
+    "recommended_on": _l("Date"),
+    "unit_id": _l("Recommending unit"),
+    "incentives_suspended": _l("Incentives suspended"),
+}
+_HIDDEN_FIELDS = {"name_key", "updated_by_id", "created_by_id", "stage", "stage_entered_at", "import_batch_id", "id"}
+_ENUMS = {
+    "target_tier": TargetTier,
+    "credit_status": CreditStatus,
+    "priority": Priority,
+    "role": ContactRole,
+    "status": CreditStatus,
+}
+
+
+def _show(field: str, value: Any) -> str:
+    if value is None or value == "":
+        return "—"
+    enum = _ENUMS.get(field)
+    if enum is not None:
+        try:
+            return enum(value).label
+        except ValueError:
+            return str(value)
+    if isinstance(value, bool):
+        return _("Yes") if value else _("No")
+    text = str(value)
+    return text if len(text) <= 80 else text[:79] + "…"
+
+
+def _edit_title(log: AuditLog) -> tuple[str, str]:
+    changes = log.changes or {}
+    shown = {k: v for k, v in changes.items() if k not in _HIDDEN_FIELDS and k in FIELD_LABELS}
+    lines = []
+    for field, change in shown.items():
+        label = FIELD_LABELS[field]
+        if isinstance(change, dict):
+            parts = []
+            if change.get("added"):
+                parts.append("+ " + "、".join(str(v) for v in change["added"]))
+            if change.get("removed"):
+                parts.append("− " + "、".join(str(v) for v in change["removed"]))
+            lines.append(f"{label}: {' '.join(parts)}")
+        elif isinstance(change, list) and len(change) == 2 and not field.endswith("_id"):
+            lines.append(f"{label}: {_show(field, change[0])} → {_show(field, change[1])}")
+        else:
+            lines.append(str(label))
+    body = "\n".join(lines)
+    record, action = log.record_type, log.action
+    if record == "Enterprise":
+        if action == AuditAction.CREATE:
+            return _("Enterprise added"), ""
+        if action == AuditAction.MERGE:
+            return _("Merged with a duplicate record"), log.summary
+        if action == AuditAction.IMPORT:
+            return _("Imported from %(file)s", file=log.summary), ""
+        return _("Details changed"), body
+    if record == "Contact":
+        if action == AuditAction.CREATE:
+            return _("Contact added: %(name)s", name=log.summary), ""
+        if action == AuditAction.DELETE:
+            return _("Contact removed: %(name)s", name=log.summary), ""
+        return _("Contact changed: %(name)s", name=log.summary), body
+    if record == "Recommendation":
+        if action == AuditAction.DELETE:
+            return _("Recommendation removed"), ""
+        return _("Recommendation changed"), body
+    return _(
+        "Credit status recorded: %(status)s", status=_show("status", (changes.get("status") or [None, None])[1])
+    ), (_show("source", (changes.get("source") or [None, ""])[1]) if changes.get("source") else "")
+
+
+def edit_entries(enterprise_id: int, *, before: datetime | None = None, limit: int = 50) -> list[TimelineEntry]:
+    """Changes to the enterprise, its contacts, recommendations and credit status, from the audit trail."""
+    clauses = [
+        and_(AuditLog.record_type == record, AuditLog.action.in_(actions)) for record, actions in EDIT_RECORDS.items()
+    ]
+    from sqlalchemy import or_
+
+    stmt = select(AuditLog).where(AuditLog.enterprise_id == enterprise_id, or_(*clauses))
+    if before is not None:
+        stmt = stmt.where(AuditLog.created_at < before)
+    logs = list(db.session.scalars(stmt.order_by(AuditLog.created_at.desc(), AuditLog.id.desc()).limit(limit)))
+    names = _display_names({log.actor_id for log in logs})
+    entries = []
+    for log in logs:
+        title, body = _edit_title(log)
+        entries.append(
+            TimelineEntry(
+                at=log.created_at,
+                kind="edit",
+                title=title,
+                body=body,
+                author=names.get(log.actor_id) or log.actor_label,
+                icon="pencil",
+            )
+        )
+    return entries
+
+
+def task_entries(enterprise_id: int, *, before: datetime | None = None, limit: int = 50) -> list[TimelineEntry]:
+    """Cultivation tasks: when each was added and, once done, when it was completed."""
+    from crm.plans.models import CultivationTask, TaskStatus
+
+    created_stmt = (
+        select(CultivationTask, AuditLog.actor_id, AuditLog.actor_label)
+        .outerjoin(
+            AuditLog,
+            and_(
+                AuditLog.record_type == "CultivationTask",
+                AuditLog.record_id == cast(CultivationTask.id, String),
+                AuditLog.action == AuditAction.CREATE,
+            ),
+        )
+        .where(CultivationTask.enterprise_id == enterprise_id)
+    )
+    if before is not None:
+        created_stmt = created_stmt.where(CultivationTask.created_at < before)
+    created = db.session.execute(created_stmt.order_by(CultivationTask.created_at.desc()).limit(limit)).all()
+
+    done_stmt = select(CultivationTask).where(
+        CultivationTask.enterprise_id == enterprise_id,
+        CultivationTask.status == TaskStatus.DONE,
+        CultivationTask.completed_on.isnot(None),
+    )
+    if before is not None:
+        done_stmt = done_stmt.where(CultivationTask.completed_on <= local_date(before))
+    done = list(db.session.scalars(done_stmt.order_by(CultivationTask.completed_on.desc()).limit(limit)))
+    completers = _task_completers([t.id for t in done])
+    names = _display_names({row.actor_id for row in created} | set(completers.values()) | {t.owner_id for t in done})
+
+    entries = [
+        TimelineEntry(
+            at=task.created_at,
+            kind="task",
+            title=_("Cultivation task added: %(title)s", title=task.title),
+            body=task.description,
+            author=names.get(actor_id) or actor_label,
+            icon="list-check",
+        )
+        for task, actor_id, actor_label in created
+    ]
+    for task in done:
+        at = task.updated_at if local_date(task.updated_at) == task.completed_on else local_midnight(task.completed_on)
+        if before is not None and at >= before:
+            continue
+        author_id = completers.get(task.id) or task.owner_id
+        entries.append(
+            TimelineEntry(
+                at=at,
+                kind="task",
+                title=_("Cultivation task completed: %(title)s", title=task.title),
+                body=task.completion_note,
+                author=names.get(author_id),
+                icon="check2-square",
+            )
+        )
+    return entries
+
+
+def _task_completers(task_ids: list[int]) -> dict[int, int]:
+    """{task id: user who marked it done}, from the audit trail."""
+    if not task_ids:
+        return {}
+    logs = db.session.execute(
+        select(AuditLog.record_id, AuditLog.actor_id, AuditLog.changes)
+        .where(
+            AuditLog.record_type == "CultivationTask",
+            AuditLog.record_id.in_([str(i) for i in task_ids]),
+            AuditLog.action == AuditAction.UPDATE,
+        )
+        .order_by(AuditLog.id)
+    ).all()
+    result: dict[int, int] = {}
+    for record_id, actor_id, changes in logs:
+        status = (changes or {}).get("status")
+        if isinstance(status, list) and len(status) == 2 and status[1] == "done" and actor_id:
+            result[int(record_id)] = actor_id
+    return result
+
+
+#: Every timeline source, in no particular order (entries are merged by time).
+TIMELINE_PROVIDERS: tuple[Provider | str, ...] = (
+    "crm.enterprises.timeline:stage_change_entries",
+    "crm.enterprises.timeline:note_entries",
+    "crm.enterprises.timeline:edit_entries",
+    "crm.enterprises.timeline:recommendation_entries",
+    "crm.enterprises.timeline:task_entries",
+    "crm.standards.queries:timeline_entries",
+    "crm.visits.queries:timeline_entries",
+    "crm.events.queries:timeline_entries",
+)
+
+
+@dataclass
+class TimelinePage:
+    entries: list[TimelineEntry]
+    #: Pass as ``before`` to get the next (older) page; None on the last page.
+    next_before: datetime | None
+
+
+def merged_timeline(enterprise_id: int, *, before: datetime | None = None, limit: int = 20) -> TimelinePage:
+    """One page of the merged timeline, newest first, paginated by time."""
+    streams = [resolve(p)(enterprise_id, before=before, limit=limit + 1) for p in TIMELINE_PROVIDERS]
+    merged = list(
+        heapq.merge(*[sorted(s, key=lambda e: e.at, reverse=True) for s in streams], key=lambda e: e.at, reverse=True)
+    )
+    if len(merged) > limit:
+        return TimelinePage(entries=merged[:limit], next_before=merged[limit - 1].at)
+    return TimelinePage(entries=merged, next_before=None)

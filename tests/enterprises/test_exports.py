@@ -1,0 +1,111 @@
+"""Exports of the list: XLSX read back with openpyxl, CSV with BOM, scoped, audited; large ones in the background."""
+
+import io
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import select
+
+from crm.core.audit import AuditAction, AuditLog
+from crm.core.timeutil import local_date
+from crm.enterprises.exports import EXPORT_COLUMNS
+from crm.enterprises.models import EnterpriseExport, ExportStatus, Priority
+from crm.extensions import db
+from crm.reference.models import KeyCategory
+
+
+@pytest.fixture
+def exported(make_enterprise):
+    high_tech = db.session.scalars(select(KeyCategory).where(KeyCategory.code == "high_tech")).one()
+    quanzhou = make_enterprise(
+        name="泉州导出鞋业有限公司",
+        area="350500",
+        office="xm-quanzhou",
+        customs_code="3505960777",
+        priority=Priority.A,
+        trade_value=1234.5,
+        address='泉州市丰泽区, "滨海"大道\n1号',
+    )
+    quanzhou.categories = [high_tech]
+    db.session.commit()
+    fuzhou = make_enterprise(name="福州不应导出有限公司", area="350100", office="fz-mawei")
+    return quanzhou, fuzhou
+
+
+def test_xlsx_export_reads_back_with_chinese_headers_frozen_row_and_dates(client, make_user, exported):
+    quanzhou, _fuzhou = exported
+    client.login(make_user("bureau", areas=["350500"]))
+    response = client.get("/enterprises/export.xlsx?sort=name")
+    assert response.status_code == 200
+    assert response.headers["Content-Disposition"].startswith("attachment")
+    workbook = load_workbook(io.BytesIO(response.get_data()))
+    sheet = workbook.active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert list(rows[0]) == [c.header for c in EXPORT_COLUMNS]
+    assert rows[0][0] == "企业名称" and rows[0][1] == "统一社会信用代码"
+    assert sheet.freeze_panes == "A2"
+    assert sheet.column_dimensions["A"].width >= 30
+    names = [r[0] for r in rows[1:]]
+    assert names == [quanzhou.name], "only the enterprises in the caller's scope"
+    row = dict(zip(rows[0], rows[1], strict=True))
+    assert row["统一社会信用代码"] == quanzhou.uscc
+    assert row["所在地市"] == "泉州" and row["主管海关"] == "泉州海关"
+    assert row["重点企业类别"] == "高新技术企业"
+    assert row["优先级"] == "A" and row["目标层级"] == "高级认证企业" and row["培育阶段"] == "推荐候选"
+    assert row["上年进出口额（万美元）"] == 1234.5
+    created = sheet.cell(row=2, column=19)
+    assert created.is_date and created.value.date() == local_date(quanzhou.created_at)
+
+
+def test_csv_export_has_a_bom_and_quotes_what_needs_it(client, make_user, exported):
+    quanzhou, _fuzhou = exported
+    client.login(make_user("manager"))
+    response = client.get("/enterprises/export.csv?area=350500")
+    data = response.get_data()
+    assert data.startswith(b"\xef\xbb\xbf")
+    import csv
+
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
+    assert rows[0][:3] == ["企业名称", "统一社会信用代码", "海关注册编码"]
+    assert [r[0] for r in rows[1:]] == [quanzhou.name]
+    assert rows[1][11] == quanzhou.address
+    assert rows[1][18] == local_date(quanzhou.created_at).isoformat()
+
+
+def test_exports_are_audited(client, make_user, exported):
+    user = make_user("manager")
+    client.login(user)
+    client.get("/enterprises/export.csv?stage=candidate").get_data()
+    event = db.session.scalars(select(AuditLog).where(AuditLog.action == AuditAction.EXPORT)).one()
+    assert event.actor_id == user.id
+    assert event.changes["rows"] == 2 and event.changes["filters"] == {"stage": "candidate"}
+
+
+def test_unknown_format_is_404(client, make_user):
+    client.login(make_user("manager"))
+    assert client.get("/enterprises/export.pdf").status_code == 404
+
+
+def test_small_exports_download_at_once_and_large_ones_run_as_a_job(client, app, make_user, exported):
+    user = make_user("manager")
+    client.login(user)
+    small = client.post_form("/enterprises/exports", {"format": "xlsx", "query": "area=350500"})
+    assert small.status_code == 302 and "/enterprises/export.xlsx" in small.location
+    app.config["ENTERPRISE_EXPORT_BACKGROUND_ROWS"] = 1
+    try:
+        large = client.post_form("/enterprises/exports", {"format": "xlsx", "query": ""})
+    finally:
+        app.config.pop("ENTERPRISE_EXPORT_BACKGROUND_ROWS")
+    assert large.status_code == 302
+    job = db.session.scalars(select(EnterpriseExport)).one()
+    assert job.status == ExportStatus.DONE and job.processed_rows == 2
+    status = client.get(f"/enterprises/exports/{job.id}?format=json").json
+    assert status["done"] and status["percent"] == 100
+    page = client.get(large.location).get_data(as_text=True)
+    assert "data-export-download" in page
+    with client.get(status["download"]) as download:
+        rows = list(load_workbook(io.BytesIO(download.get_data())).active.iter_rows(values_only=True))
+    assert len(rows) == 3
+    other = app.test_client()
+    other.login(make_user("manager"))
+    assert other.get(f"/enterprises/exports/{job.id}").status_code == 404

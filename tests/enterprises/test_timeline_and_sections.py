@@ -1,0 +1,109 @@
+"""The merged timeline (newest first, paginated by time, authors) and the detail-section registry."""
+
+from datetime import UTC, datetime, timedelta
+
+from crm.core.timeline import TimelineEntry
+from crm.enterprises import sections, services, timeline
+from crm.enterprises.models import ContactRole, EnterpriseNote
+from crm.extensions import db
+from crm.pipeline.models import StageChange
+from crm.pipeline.services import enter_first_stage
+from crm.plans.models import Plan
+from crm.plans.services import complete_task, create_task
+
+
+def test_entries_from_every_source_are_merged_newest_first_with_authors(app, make_user, make_enterprise):
+    user = make_user("bureau", areas=["350100"], display_name="林晓")
+    enterprise = make_enterprise()
+    with app.test_request_context():
+        from flask_login import login_user
+
+        login_user(user)
+        enter_first_stage(enterprise, by=user)
+        db.session.flush()
+        services.save_contact(enterprise, None, {"name": "王伟", "role": ContactRole.CUSTOMS_LEAD})
+        services.update_enterprise(enterprise, {"address": "福州市马尾区"}, by=user)
+        services.add_note(enterprise, "第一次走访", by=user)
+        plan = Plan(enterprise_id=enterprise.id)
+        db.session.add(plan)
+        db.session.flush()
+        task = create_task(plan, title="建立关务内控制度")
+        complete_task(task, note="已印发")
+        db.session.flush()
+        page = timeline.merged_timeline(enterprise.id, limit=50)
+    kinds = {e.kind for e in page.entries}
+    assert {"stage", "note", "edit", "task"} <= kinds
+    times = [e.at for e in page.entries]
+    assert times == sorted(times, reverse=True)
+    note = next(e for e in page.entries if e.kind == "note")
+    assert note.author == "林晓" and note.body == "第一次走访"
+    edit = next(e for e in page.entries if e.title == "修改了企业信息")
+    assert "福州市马尾区" in edit.body and edit.author == "林晓"
+    assert any("建立关务内控制度" in e.title and e.body == "已印发" for e in page.entries)
+    assert any(e.title.startswith("新增联系人") for e in page.entries)
+
+
+def test_pages_follow_time(app, make_enterprise):
+    enterprise = make_enterprise()
+    start = datetime.now(UTC) + timedelta(days=1)  # newer than the record's own "added" entry
+    for n in range(7):
+        db.session.add(
+            EnterpriseNote(enterprise_id=enterprise.id, body=f"备忘{n}", created_at=start + timedelta(days=n))
+        )
+    db.session.flush()
+    with app.test_request_context():
+        first = timeline.merged_timeline(enterprise.id, limit=3)
+        assert [e.body for e in first.entries] == ["备忘6", "备忘5", "备忘4"]
+        second = timeline.merged_timeline(enterprise.id, before=first.next_before, limit=3)
+        assert [e.body for e in second.entries] == ["备忘3", "备忘2", "备忘1"]
+        last = timeline.merged_timeline(enterprise.id, before=second.next_before, limit=3)
+        assert [e.body for e in last.entries] == ["备忘0", ""]  # then the record's "added" entry
+        assert last.entries[1].title == "新增企业" and last.next_before is None
+
+
+def test_a_provider_from_another_feature_is_one_entry(app, make_enterprise, monkeypatch):
+    enterprise = make_enterprise()
+
+    def visits(enterprise_id, *, before=None, limit=50):
+        return [TimelineEntry(at=datetime(2030, 1, 1, tzinfo=UTC), kind="visit", title="走访", author="海关")]
+
+    monkeypatch.setattr(timeline, "TIMELINE_PROVIDERS", (*timeline.TIMELINE_PROVIDERS, visits))
+    with app.test_request_context():
+        assert timeline.merged_timeline(enterprise.id).entries[0].kind == "visit"
+
+
+def test_timeline_page(client, make_user, make_enterprise):
+    enterprise = make_enterprise()
+    db.session.add(StageChange(enterprise_id=enterprise.id, from_stage=None, to_stage="candidate"))
+    db.session.commit()
+    client.login(make_user("admin"))
+    body = client.get(f"/enterprises/{enterprise.id}/timeline").get_data(as_text=True)
+    assert "进入培育流程" in body
+    assert client.get(f"/enterprises/{enterprise.id}/timeline?before=garbage").status_code == 200
+
+
+def test_package_sections_follow_the_contract():
+    section = sections.package_section("visits")
+    assert section.template == "visits/_enterprise_section.html"
+    assert section.context == "crm.visits.queries:enterprise_section_context"
+    keys = [s.key for s in sections.DETAIL_SECTIONS]
+    assert {"contacts", "recommendations", "credit", "pipeline", "standards", "plans", "visits", "events"} <= set(keys)
+
+
+def test_every_registered_section_and_provider_resolves(app):
+    from crm.enterprises.registry import resolve
+    from crm.enterprises.timeline import TIMELINE_PROVIDERS
+
+    for section in sections.DETAIL_SECTIONS:
+        app.jinja_env.get_template(section.template)
+        assert callable(resolve(section.context))
+    for provider in TIMELINE_PROVIDERS:
+        assert callable(resolve(provider))
+
+
+def test_a_registered_section_is_rendered_on_the_page(client, make_user, make_enterprise, monkeypatch, tmp_path):
+    enterprise = make_enterprise()
+    extra = sections.DetailSection("probe", "enterprises/_section_credit.html", lambda e: {"credit_history": []})
+    monkeypatch.setattr(sections, "DETAIL_SECTIONS", (*sections.DETAIL_SECTIONS, extra))
+    client.login(make_user("admin"))
+    assert 'id="section-probe"' in client.get(f"/enterprises/{enterprise.id}").get_data(as_text=True)
