@@ -14,7 +14,7 @@ from sqlalchemy.orm import selectinload
 from crm.api.errors import ApiError, validation_error
 from crm.api.helpers import api_page_args, json_body, paginated_response, parse_date
 from crm.core.pagination import paginate
-from crm.core.permissions import Permission, has_permission
+from crm.core.permissions import Permission, permission_required
 from crm.core.scope import get_enterprise_or_404
 from crm.core.timeutil import local_tz
 from crm.events import queries, services
@@ -36,14 +36,7 @@ PATCHABLE = frozenset(
 )
 
 
-def _require_edit() -> None:
-    if not has_permission(current_user, Permission.EDIT):
-        raise ApiError(403, _("Your role may not change events."), code="forbidden")
-
-
 def _event(event_id: int, *, manage: bool = False) -> Event:
-    if manage:
-        _require_edit()
     return get_event_or_404(event_id, manage=manage)
 
 
@@ -183,8 +176,8 @@ def list_events():
 
 
 @bp.post("")
+@permission_required(Permission.EDIT)
 def create_event():
-    _require_edit()
     values = _event_values(json_body())
     try:
         event = services.create_event(values, by=current_user)
@@ -201,6 +194,7 @@ def get_event(event_id: int):
 
 
 @bp.patch("/<int:event_id>")
+@permission_required(Permission.EDIT)
 def update_event(event_id: int):
     """Change fields, and/or move the status: ``published``, ``finished``, or ``cancelled`` with ``cancel_reason``."""
     event = _event(event_id, manage=True)
@@ -246,6 +240,7 @@ def list_invitations(event_id: int):
 
 
 @bp.post("/<int:event_id>/invitations")
+@permission_required(Permission.EDIT)
 def create_invitations(event_id: int):
     """Invite enterprises by id (one, a filter's result, or a cohort's members); the new links are returned once."""
     event = _event(event_id, manage=True)
@@ -295,6 +290,7 @@ def list_registrations(event_id: int):
 
 
 @bp.post("/<int:event_id>/registrations")
+@permission_required(Permission.EDIT)
 def create_registration(event_id: int):
     """Register an attendee directly (staff): ``enterprise_id`` (invited now if it was not), name, role, mobile."""
     event = _event(event_id, manage=True)
@@ -337,6 +333,7 @@ def get_registration(event_id: int, registration_id: int):
 
 
 @bp.post("/<int:event_id>/registrations/<int:registration_id>/cancel")
+@permission_required(Permission.EDIT)
 def cancel_registration(event_id: int, registration_id: int):
     event = _event(event_id, manage=True)
     registration = get_registration_or_404(event, registration_id)
@@ -387,6 +384,7 @@ def _outcome(outcome: services.CheckInOutcome) -> dict[str, Any]:
 
 
 @bp.post("/<int:event_id>/attendance")
+@permission_required(Permission.EDIT)
 def check_in(event_id: int):
     """Check in by ``registration_id``, by ``registration_ids`` (bulk) or by a scanned QR ``payload``."""
     event = _event(event_id, manage=True)
@@ -428,6 +426,7 @@ def check_in(event_id: int):
 
 
 @bp.delete("/<int:event_id>/attendance/<int:registration_id>")
+@permission_required(Permission.EDIT)
 def undo_check_in(event_id: int, registration_id: int):
     event = _event(event_id, manage=True)
     registration = get_registration_or_404(event, registration_id)
@@ -437,10 +436,9 @@ def undo_check_in(event_id: int, registration_id: int):
 
 
 @bp.get("/statistics")
+@permission_required(Permission.REPORTS)
 def statistics():
     """Events held and enterprises invited, registered and attended, in total, by area, topic and kind."""
-    if not has_permission(current_user, Permission.REPORTS):
-        raise ApiError(403, _("Your role may not run reports."), code="forbidden")
     errors: dict[str, list[str]] = {}
     date_from = parse_date(request.args.get("from"), "from", errors)
     date_to = parse_date(request.args.get("to"), "to", errors)

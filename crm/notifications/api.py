@@ -10,6 +10,7 @@ from flask_login import current_user
 
 from crm.api.errors import ApiError
 from crm.api.helpers import paginated_response
+from crm.core.permissions import permission_required
 from crm.extensions import db
 from crm.notifications import services
 from crm.notifications.models import Notification
@@ -43,6 +44,7 @@ def unread_count():
 
 
 @bp.post("/<int:notification_id>/read")
+@permission_required()
 def mark_read(notification_id: int):
     notification = db.session.get(Notification, notification_id)
     if notification is None or notification.user_id != current_user.id:
@@ -53,6 +55,7 @@ def mark_read(notification_id: int):
 
 
 @bp.post("/read-all")
+@permission_required()
 def mark_all_read():
     marked = services.mark_all_read(current_user)
     db.session.commit()

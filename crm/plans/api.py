@@ -13,7 +13,7 @@ from crm.api.errors import ApiError, validation_error
 from crm.api.helpers import json_body, paginated_response, parse_date
 from crm.auth.models import User
 from crm.core.models import json_value
-from crm.core.permissions import Permission, has_permission
+from crm.core.permissions import Permission, permission_required
 from crm.core.scope import build_scope, get_enterprise_or_404
 from crm.core.timeutil import local_today
 from crm.enterprises.models import Contact, Enterprise, TargetTier
@@ -88,11 +88,6 @@ def serialize_task(task: CultivationTask) -> dict[str, Any]:
         "created_at": json_value(task.created_at),
         "updated_at": json_value(task.updated_at),
     }
-
-
-def _require_edit() -> None:
-    if not has_permission(current_user, Permission.EDIT):
-        raise ApiError(403, _("Your role cannot change plans or tasks."))
 
 
 def _open_plan_or_404(enterprise: Enterprise) -> Plan:
@@ -172,8 +167,8 @@ def get_plan(enterprise_id: int):
 
 
 @bp.post("/enterprises/<int:enterprise_id>/plan")
+@permission_required(Permission.EDIT)
 def create_plan(enterprise_id: int):
-    _require_edit()
     enterprise = get_enterprise_or_404(enterprise_id)
     body = json_body()
     changes = _plan_changes(body, enterprise, partial=False)
@@ -192,8 +187,8 @@ def create_plan(enterprise_id: int):
 
 
 @bp.patch("/enterprises/<int:enterprise_id>/plan")
+@permission_required(Permission.EDIT)
 def update_plan(enterprise_id: int):
-    _require_edit()
     enterprise = get_enterprise_or_404(enterprise_id)
     plan = _open_plan_or_404(enterprise)
     changes = _plan_changes(json_body(), enterprise, partial=True)
@@ -268,8 +263,8 @@ def list_tasks(enterprise_id: int):
 
 
 @bp.post("/enterprises/<int:enterprise_id>/plan/tasks")
+@permission_required(Permission.EDIT)
 def create_task(enterprise_id: int):
-    _require_edit()
     enterprise = get_enterprise_or_404(enterprise_id)
     plan = _open_plan_or_404(enterprise)
     changes = _task_changes(json_body(), plan, partial=False)
@@ -298,8 +293,8 @@ def get_task(task_id: int):
 
 
 @bp.patch("/tasks/<int:task_id>")
+@permission_required(Permission.EDIT)
 def update_task(task_id: int):
-    _require_edit()
     task = queries.scoped_task(task_id)
     if task is None:
         raise ApiError(404, _("No such task."))

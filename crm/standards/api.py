@@ -13,7 +13,7 @@ from sqlalchemy.orm import selectinload
 from crm.api.errors import ApiError, validation_error
 from crm.api.helpers import json_body, paginated_response, parse_date
 from crm.core.models import json_value
-from crm.core.permissions import Permission, has_permission
+from crm.core.permissions import Permission, permission_required
 from crm.core.scope import get_enterprise_or_404
 from crm.core.timeutil import local_today
 from crm.extensions import db
@@ -147,9 +147,8 @@ def latest(enterprise_id: int):
 
 
 @bp.post("/enterprises/<int:enterprise_id>/assessments")
+@permission_required(Permission.EDIT)
 def create(enterprise_id: int):
-    if not has_permission(current_user, Permission.EDIT):
-        raise ApiError(403, _("Your role cannot record assessments."))
     enterprise = get_enterprise_or_404(enterprise_id)
     body = json_body()
     errors: dict[str, list[str]] = {}

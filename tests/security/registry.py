@@ -78,6 +78,15 @@ def _uscc(builder, side):
     return uscc_for(700_000 + next(builder.counter), "350102")
 
 
+def _link_token_hash(builder, side):
+    """A real registration link: the world keeps the plain token so the matrix can open the link pages."""
+    from crm.events.tokens import new_token
+
+    plain, hashed = new_token()
+    builder.world.plain_secrets[("event_invitations", side)] = plain
+    return hashed
+
+
 COLUMN_VALUES: dict[str, Any] = {
     # Identifiers with a checked format (the API documents it): valid values, not payloads.
     "enterprises.uscc": _uscc,
@@ -86,6 +95,7 @@ COLUMN_VALUES: dict[str, Any] = {
     "audit_log.action": AuditAction.UPDATE,
     "audit_log.changes": lambda builder, side: {"name": [builder.text(), builder.text()]},
     "queued_jobs.args": lambda builder, side: [],
+    "event_invitations.token_hash": _link_token_hash,
 }
 
 REUSE_EXISTING: frozenset[str] = frozenset({"stages"})
@@ -123,6 +133,11 @@ def _enterprise_record_id(world, role, side):
     return str(world.key("enterprises", side))
 
 
+def _link_token(world, role, side):
+    # The token is the only authority on the public link pages: no scope applies to them.
+    return world.plain_secrets[("event_invitations", side or "in")]
+
+
 PARAMS: dict[Any, Any] = {
     ("reference.list_rows", "slug"): "areas",
     ("reference.create_row", "slug"): "areas",
@@ -133,6 +148,8 @@ PARAMS: dict[Any, Any] = {
     ("audit.record", "record_type"): "Enterprise",
     ("audit.record", "record_id"): _enterprise_record_id,
     ("audit.export", "file_format"): "csv",
+    # The registration link pages (/e/<token>/...): the plain token of the world's invitation on that side.
+    "token": _link_token,
 }
 
 # --- expected statuses -----------------------------------------------------------------------------------

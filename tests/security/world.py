@@ -92,6 +92,8 @@ class World:
     #: Unique pieces ("#17#") of the texts of records that belong to the "out" enterprise: a scoped user must
     #: never see one, on any page, export or API answer.
     out_of_scope_markers: set[str] = field(default_factory=set)
+    #: (table, side) -> the plain secret whose hash a registry column value stored (a registration link's token).
+    plain_secrets: dict[tuple[str, str | None], str] = field(default_factory=dict)
 
     def key(self, table: str, side: str | None) -> Any:
         sides = self.keys[table]
