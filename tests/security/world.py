@@ -94,6 +94,8 @@ class World:
     out_of_scope_markers: set[str] = field(default_factory=set)
     #: (table, side) -> the plain secret whose hash a registry column value stored (a registration link's token).
     plain_secrets: dict[tuple[str, str | None], str] = field(default_factory=dict)
+    #: (name, side) -> the primary key of a row made by ``registry.EXTRA_ROWS``.
+    extra_keys: dict[tuple[str, str | None], Any] = field(default_factory=dict)
 
     def key(self, table: str, side: str | None) -> Any:
         sides = self.keys[table]
@@ -178,6 +180,24 @@ class WorldBuilder:
         if side == OUT and self.world.enterprise_of(table_name, OUT) is not None:
             self.world.out_of_scope_markers.update(texts)
         return obj
+
+    def extra(self, name: str, side: str) -> Any:
+        """The row ``registry.EXTRA_ROWS[name]`` makes for a side (a second row of a table, owned by another
+        record), created on first use; its texts count as out of scope like any row of the "out" enterprise."""
+        if (name, side) in self.world.extra_keys:
+            return self.world.extra_keys[(name, side)]
+        self.text_frames.append([])
+        try:
+            obj = registry.EXTRA_ROWS[name](self, side)
+            db.session.flush()
+        finally:
+            texts = self.text_frames.pop()
+        mapper = self.models[obj.__table__.name]
+        pk = mapper.primary_key_from_instance(obj)
+        self.world.extra_keys[(name, side)] = pk[0] if len(pk) == 1 else ",".join(str(v) for v in pk)
+        if side == OUT and getattr(obj, "enterprise_id", None) is not None:
+            self.world.out_of_scope_markers.update(texts)
+        return self.world.extra_keys[(name, side)]
 
     def _remember(self, table_name: str, side: str | None, obj: Any) -> None:
         if obj is None:
@@ -346,6 +366,9 @@ class WorldBuilder:
                 continue
             for side in (IN, OUT) if table_name in self.world.sided else (None,):
                 self.row(table_name, side)
+        for name in registry.EXTRA_ROWS:
+            for side in (IN, OUT):
+                self.extra(name, side)
         db.session.commit()
         return self.world
 
