@@ -41,11 +41,35 @@ def set_security_headers(response: Response) -> Response:
 
 
 class BoundedIntegerConverter(IntegerConverter):
-    """``<int:id>`` limited to the database's integer range unless a rule says otherwise (``max=...``)."""
+    """``<int:id>`` limited to the database's integer range unless a rule says otherwise (``max=...``).
+
+    The range is part of the rule's pattern, not only a check after matching: a path whose number is out of range
+    then matches no rule, whatever the method, and answers 404 (after a failed check Werkzeug would answer 405
+    when another rule serves the same path with another method)."""
 
     def __init__(self, url_map, *args, **kwargs):
         kwargs.setdefault("max", MAX_URL_INTEGER)
         super().__init__(url_map, *args, **kwargs)
+        if self.max is not None and not self.signed and not self.fixed_digits:
+            self.regex = f"0*(?:{digits_up_to(int(self.max))})"
+
+
+def digits_up_to(limit: int) -> str:
+    """A regular expression for the decimal numbers 0 to ``limit`` (no leading zeros)."""
+    text = str(limit)
+    size = len(text)
+    if size == 1:
+        return f"[0-{text}]"
+    options = ["[0-9]"]
+    if size > 2:
+        options.append(f"[1-9][0-9]{{1,{size - 2}}}")
+    for position, digit in enumerate(text):
+        low, high = (1 if position == 0 else 0), int(digit) - 1
+        if high >= low:
+            rest = size - position - 1
+            options.append(f"{text[:position]}[{low}-{high}]" + (f"[0-9]{{{rest}}}" if rest else ""))
+    options.append(text)
+    return "|".join(options)
 
 
 def init_app(app: Flask) -> None:

@@ -25,6 +25,22 @@ def test_ids_beyond_the_database_range_are_not_found(client, make_user, api_toke
     assert client.get(f"/api/v1/enterprises/{MAX_URL_INTEGER + 1}", headers=headers).status_code == 404
     assert client.get(f"/api/v1/enterprises/{MAX_URL_INTEGER}", headers=headers).status_code == 404
     assert client.get("/api/v1/enterprises?page=1000001", headers=headers).status_code == 400
+    # Whatever the method, even where another rule serves the same path with another method (no 405).
+    for method in ("PATCH", "POST"):
+        for url in (f"/api/v1/enterprises/{MAX_URL_INTEGER + 1}/plan", "/api/v1/enterprises/99999999999999999999/plan"):
+            assert client.open(url, method=method, json={}, headers=headers).status_code == 404, (method, url)
+    assert client.get(f"/enterprises/{MAX_URL_INTEGER + 1}/plan", headers=headers).status_code == 404
+
+
+def test_the_url_range_pattern_accepts_exactly_the_numbers_up_to_the_limit():
+    import re
+
+    from crm.core.security import digits_up_to
+
+    for limit in (7, 10, 99, 100, 2024, MAX_URL_INTEGER):
+        pattern = re.compile(digits_up_to(limit))
+        for number in (*range(150), limit - 1, limit, limit + 1, limit * 10, limit + 999):
+            assert bool(pattern.fullmatch(str(number))) == (0 <= number <= limit), (limit, number)
 
 
 def test_a_405_says_which_methods_are_allowed(client, make_user, api_token):
