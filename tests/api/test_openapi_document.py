@@ -92,6 +92,8 @@ def test_operations_have_unique_ids_and_document_their_errors():
             arguments = set(re.findall(r"{([^}]+)}", path))
             parameters = [_resolved(document, p) for p in item.get("parameters", []) + operation.get("parameters", [])]
             declared = {p.get("name") for p in parameters if p.get("in") == "path"}
+            if any(p.get("name") in ("page", "per_page") for p in parameters) and "400" not in responses:
+                problems.append(f"{name}: takes page and per_page but does not document 400 (an invalid page)")
             if arguments and "404" not in responses:
                 problems.append(f"{name}: takes a record id but does not document 404 (missing or out of scope)")
             if not arguments <= declared:

@@ -112,11 +112,13 @@ COLUMN_VALUES: dict[str, Any] = {
     "events.status": lambda builder, side: _event_status("published"),
     "event_invitations.revoked_at": None,
     # Codes the application looks up: the readiness badge's outcome, a reminder rule's watcher, a scheduled job's
-    # name (its history page), a standard version's code (checked against a pattern, used in URLs).
+    # name (its history page), a standard version's code (checked against a pattern, used in URLs), the financial
+    # ratio an item is computed from.
     "enterprises.readiness_outcome": "pass",
     "reminder_rules.watch": "task_due",
     "job_runs.job_name": "reminders.sweep",
     "standard_versions.code": "security-world-2026",
+    "standard_items.computed_from": "solvency",
 }
 
 REUSE_EXISTING: frozenset[str] = frozenset({"stages"})
