@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, current_app
+from typing import Any
+
+from flask import Flask, Response, abort, current_app, request
+from flask_babel import gettext as _
 from werkzeug.routing import IntegerConverter
 
 #: The largest id an ``<int:...>`` URL argument accepts: PostgreSQL's INTEGER. A larger number answers 404
@@ -72,9 +75,31 @@ def digits_up_to(limit: int) -> str:
     return "|".join(options)
 
 
+def refuse_nul_characters() -> None:
+    """No text may hold a NUL character (PostgreSQL cannot store one): a request carrying one in its path, query,
+    form fields or JSON body answers 400 before any view reads it, on every database alike."""
+    texts: list[str] = [request.path]
+    texts.extend(item for pair in request.args.items(multi=True) for item in pair)
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        texts.extend(item for pair in request.form.items(multi=True) for item in pair)
+    if any("\x00" in text for text in texts) or (request.is_json and _holds_nul(request.get_json(silent=True))):
+        abort(400, _("The request contains a NUL character, which no text may hold."))
+
+
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False
+
+
 def init_app(app: Flask) -> None:
     # Before any blueprint adds its rules: converters are bound when a rule is added.
     app.url_map.converters["int"] = BoundedIntegerConverter
+    app.before_request(refuse_nul_characters)
     app.after_request(set_security_headers)
     proxies = app.config.get("CRM_TRUSTED_PROXIES", 0)
     if proxies:

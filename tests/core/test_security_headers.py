@@ -65,3 +65,16 @@ def test_behind_a_trusted_proxy_the_client_address_is_the_forwarded_one(app_envi
         # A client cannot add addresses in front of the one the proxy appended.
         forged = client.get("/_test/address", headers={"X-Forwarded-For": "1.2.3.4, 203.0.113.9"})
         assert forged.text == "203.0.113.9"
+
+
+def test_a_nul_character_anywhere_in_a_request_is_refused_before_any_view(client, make_user, api_token):
+    """PostgreSQL cannot store NUL: a request carrying one answers 400 on every database, never a server error."""
+    headers = api_token(make_user("admin"))
+    assert client.get("/api/v1/events?organiser=a%00b", headers=headers).status_code == 400
+    assert client.get("/api/v1/standards/a%00b/items", headers=headers).status_code == 400
+    response = client.post("/api/v1/events", json={"title": "x\x00", "organisers": []}, headers=headers)
+    assert response.status_code == 400 and response.json["error"]["code"] == "bad_request"
+    assert client.post("/api/v1/events", json={"x\x00": 1}, headers=headers).status_code == 400
+    page = client.post_form("/login", {"username": "a\x00", "password": "b"})
+    assert page.status_code == 400 and "text/html" in page.content_type
+    assert client.get("/api/v1/events?organiser=ab", headers=headers).status_code == 200
