@@ -136,8 +136,9 @@ class Config:
         self.RATELIMIT_STORAGE_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 1} if self.REDIS_URL else {}
         self.RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
         self.RATELIMIT_SWALLOW_ERRORS = True
-        #: Requests per client address to the public event registration links (Flask-Limiter notation).
-        self.CRM_EVENT_LINK_RATE_LIMIT = env.text("CRM_EVENT_LINK_RATE_LIMIT", "30 per minute; 300 per hour")
+        #: Requests per client address to the public registration links, all link pages together (Flask-Limiter
+        #: notation; the default is crm.core.permissions.PUBLIC_LINK_LIMIT).
+        self.CRM_EVENT_LINK_RATE_LIMIT = env.text("CRM_EVENT_LINK_RATE_LIMIT", "30 per minute;300 per hour")
 
         self.API_MAX_PER_PAGE = 200
         self.UI_PER_PAGE = 50

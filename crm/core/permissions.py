@@ -15,7 +15,8 @@ from enum import StrEnum
 from functools import wraps
 from typing import Any
 
-from flask import abort
+from flask import abort, current_app
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
@@ -88,8 +89,11 @@ def has_permission(user: Any, permission: Permission) -> bool:
 
 
 #: Rate limit for public pages reached with a token (registration links): generous for a person, tight for a
-#: script guessing tokens. Counted per client address (Redis when REDIS_URL is set, memory otherwise).
+#: script guessing tokens. Counted per client address over every such page together (wrong tokens included), in
+#: Redis when REDIS_URL is set, in memory otherwise. This is the default of the setting below.
 PUBLIC_LINK_LIMIT = "30 per minute;300 per hour"
+#: The setting (environment variable) that changes the public link limit.
+PUBLIC_LINK_LIMIT_SETTING = "CRM_EVENT_LINK_RATE_LIMIT"
 #: Rate limit on login attempts per client address (on top of the per-account lockout).
 LOGIN_LIMIT = "20 per minute"
 
@@ -135,9 +139,9 @@ def permission_required(*permissions: Permission) -> Callable:
         @wraps(view)
         @login_required
         def wrapper(*args, **kwargs):
-            for permission in permissions:
-                if not has_permission(current_user, permission):
-                    abort(403)
+            if not all(has_permission(current_user, permission) for permission in permissions):
+                # The API answers with this text; the 403 page says the same.
+                abort(403, _("Your role does not allow this action. Ask an administrator if you need it."))
             return view(*args, **kwargs)
 
         setattr(wrapper, ACCESS_ATTRIBUTE, access)
@@ -146,18 +150,26 @@ def permission_required(*permissions: Permission) -> Callable:
     return decorator
 
 
+def public_link_limit() -> str:
+    """The rate limit of the public token pages now: the configured one, else ``PUBLIC_LINK_LIMIT``."""
+    return current_app.config.get(PUBLIC_LINK_LIMIT_SETTING) or PUBLIC_LINK_LIMIT
+
+
 def public(
     view: Callable | None = None, *, limit: str | None = None, limit_methods: list[str] | None = None
 ) -> Callable:
-    """Declare a view open to anyone (no login). ``limit`` adds a per-address rate limit, e.g.
-    ``@public(limit=PUBLIC_LINK_LIMIT)`` on a registration link reached with a token; ``limit_methods``
-    restricts the limit to some methods (``["POST"]``)."""
+    """Declare a view open to anyone (no login). ``limit`` adds a per-address rate limit; ``limit_methods``
+    restricts it to some methods (``["POST"]``). ``@public(limit=PUBLIC_LINK_LIMIT)`` on a page reached with a
+    token from an email applies the configured public link limit, one budget shared by every such page."""
 
     def decorator(view: Callable) -> Callable:
         if limit:
             from crm.extensions import limiter
 
-            view = limiter.limit(limit, methods=limit_methods)(view)
+            if limit == PUBLIC_LINK_LIMIT:
+                view = limiter.shared_limit(public_link_limit, scope="public-links", methods=limit_methods)(view)
+            else:
+                view = limiter.limit(limit, methods=limit_methods)(view)
         setattr(view, ACCESS_ATTRIBUTE, Access(public=True))
         return view
 

@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import Table, func, insert, select
 
 from crm.auth.models import User
 from crm.auth.services import create_user, find_user
@@ -139,6 +139,16 @@ def bulk_insert(table, rows: Iterable[dict[str, Any]]) -> int:
         db.session.execute(insert(table), batch)
         count += len(batch)
     return count
+
+
+def reset_id_sequences(*tables: Table) -> None:
+    """After bulk inserts with explicit ids, move each table's PostgreSQL id sequence past its highest id so the
+    application's next insert does not collide (SQLite needs nothing: it continues from the largest rowid)."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return
+    for table in tables:
+        next_id = select(func.coalesce(func.max(table.c.id), 0) + 1).scalar_subquery()
+        db.session.execute(select(func.setval(func.pg_get_serial_sequence(table.name, "id"), next_id, False)))
 
 
 def demo_password(rng: random.Random) -> str:
@@ -381,10 +391,7 @@ def seed_enterprises(ctx: DemoContext, count: int) -> None:
         ctx.enterprise_facts[enterprise_id] = (area_code, office.code, stage)
 
     flush_rows()
-    if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(
-            text("SELECT setval(pg_get_serial_sequence('enterprises', 'id'), (SELECT MAX(id) FROM enterprises))")
-        )
+    reset_id_sequences(Enterprise.__table__)
     ctx.first_enterprise_id, ctx.last_enterprise_id = start_id, start_id + count - 1
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, jsonify, request
@@ -12,14 +12,33 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from crm.api.errors import ApiError, validation_error
-from crm.api.helpers import api_page_args, json_body, paginated_response, parse_date
+from crm.api.helpers import (
+    api_page_args,
+    as_id,
+    as_int,
+    id_list,
+    is_choice,
+    json_body,
+    paginated_response,
+    query_choice,
+    query_date,
+)
 from crm.core.pagination import paginate
-from crm.core.permissions import Permission, has_permission
+from crm.core.permissions import Permission, permission_required
 from crm.core.scope import get_enterprise_or_404
+from crm.core.security import MAX_URL_INTEGER
 from crm.core.timeutil import local_tz
 from crm.events import queries, services
 from crm.events.access import get_event_or_404, get_registration_or_404, scoped_registrations
-from crm.events.models import CheckInMethod, Event, EventKind, EventStatus, InvitationSource, Registration
+from crm.events.models import (
+    CheckInMethod,
+    Event,
+    EventKind,
+    EventStatus,
+    InvitationSource,
+    Registration,
+    RegistrationStatus,
+)
 from crm.events.serializers import serialize_event, serialize_invitation, serialize_registration
 from crm.events.services import EventError, EventValidationError
 from crm.events.tokens import invitation_link
@@ -30,20 +49,15 @@ from crm.standards.models import StandardItem
 bp = Blueprint("events_api", __name__, url_prefix="/events")
 
 TEXT_FIELDS = ("title", "venue", "online_url", "description")
+#: The statuses a PATCH may move an event to (the current one is accepted too, and changes nothing).
+STATUS_MOVES = (EventStatus.PUBLISHED.value, EventStatus.FINISHED.value, EventStatus.CANCELLED.value)
 PATCHABLE = frozenset(
     {*TEXT_FIELDS, "kind", "starts_at", "ends_at", "registration_closes_at", "capacity", "seats_per_enterprise"}
     | {"organisers", "topics"}
 )
 
 
-def _require_edit() -> None:
-    if not has_permission(current_user, Permission.EDIT):
-        raise ApiError(403, _("Your role may not change events."), code="forbidden")
-
-
 def _event(event_id: int, *, manage: bool = False) -> Event:
-    if manage:
-        _require_edit()
     return get_event_or_404(event_id, manage=manage)
 
 
@@ -52,24 +66,29 @@ def _detail(event: Event) -> dict[str, Any]:
 
 
 def _parse_instant(value: Any, name: str, errors: dict[str, list[str]]) -> datetime | None:
-    """An ISO 8601 date-time; without an offset it is read in the CRM's time zone (Asia/Shanghai)."""
-    if value in (None, ""):
+    """An ISO 8601 date-time (null for none); without an offset it is read in the CRM's time zone (Asia/Shanghai)."""
+    if value is None:
         return None
     try:
-        parsed = datetime.fromisoformat(str(value))
-    except ValueError:
+        if not isinstance(value, str):
+            raise ValueError(value)
+        parsed = datetime.fromisoformat(value)
+        parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=local_tz())
+        parsed.astimezone(UTC)  # stored in UTC: the first and last days of the calendar do not convert
+    except (ValueError, OverflowError):
         errors.setdefault(name, []).append(_("Use a date-time such as 2026-05-20T09:30:00+08:00."))
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=local_tz())
+    return parsed
 
 
 def _parse_count(value: Any, name: str, errors: dict[str, list[str]]) -> int | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        errors.setdefault(name, []).append(_("Use a whole number, or null for no limit."))
+    number = as_int(value)
+    if number is None or not 1 <= number <= MAX_URL_INTEGER:
+        errors.setdefault(name, []).append(_("Use a whole number from 1, or null for no limit."))
         return None
-    return value
+    return number
 
 
 def _event_values(data: dict[str, Any], event: Event | None = None) -> services.EventValues:
@@ -121,8 +140,8 @@ def _event_values(data: dict[str, Any], event: Event | None = None) -> services.
     else:
         organisers = list(event.organisers) if event is not None else []
     if "topics" in data:
-        ids = data["topics"]
-        if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+        ids = [] if data["topics"] == [] else id_list(data["topics"])
+        if ids is None:
             errors.setdefault("topics", []).append(_("Use a list of standard item ids."))
             topics = []
         else:
@@ -157,16 +176,12 @@ def _event_values(data: dict[str, Any], event: Event | None = None) -> services.
 @bp.get("")
 def list_events():
     errors: dict[str, list[str]] = {}
-    filters: dict[str, Any] = {key: request.args.get(key, "").strip() for key in ("q", "period", "organiser")}
-    status = request.args.get("status", "")
-    if status and status not in {s.value for s in EventStatus}:
-        errors["status"] = [_("Use one of: %(values)s.", values=", ".join(s.value for s in EventStatus))]
-    kind = request.args.get("kind", "")
-    if kind and kind not in {k.value for k in EventKind}:
-        errors["kind"] = [_("Use one of: %(values)s.", values=", ".join(k.value for k in EventKind))]
-    filters.update(status=status, kind=kind)
-    filters["from"] = parse_date(request.args.get("from"), "from", errors)
-    filters["to"] = parse_date(request.args.get("to"), "to", errors)
+    filters: dict[str, Any] = {key: request.args.get(key, "").strip() for key in ("q", "organiser")}
+    filters["status"] = query_choice("status", [s.value for s in EventStatus], errors)
+    filters["kind"] = query_choice("kind", [k.value for k in EventKind], errors)
+    filters["period"] = query_choice("period", ["upcoming", "past"], errors)
+    filters["from"] = query_date("from", errors)
+    filters["to"] = query_date("to", errors)
     if errors:
         raise validation_error(errors)
     page, per_page = api_page_args()
@@ -183,8 +198,8 @@ def list_events():
 
 
 @bp.post("")
+@permission_required(Permission.EDIT)
 def create_event():
-    _require_edit()
     values = _event_values(json_body())
     try:
         event = services.create_event(values, by=current_user)
@@ -201,27 +216,30 @@ def get_event(event_id: int):
 
 
 @bp.patch("/<int:event_id>")
+@permission_required(Permission.EDIT)
 def update_event(event_id: int):
     """Change fields, and/or move the status: ``published``, ``finished``, or ``cancelled`` with ``cancel_reason``."""
     event = _event(event_id, manage=True)
     data = json_body()
-    status = data.pop("status", None)
+    status = data.pop("status", None) if "status" in data else event.status.value
     reason = data.pop("cancel_reason", "")
-    unknown = set(data) - PATCHABLE
-    if unknown:
-        raise validation_error({name: [_("Unknown field.")] for name in sorted(unknown)})
+    errors = {name: [_("Unknown field.")] for name in sorted(set(data) - PATCHABLE)}
+    if not is_choice(status, [event.status.value, *STATUS_MOVES]):
+        errors["status"] = [_("Use published, finished or cancelled.")]
+    if not isinstance(reason, str):
+        errors["cancel_reason"] = [_("Use a string.")]
+    if errors:
+        raise validation_error(errors)
     try:
         if data:
             services.update_event(event, _event_values(data, event), by=current_user)
-        if status is not None and status != event.status.value:
+        if status != event.status.value:
             if status == EventStatus.PUBLISHED.value:
                 services.publish_event(event, by=current_user)
             elif status == EventStatus.FINISHED.value:
                 services.finish_event(event, by=current_user)
-            elif status == EventStatus.CANCELLED.value:
-                services.cancel_event(event, by=current_user, reason=str(reason or ""))
             else:
-                raise validation_error({"status": [_("Use published, finished or cancelled.")]})
+                services.cancel_event(event, by=current_user, reason=reason)
     except EventValidationError as exc:
         db.session.rollback()
         raise validation_error(exc.fields) from None
@@ -241,21 +259,30 @@ def update_event(event_id: int):
 @bp.get("/<int:event_id>/invitations")
 def list_invitations(event_id: int):
     event = _event(event_id)
-    filters = {"q": request.args.get("q", ""), "state": request.args.get("state", "")}
+    errors: dict[str, list[str]] = {}
+    filters = {
+        "q": request.args.get("q", ""),
+        "state": query_choice("state", ["registered", "not_registered", "revoked"], errors),
+    }
+    if errors:
+        raise validation_error(errors)
     return paginated_response(queries.invitation_list(event, filters), serialize_invitation)
 
 
 @bp.post("/<int:event_id>/invitations")
+@permission_required(Permission.EDIT)
 def create_invitations(event_id: int):
     """Invite enterprises by id (one, a filter's result, or a cohort's members); the new links are returned once."""
     event = _event(event_id, manage=True)
     data = json_body()
-    ids = data.get("enterprise_ids")
+    ids = id_list(data.get("enterprise_ids"))
     errors: dict[str, list[str]] = {}
-    if not isinstance(ids, list) or not ids or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+    if ids is None:
         errors["enterprise_ids"] = [_("Use a non-empty list of enterprise ids.")]
     source = data.get("source", InvitationSource.API.value)
-    if source not in {InvitationSource.API.value, InvitationSource.COHORT.value, InvitationSource.FILTER.value}:
+    if not is_choice(
+        source, [InvitationSource.API.value, InvitationSource.COHORT.value, InvitationSource.FILTER.value]
+    ):
         errors["source"] = [_("Use api, cohort or filter.")]
     send_email = data.get("send_email", True)
     if not isinstance(send_email, bool):
@@ -290,18 +317,23 @@ def create_invitations(event_id: int):
 @bp.get("/<int:event_id>/registrations")
 def list_registrations(event_id: int):
     event = _event(event_id)
-    filters = {"q": request.args.get("q", ""), "status": request.args.get("status", "")}
+    errors: dict[str, list[str]] = {}
+    statuses = [*(s.value for s in RegistrationStatus), "checked_in", "not_checked_in"]
+    filters = {"q": request.args.get("q", ""), "status": query_choice("status", statuses, errors)}
+    if errors:
+        raise validation_error(errors)
     return paginated_response(queries.registration_list(event, filters), serialize_registration)
 
 
 @bp.post("/<int:event_id>/registrations")
+@permission_required(Permission.EDIT)
 def create_registration(event_id: int):
     """Register an attendee directly (staff): ``enterprise_id`` (invited now if it was not), name, role, mobile."""
     event = _event(event_id, manage=True)
     data = json_body()
     errors: dict[str, list[str]] = {}
-    enterprise_id = data.get("enterprise_id")
-    if not isinstance(enterprise_id, int) or isinstance(enterprise_id, bool):
+    enterprise_id = as_id(data.get("enterprise_id"))
+    if enterprise_id is None:
         errors["enterprise_id"] = [_("This field is required.")]
     strings = {}
     for name in ("name", "role", "mobile", "email"):
@@ -337,6 +369,7 @@ def get_registration(event_id: int, registration_id: int):
 
 
 @bp.post("/<int:event_id>/registrations/<int:registration_id>/cancel")
+@permission_required(Permission.EDIT)
 def cancel_registration(event_id: int, registration_id: int):
     event = _event(event_id, manage=True)
     registration = get_registration_or_404(event, registration_id)
@@ -387,6 +420,7 @@ def _outcome(outcome: services.CheckInOutcome) -> dict[str, Any]:
 
 
 @bp.post("/<int:event_id>/attendance")
+@permission_required(Permission.EDIT)
 def check_in(event_id: int):
     """Check in by ``registration_id``, by ``registration_ids`` (bulk) or by a scanned QR ``payload``."""
     event = _event(event_id, manage=True)
@@ -401,11 +435,8 @@ def check_in(event_id: int):
             ids = data.get("registration_ids")
             if ids is None and "registration_id" in data:
                 ids = [data["registration_id"]]
-            if (
-                not isinstance(ids, list)
-                or not ids
-                or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids)
-            ):
+            ids = id_list(ids)
+            if ids is None:
                 raise validation_error({"registration_ids": [_("Use a non-empty list of registration ids.")]})
             method = CheckInMethod.API
             registrations = db.session.scalars(
@@ -428,6 +459,7 @@ def check_in(event_id: int):
 
 
 @bp.delete("/<int:event_id>/attendance/<int:registration_id>")
+@permission_required(Permission.EDIT)
 def undo_check_in(event_id: int, registration_id: int):
     event = _event(event_id, manage=True)
     registration = get_registration_or_404(event, registration_id)
@@ -437,13 +469,12 @@ def undo_check_in(event_id: int, registration_id: int):
 
 
 @bp.get("/statistics")
+@permission_required(Permission.REPORTS)
 def statistics():
     """Events held and enterprises invited, registered and attended, in total, by area, topic and kind."""
-    if not has_permission(current_user, Permission.REPORTS):
-        raise ApiError(403, _("Your role may not run reports."), code="forbidden")
     errors: dict[str, list[str]] = {}
-    date_from = parse_date(request.args.get("from"), "from", errors)
-    date_to = parse_date(request.args.get("to"), "to", errors)
+    date_from = query_date("from", errors)
+    date_to = query_date("to", errors)
     if errors:
         raise validation_error(errors)
     stats = queries.statistics(date_from=date_from, date_to=date_to)

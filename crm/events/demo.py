@@ -7,7 +7,7 @@ import hashlib
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from crm.core.timeutil import local_midnight
 from crm.demo.names import mobile_number, person_name
@@ -314,19 +314,12 @@ def seed_events(ctx: DemoContext) -> None:
                 feedback_id += 1
             invitation_id += 1
 
-    from crm.demo.services import bulk_insert
+    from crm.demo.services import bulk_insert, reset_id_sequences
 
     bulk_insert(Invitation.__table__, invitations)
     bulk_insert(Registration.__table__, registrations)
     bulk_insert(Feedback.__table__, feedback)
-    if db.session.get_bind().dialect.name == "postgresql":
-        for table in ("event_invitations", "event_registrations", "event_feedback"):
-            db.session.execute(
-                text(
-                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                    f"COALESCE((SELECT MAX(id) FROM {table}), 1))"
-                )
-            )
+    reset_id_sequences(Invitation.__table__, Registration.__table__, Feedback.__table__)
 
 
 def _slug(area_code: str | None) -> str:

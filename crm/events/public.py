@@ -1,38 +1,30 @@
 """The registration link (``/e/<token>``): no login; the token opens one invitation and nothing else.
 
-Every page here is rate-limited per client address (one shared budget for all link pages, wrong tokens included),
-never cached, and shows only the invited enterprise's own records.
+Every page here is public and rate-limited per client address (``PUBLIC_LINK_LIMIT``: the configured
+``CRM_EVENT_LINK_RATE_LIMIT``, one shared budget for all link pages, wrong tokens included), never cached, and shows
+only the invited enterprise's own records.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 
 from crm.core.files import send_stored
 from crm.core.forms import EmptyForm
 from crm.core.models import utcnow
+from crm.core.permissions import PUBLIC_LINK_LIMIT, public
 from crm.events import services
 from crm.events.certificates import certificate_for
 from crm.events.forms import AttendeeForm, FeedbackForm
 from crm.events.models import Invitation, Registration, RegistrationStatus
 from crm.events.services import EventError, EventValidationError
 from crm.events.tokens import checkin_payload, find_invitation, invitation_link, qr_svg
-from crm.extensions import db, limiter
+from crm.extensions import db
 
 public_bp = Blueprint("events_public", __name__, url_prefix="/e")
-
-DEFAULT_RATE_LIMIT = "30 per minute; 300 per hour"
-
-
-def link_rate_limit() -> str:
-    """``CRM_EVENT_LINK_RATE_LIMIT`` (Flask-Limiter notation), per client address over every link page."""
-    return current_app.config.get("CRM_EVENT_LINK_RATE_LIMIT", DEFAULT_RATE_LIMIT)
-
-
-rate_limited = limiter.shared_limit(link_rate_limit, scope="event-links")
 
 PROBLEM_STATUS = {"invalid": 404, "revoked": 410, "cancelled": 410, "expired": 410}
 
@@ -109,7 +101,7 @@ def _render(invitation: Invitation, token: str, *, attendee_form=None, feedback_
 
 
 @public_bp.get("/<token>")
-@rate_limited
+@public(limit=PUBLIC_LINK_LIMIT)
 def invitation(token: str):
     invitation = _open(token)
     now = utcnow()
@@ -120,7 +112,7 @@ def invitation(token: str):
 
 
 @public_bp.post("/<token>/register")
-@rate_limited
+@public(limit=PUBLIC_LINK_LIMIT)
 def register(token: str):
     invitation = _open(token)
     form = AttendeeForm(prefix="attendee")
@@ -150,7 +142,7 @@ def register(token: str):
 
 
 @public_bp.get("/<token>/registrations/<int:registration_id>")
-@rate_limited
+@public(limit=PUBLIC_LINK_LIMIT)
 def confirmation(token: str, registration_id: int):
     invitation = _open(token)
     registration = _registration(invitation, registration_id)
@@ -168,7 +160,7 @@ def confirmation(token: str, registration_id: int):
 
 
 @public_bp.post("/<token>/registrations/<int:registration_id>/cancel")
-@rate_limited
+@public(limit=PUBLIC_LINK_LIMIT)
 def cancel(token: str, registration_id: int):
     invitation = _open(token)
     registration = _registration(invitation, registration_id)
@@ -186,7 +178,7 @@ def cancel(token: str, registration_id: int):
 
 
 @public_bp.post("/<token>/feedback")
-@rate_limited
+@public(limit=PUBLIC_LINK_LIMIT)
 def feedback(token: str):
     invitation = _open(token)
     form = FeedbackForm(prefix="feedback")
@@ -214,7 +206,7 @@ def feedback(token: str):
 
 
 @public_bp.get("/<token>/registrations/<int:registration_id>/certificate.pdf")
-@rate_limited
+@public(limit=PUBLIC_LINK_LIMIT)
 def certificate(token: str, registration_id: int):
     invitation = _open(token)
     registration = _registration(invitation, registration_id)
@@ -229,7 +221,7 @@ def certificate(token: str, registration_id: int):
 
 
 @public_bp.get("/<token>/materials/<int:file_id>")
-@rate_limited
+@public(limit=PUBLIC_LINK_LIMIT)
 def material(token: str, file_id: int):
     invitation = _open(token)
     stored = services.get_material(invitation.event, file_id)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from crm.api.errors import ApiError
-from crm.api.helpers import paginated_response
+from crm.api.helpers import paginated_response, query_choice
+from crm.core.permissions import permission_required
 from crm.extensions import db
 from crm.notifications import services
 from crm.notifications.models import Notification
@@ -30,8 +31,9 @@ def serialize_notification(notification: Notification) -> dict[str, Any]:
 
 @bp.get("")
 def list_notifications():
-    unread = request.args.get("unread", "")
-    if unread not in ("", "0", "1", "true", "false"):
+    errors: dict[str, list[str]] = {}
+    unread = query_choice("unread", ["0", "1", "true", "false"], errors)
+    if errors:
         raise ApiError(400, _("unread must be 1 or 0."), code="invalid_filter")
     stmt = services.user_notifications(current_user, unread_only=unread in ("1", "true"))
     return paginated_response(stmt, serialize_notification)
@@ -43,6 +45,7 @@ def unread_count():
 
 
 @bp.post("/<int:notification_id>/read")
+@permission_required()
 def mark_read(notification_id: int):
     notification = db.session.get(Notification, notification_id)
     if notification is None or notification.user_id != current_user.id:
@@ -53,6 +56,7 @@ def mark_read(notification_id: int):
 
 
 @bp.post("/read-all")
+@permission_required()
 def mark_all_read():
     marked = services.mark_all_read(current_user)
     db.session.commit()

@@ -10,10 +10,10 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from crm.api.errors import ApiError, validation_error
-from crm.api.helpers import json_body, paginated_response, parse_date
+from crm.api.helpers import as_id, id_list, is_choice, json_body, paginated_response, parse_date, query_choice
 from crm.auth.models import User
 from crm.core.models import json_value
-from crm.core.permissions import Permission, has_permission
+from crm.core.permissions import Permission, permission_required
 from crm.core.scope import build_scope, get_enterprise_or_404
 from crm.core.timeutil import local_today
 from crm.enterprises.models import Contact, Enterprise, TargetTier
@@ -90,11 +90,6 @@ def serialize_task(task: CultivationTask) -> dict[str, Any]:
     }
 
 
-def _require_edit() -> None:
-    if not has_permission(current_user, Permission.EDIT):
-        raise ApiError(403, _("Your role cannot change plans or tasks."))
-
-
 def _open_plan_or_404(enterprise: Enterprise) -> Plan:
     plan = services.open_plan(enterprise.id)
     if plan is None:
@@ -106,7 +101,10 @@ def _user_field(body: dict, field: str, errors: dict, enterprise: Enterprise) ->
     username = body.get(field)
     if username in (None, ""):
         return None
-    user = db.session.scalars(select(User).where(User.username == str(username))).first()
+    if not isinstance(username, str):
+        errors.setdefault(field, []).append(_("Give a username."))
+        return None
+    user = db.session.scalars(select(User).where(User.username == username)).first()
     if user is None or not user.is_active:
         errors.setdefault(field, []).append(_("No active user has this username."))
         return None
@@ -121,7 +119,8 @@ def _contact_field(body: dict, field: str, errors: dict, enterprise: Enterprise)
     if value in (None, ""):
         return None
     contact_id = value.get("id") if isinstance(value, dict) else value
-    contact = db.session.get(Contact, contact_id) if isinstance(contact_id, int) else None
+    contact_id = as_id(contact_id)
+    contact = db.session.get(Contact, contact_id) if contact_id is not None else None
     if contact is None or contact.enterprise_id != enterprise.id:
         errors.setdefault(field, []).append(_("Give the id of one of the enterprise's contacts."))
         return None
@@ -143,12 +142,12 @@ def _plan_changes(body: dict, enterprise: Enterprise, *, partial: bool) -> dict[
         if not isinstance(goal, str) or not goal.strip():
             errors.setdefault("goal", []).append(_("The goal is required."))
     if "target_tier" in body:
-        if body["target_tier"] not in {t.value for t in TargetTier}:
+        if not is_choice(body["target_tier"], [t.value for t in TargetTier]):
             errors["target_tier"] = [_("Use one of %(values)s.", values=", ".join(t.value for t in TargetTier))]
         else:
             changes["target_tier"] = body["target_tier"]
     if "status" in body:
-        if body["status"] not in {s.value for s in PlanStatus}:
+        if not is_choice(body["status"], [s.value for s in PlanStatus]):
             errors["status"] = [_("Use one of %(values)s.", values=", ".join(s.value for s in PlanStatus))]
         else:
             changes["status"] = body["status"]
@@ -172,8 +171,8 @@ def get_plan(enterprise_id: int):
 
 
 @bp.post("/enterprises/<int:enterprise_id>/plan")
+@permission_required(Permission.EDIT)
 def create_plan(enterprise_id: int):
-    _require_edit()
     enterprise = get_enterprise_or_404(enterprise_id)
     body = json_body()
     changes = _plan_changes(body, enterprise, partial=False)
@@ -192,8 +191,8 @@ def create_plan(enterprise_id: int):
 
 
 @bp.patch("/enterprises/<int:enterprise_id>/plan")
+@permission_required(Permission.EDIT)
 def update_plan(enterprise_id: int):
-    _require_edit()
     enterprise = get_enterprise_or_404(enterprise_id)
     plan = _open_plan_or_404(enterprise)
     changes = _plan_changes(json_body(), enterprise, partial=True)
@@ -227,8 +226,8 @@ def _task_changes(body: dict, plan: Plan, *, partial: bool) -> dict[str, Any]:
             else:
                 changes[field] = body[field]
     if "items" in body:
-        numbers = body["items"]
-        if not isinstance(numbers, list) or not all(isinstance(n, int) and not isinstance(n, bool) for n in numbers):
+        numbers = [] if body["items"] == [] else id_list(body["items"])
+        if numbers is None:
             errors["items"] = [_("Give a list of item numbers.")]
         else:
             items, missing = services.items_by_number(services.plan_version(plan), numbers)
@@ -247,7 +246,7 @@ def _task_changes(body: dict, plan: Plan, *, partial: bool) -> dict[str, Any]:
     if changes.get("completed_on") and changes["completed_on"] > local_today():
         errors["completed_on"] = [_("The completion date cannot be in the future.")]
     if "status" in body:
-        if body["status"] not in {s.value for s in TaskStatus}:
+        if not is_choice(body["status"], [s.value for s in TaskStatus]):
             errors["status"] = [_("Use one of %(values)s.", values=", ".join(s.value for s in TaskStatus))]
         else:
             changes["status"] = body["status"]
@@ -260,16 +259,20 @@ def _task_changes(body: dict, plan: Plan, *, partial: bool) -> dict[str, Any]:
 def list_tasks(enterprise_id: int):
     enterprise = get_enterprise_or_404(enterprise_id)
     plan = _open_plan_or_404(enterprise)
-    filters = {key: request.args.get(key, "") for key in ("status", "overdue")}
-    filters["plan_id"] = plan.id
-    if filters["status"] and filters["status"] not in {s.value for s in TaskStatus}:
-        raise validation_error({"status": [_("Use one of %(values)s.", values=", ".join(s.value for s in TaskStatus))]})
+    errors: dict[str, list[str]] = {}
+    filters = {
+        "status": query_choice("status", [s.value for s in TaskStatus], errors),
+        "overdue": request.args.get("overdue", ""),
+        "plan_id": plan.id,
+    }
+    if errors:
+        raise validation_error(errors)
     return paginated_response(queries.task_list(filters), serialize_task)
 
 
 @bp.post("/enterprises/<int:enterprise_id>/plan/tasks")
+@permission_required(Permission.EDIT)
 def create_task(enterprise_id: int):
-    _require_edit()
     enterprise = get_enterprise_or_404(enterprise_id)
     plan = _open_plan_or_404(enterprise)
     changes = _task_changes(json_body(), plan, partial=False)
@@ -298,8 +301,8 @@ def get_task(task_id: int):
 
 
 @bp.patch("/tasks/<int:task_id>")
+@permission_required(Permission.EDIT)
 def update_task(task_id: int):
-    _require_edit()
     task = queries.scoped_task(task_id)
     if task is None:
         raise ApiError(404, _("No such task."))

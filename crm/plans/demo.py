@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
-from crm.demo.services import DemoContext, bulk_insert
+from crm.demo.services import DemoContext, bulk_insert, reset_id_sequences
 from crm.enterprises.models import TargetTier
 from crm.extensions import db
 from crm.plans.models import CultivationTask, OffsetAnchor, Plan, PlanStatus, PlanTemplate, PlanTemplateTask, TaskStatus
@@ -191,9 +191,5 @@ def seed_demo_plans(ctx: DemoContext) -> int:
     bulk_insert(Plan.__table__, plans)
     bulk_insert(CultivationTask.__table__, tasks)
     bulk_insert(task_items, links)
-    if db.session.get_bind().dialect.name == "postgresql":
-        for table in ("plans", "cultivation_tasks"):
-            db.session.execute(
-                text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))")
-            )
+    reset_id_sequences(Plan.__table__, CultivationTask.__table__)
     return len(plans)

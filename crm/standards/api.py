@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from crm.api.errors import ApiError, validation_error
-from crm.api.helpers import json_body, paginated_response, parse_date
+from crm.api.helpers import as_id, is_choice, json_body, paginated_response, parse_date, query_choice
 from crm.core.models import json_value
-from crm.core.permissions import Permission, has_permission
+from crm.core.permissions import Permission, permission_required
 from crm.core.scope import get_enterprise_or_404
 from crm.core.timeutil import local_today
 from crm.extensions import db
@@ -137,28 +137,29 @@ def list_assessments(enterprise_id: int):
 @bp.get("/enterprises/<int:enterprise_id>/assessments/latest")
 def latest(enterprise_id: int):
     enterprise = get_enterprise_or_404(enterprise_id)
-    kind = request.args.get("kind")
-    if kind and kind not in {k.value for k in AssessmentKind}:
-        raise validation_error({"kind": [_("Use self or officer.")]})
-    assessment = services.latest_assessment(enterprise.id, kind=kind or None)
+    errors: dict[str, list[str]] = {}
+    kind = query_choice("kind", [k.value for k in AssessmentKind], errors)
+    if errors:
+        raise validation_error(errors)
+    assessment = services.latest_assessment(enterprise.id, kind=kind)
     if assessment is None:
         raise ApiError(404, _("The enterprise has no finished assessment."), code="no_assessment")
     return jsonify(serialize_assessment(assessment))
 
 
 @bp.post("/enterprises/<int:enterprise_id>/assessments")
+@permission_required(Permission.EDIT)
 def create(enterprise_id: int):
-    if not has_permission(current_user, Permission.EDIT):
-        raise ApiError(403, _("Your role cannot record assessments."))
     enterprise = get_enterprise_or_404(enterprise_id)
     body = json_body()
     errors: dict[str, list[str]] = {}
 
-    version = services.version_by_code(str(body.get("standard") or ""))
+    code = body.get("standard")
+    version = services.version_by_code(code) if isinstance(code, str) else None
     if version is None:
         errors["standard"] = [_("No standard version has this code.")]
     kind = body.get("kind")
-    if kind not in {k.value for k in AssessmentKind}:
+    if not is_choice(kind, [k.value for k in AssessmentKind]):
         errors["kind"] = [_("Use self or officer.")]
     assessed_on = parse_date(body.get("assessed_on"), "assessed_on", errors) or None
     if "assessed_on" not in errors:
@@ -191,8 +192,8 @@ def create(enterprise_id: int):
         if not isinstance(entry, dict):
             errors.setdefault(field, []).append(_("Each result is an object with item, result and note."))
             continue
-        number = entry.get("item")
-        if not isinstance(number, int) or isinstance(number, bool):
+        number = as_id(entry.get("item"))
+        if number is None:
             errors.setdefault(field, []).append(_("item must be the item number."))
             continue
         if version is not None and number not in items:
@@ -202,7 +203,7 @@ def create(enterprise_id: int):
             errors.setdefault(field, []).append(_("Item %(n)s is given twice.", n=number))
             continue
         value = entry.get("result")
-        if value not in valid:
+        if not is_choice(value, valid):
             errors.setdefault(field, []).append(_("result must be one of pass, basic, fail, na, pending."))
             continue
         if version is not None and items[number].is_bonus and value == Judgement.BASIC.value:

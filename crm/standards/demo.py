@@ -7,9 +7,9 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, text, update
+from sqlalchemy import bindparam, func, select, update
 
-from crm.demo.services import DemoContext, bulk_insert
+from crm.demo.services import DemoContext, bulk_insert, reset_id_sequences
 from crm.enterprises.models import Enterprise, enterprise_business_types
 from crm.extensions import db
 from crm.standards.models import (
@@ -173,9 +173,6 @@ def seed_demo_assessments(ctx: DemoContext) -> int:
     rows = [{"eid": eid, "outcome": outcome, "total": total} for eid, (outcome, total) in readiness.items()]
     for start in range(0, len(rows), 5000):
         db.session.connection().execute(statement, rows[start : start + 5000])
-    if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(
-            text("SELECT setval(pg_get_serial_sequence('assessments', 'id'), (SELECT MAX(id) FROM assessments))")
-        )
+    reset_id_sequences(Assessment.__table__)
     db.session.expire_all()
     return len(assessments)

@@ -10,7 +10,7 @@ from typing import Any
 from flask import url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from crm.core.files import StoredFile
@@ -71,6 +71,21 @@ def scoped_assessment(assessment_id: int, user: Any = None) -> Assessment | None
         select(Assessment).where(Assessment.id == assessment_id), Assessment.enterprise_id, user
     )
     return db.session.scalars(stmt).first()
+
+
+def default_comparison(assessment: Assessment) -> Assessment | None:
+    """What an assessment is compared with when no other is chosen: the enterprise's assessment just before it,
+    else the one just after."""
+    others = select(Assessment).where(
+        Assessment.enterprise_id == assessment.enterprise_id, Assessment.id != assessment.id
+    )
+    before = or_(
+        Assessment.assessed_on < assessment.assessed_on,
+        and_(Assessment.assessed_on == assessment.assessed_on, Assessment.id < assessment.id),
+    )
+    earlier = others.where(before).order_by(Assessment.assessed_on.desc(), Assessment.id.desc()).limit(1)
+    later = others.where(~before).order_by(Assessment.assessed_on, Assessment.id).limit(1)
+    return db.session.scalars(earlier).first() or db.session.scalars(later).first()
 
 
 def results_by_category(assessment: Assessment) -> list[tuple[StandardCategory, list[AssessmentResult]]]:

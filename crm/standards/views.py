@@ -11,7 +11,7 @@ from crm.core.audit import record_event
 from crm.core.files import StoredFile, UploadError, send_stored
 from crm.core.forms import EmptyForm
 from crm.core.pagination import PageArgumentError, page_args, paginate
-from crm.core.permissions import Permission, has_permission, permission_required
+from crm.core.permissions import Permission, permission_required
 from crm.core.scope import get_enterprise_or_404
 from crm.extensions import db
 from crm.standards import catalog, forms, queries, services
@@ -44,11 +44,6 @@ def _result_or_404(assessment: Assessment, number: int) -> AssessmentResult:
     if result is None:
         abort(404)
     return result
-
-
-def _require_edit() -> None:
-    if not has_permission(current_user, Permission.EDIT):
-        abort(403)
 
 
 # --- the catalog ------------------------------------------------------------------------------------------
@@ -285,25 +280,35 @@ def edit_assessment(assessment_id: int):
     )
 
 
-@bp.route("/assessments/<int:assessment_id>/items/<int:number>", methods=["GET", "POST"])
+@bp.get("/assessments/<int:assessment_id>/items/<int:number>")
 @permission_required()
 def assessment_item(assessment_id: int, number: int):
     assessment = _assessment_or_404(assessment_id)
     result = _result_or_404(assessment, number)
-    form = forms.ResultForm(is_bonus=result.item.is_bonus, obj=result if request.method == "GET" else None)
-    if request.method == "GET":
-        form.judgement.data = result.judgement.value
-    if request.method == "POST":
-        _require_edit()
-        if form.validate_on_submit():
-            services.record_judgements(
-                assessment,
-                {number: (Judgement(form.judgement.data), (form.evidence.data or "").strip())},
-                by=current_user,
-            )
-            db.session.commit()
-            flash(_("Saved."), "success")
-            return redirect(url_for(".assessment_item", assessment_id=assessment.id, number=number))
+    form = forms.ResultForm(is_bonus=result.item.is_bonus, obj=result)
+    form.judgement.data = result.judgement.value
+    return _render_item(assessment, result, form)
+
+
+@bp.post("/assessments/<int:assessment_id>/items/<int:number>")
+@permission_required(Permission.EDIT)
+def save_assessment_item(assessment_id: int, number: int):
+    assessment = _assessment_or_404(assessment_id)
+    result = _result_or_404(assessment, number)
+    form = forms.ResultForm(is_bonus=result.item.is_bonus)
+    if form.validate_on_submit():
+        services.record_judgements(
+            assessment,
+            {number: (Judgement(form.judgement.data), (form.evidence.data or "").strip())},
+            by=current_user,
+        )
+        db.session.commit()
+        flash(_("Saved."), "success")
+        return redirect(url_for(".assessment_item", assessment_id=assessment.id, number=number))
+    return _render_item(assessment, result, form)
+
+
+def _render_item(assessment: Assessment, result: AssessmentResult, form: forms.ResultForm):
     return render_template(
         "standards/item.html",
         assessment=assessment,
@@ -373,30 +378,41 @@ def delete_attachment(assessment_id: int, file_id: int):
     return redirect(url_for(".assessment_item", assessment_id=assessment.id, number=result.item.number))
 
 
-@bp.route("/assessments/<int:assessment_id>/financials", methods=["GET", "POST"])
+@bp.get("/assessments/<int:assessment_id>/financials")
 @permission_required()
 def financials(assessment_id: int):
     assessment = _assessment_or_404(assessment_id)
     form = forms.FinancialsForm()
     saved = assessment.financials or {}
-    if request.method == "GET" and saved:
+    if saved:
         form.year.data = saved.get("year")
         form.is_production.data = bool(saved.get("is_production"))
         form.audit_opinion.data = saved.get("audit_opinion") or ""
         for name in FINANCIAL_LINES:
             value = (saved.get("lines") or {}).get(name)
             form[name].data = to_decimal(value)
+    return _render_financials(assessment, form)
+
+
+@bp.post("/assessments/<int:assessment_id>/financials")
+@permission_required(Permission.EDIT)
+def save_financials(assessment_id: int):
+    assessment = _assessment_or_404(assessment_id)
+    form = forms.FinancialsForm()
+    if form.validate_on_submit():
+        services.save_financials(assessment, form.financials(), apply=form.apply.data, by=current_user)
+        db.session.commit()
+        if form.apply.data:
+            flash(_("Figures saved and the computed items judged."), "success")
+        else:
+            flash(_("Figures saved. Check the ratios below, then apply them if they are right."), "success")
+        return redirect(url_for(".financials", assessment_id=assessment.id))
+    return _render_financials(assessment, form)
+
+
+def _render_financials(assessment: Assessment, form: forms.FinancialsForm):
+    saved = assessment.financials or {}
     computed = compute_financials(assessment.version.rules, saved) if saved else None
-    if request.method == "POST":
-        _require_edit()
-        if form.validate_on_submit():
-            computed = services.save_financials(assessment, form.financials(), apply=form.apply.data, by=current_user)
-            db.session.commit()
-            if form.apply.data:
-                flash(_("Figures saved and the computed items judged."), "success")
-            else:
-                flash(_("Figures saved. Check the ratios below, then apply them if they are right."), "success")
-            return redirect(url_for(".financials", assessment_id=assessment.id))
     items = {
         i.computed_from: i
         for i in db.session.scalars(
@@ -423,7 +439,7 @@ def financials(assessment_id: int):
 def compare(assessment_id: int):
     assessment = _assessment_or_404(assessment_id)
     other_id = request.args.get("with", type=int)
-    other = queries.scoped_assessment(other_id) if other_id else None
+    other = queries.scoped_assessment(other_id) if other_id else queries.default_comparison(assessment)
     if other is None or other.enterprise_id != assessment.enterprise_id or other.id == assessment.id:
         abort(404)
     comparison = services.compare_assessments(assessment, other)

@@ -58,10 +58,23 @@ def test_every_documented_operation_is_served(app):
     assert not stale, f"The OpenAPI document describes operations the app does not serve: {sorted(stale)}"
 
 
+def _resolved(document: dict, parameter: dict) -> dict:
+    """A parameter object, following a local ``$ref`` ("#/components/parameters/EventId")."""
+    seen = 0
+    while "$ref" in parameter and seen < 10:
+        target: object = document
+        for part in parameter["$ref"].removeprefix("#/").split("/"):
+            target = target.get(part, {}) if isinstance(target, dict) else {}
+        parameter = target if isinstance(target, dict) else {}
+        seen += 1
+    return parameter
+
+
 def test_operations_have_unique_ids_and_document_their_errors():
     problems = []
     seen: dict[str, str] = {}
-    for path, item in build_document()["paths"].items():
+    document = build_document()
+    for path, item in document["paths"].items():
         for method, operation in item.items():
             if method not in METHODS:
                 continue
@@ -77,14 +90,13 @@ def test_operations_have_unique_ids_and_document_their_errors():
             if operation.get("security") != [] and "401" not in responses:
                 problems.append(f"{name}: does not document 401 (no or bad token)")
             arguments = set(re.findall(r"{([^}]+)}", path))
-            declared = {
-                p.get("name")
-                for p in item.get("parameters", []) + operation.get("parameters", [])
-                if p.get("in") == "path" or "$ref" in p
-            }
+            parameters = [_resolved(document, p) for p in item.get("parameters", []) + operation.get("parameters", [])]
+            declared = {p.get("name") for p in parameters if p.get("in") == "path"}
+            if any(p.get("name") in ("page", "per_page") for p in parameters) and "400" not in responses:
+                problems.append(f"{name}: takes page and per_page but does not document 400 (an invalid page)")
             if arguments and "404" not in responses:
                 problems.append(f"{name}: takes a record id but does not document 404 (missing or out of scope)")
-            if not arguments <= declared and not any("$ref" in p for p in operation.get("parameters", [])):
+            if not arguments <= declared:
                 problems.append(f"{name}: path arguments {sorted(arguments - declared)} are not described")
     assert not problems, "\n".join(problems)
 
@@ -93,3 +105,22 @@ def test_the_document_is_served_without_a_token_and_matches_the_build(client):
     response = client.get("/api/v1/openapi.json")
     assert response.status_code == 200
     assert response.json == build_document()
+
+
+def test_no_text_was_split_into_keys_by_yaml():
+    """An unquoted description with a comma inside a flow mapping (``{description: A, or B.}``) becomes an
+    extra key with no value, which JSON Schema keywords silently accept: quote such texts."""
+    stray: list[str] = []
+
+    def walk(node: object, where: str) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if value is None and key not in ("default", "example", "const"):
+                    stray.append(f"{where}: {key!r}")
+                walk(value, f"{where}/{key}")
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                walk(value, f"{where}[{index}]")
+
+    walk(build_document(), "")
+    assert not stray, "Keys without a value (quote the text they were cut from):\n" + "\n".join(stray)

@@ -83,3 +83,17 @@ def test_demo_cli_passes_volumes_and_names_those_no_seeder_uses_yet(app):
     bad = runner.invoke(args=["crm", "seed-demo", "--volume", "stage_changes"])
     assert bad.exit_code != 0
     assert "NAME=COUNT" in bad.output
+
+
+def test_after_the_demo_new_rows_get_fresh_ids_on_postgresql(postgres):
+    """The demo bulk-inserts explicit ids; every such table's sequence then continues past the highest one."""
+    from crm.events.models import Feedback, Invitation, Registration
+    from crm.plans.models import CultivationTask, Plan
+    from crm.standards.models import Assessment
+
+    seed_demo(enterprises=60, seed=5)
+    for model in (Enterprise, Assessment, Plan, CultivationTask, Invitation, Registration, Feedback):
+        table = model.__table__
+        highest = db.session.scalar(select(func.max(table.c.id))) or 0
+        following = db.session.scalar(select(func.nextval(func.pg_get_serial_sequence(table.name, "id"))))
+        assert following == highest + 1, table.name

@@ -202,3 +202,43 @@ def test_every_events_route_is_described(app):
         assert path in paths, path
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             assert method.lower() in paths[path], f"{method} {path}"
+
+
+def test_odd_input_is_refused_clearly(client, quanzhou, make_event, make_enterprise):
+    _user, headers = quanzhou
+    event = make_event(organisers=("commerce-350500",))
+    url = f"/api/v1/events/{event.id}"
+    for body, field in (
+        ({"status": None}, "status"),
+        ({"status": "draft"}, "status"),
+        ({"status": {}}, "status"),
+        ({"cancel_reason": 5, "status": "cancelled"}, "cancel_reason"),
+        ({"capacity": 2**40}, "capacity"),
+        ({"topics": [2**40]}, "topics"),
+        ({"registration_closes_at": "soon"}, "registration_closes_at"),
+        ({"starts_at": "0001-01-01T00:00:00+08:00"}, "starts_at"),
+    ):
+        response = client.patch(url, json=body, headers=headers)
+        assert response.status_code == 422 and field in response.json["error"]["fields"], body
+    invite = client.post(f"{url}/invitations", json={"enterprise_ids": [1], "source": {}}, headers=headers)
+    assert invite.status_code == 422 and "source" in invite.json["error"]["fields"]
+    for query in ("status=", "status=gone", "status=registered&status=cancelled"):
+        response = client.get(f"{url}/registrations?{query}", headers=headers)
+        assert response.status_code == 422, query
+    assert client.get(f"{url}/invitations?state=", headers=headers).status_code == 422
+    assert client.get("/api/v1/events?to=", headers=headers).status_code == 422
+    assert client.get("/api/v1/events?period=later", headers=headers).status_code == 422
+
+
+def test_whole_numbers_may_be_written_with_a_decimal_point(client, quanzhou, make_event, make_enterprise):
+    _user, headers = quanzhou
+    event = make_event(organisers=("commerce-350500",))
+    enterprise = make_enterprise(area="350500")
+    response = client.post(
+        f"/api/v1/events/{event.id}/invitations",
+        json={"enterprise_ids": [float(enterprise.id)], "send_email": False},
+        headers=headers,
+    )
+    assert response.status_code == 201 and response.json["created"] == 1
+    patched = client.patch(f"/api/v1/events/{event.id}", json={"capacity": 30.0}, headers=headers)
+    assert patched.status_code == 200 and patched.json["capacity"] == 30

@@ -18,12 +18,15 @@ def _statuses(event_id: int) -> list[RegistrationStatus]:
 
 
 def _waiting_on_a_lock() -> int:
-    return db.session.scalar(
-        text(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-            "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+    # A fresh transaction each time: PostgreSQL keeps a transaction's first view of pg_stat_activity, so polling
+    # inside one transaction would never see a backend that started waiting after the first poll.
+    with db.engine.connect() as connection:
+        return connection.scalar(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+            )
         )
-    )
 
 
 def test_two_registrations_race_for_the_last_seat(app, postgres, real_db, make_event, make_enterprise, invite):

@@ -10,8 +10,8 @@ from limits import parse_many
 from sqlalchemy import func, select
 
 from crm.core.models import utcnow
+from crm.core.permissions import public_link_limit
 from crm.events.models import EventStatus, Registration, RegistrationStatus
-from crm.events.public import link_rate_limit
 from crm.extensions import db
 from crm.notifications.models import OutboxMessage
 
@@ -162,7 +162,7 @@ def test_the_page_reveals_nothing_about_other_enterprises(app, client, make_even
 def test_the_public_pages_are_rate_limited(client, make_event, make_enterprise, invite):
     event = make_event()
     _invitation, token = invite(event, make_enterprise(area="350500"))
-    allowed = min(item.amount for item in parse_many(link_rate_limit()))
+    allowed = min(item.amount for item in parse_many(public_link_limit()))
     statuses = [client.get(f"/e/{token}").status_code for _ in range(allowed - 1)]
     statuses.append(client.get(f"/e/{secrets.token_urlsafe(32)}").status_code)  # wrong tokens spend the budget too
     assert statuses.count(200) == allowed - 1

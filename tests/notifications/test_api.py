@@ -39,6 +39,7 @@ def test_someone_elses_notification_answers_404(client, make_user, api_token):
     response = client.post(f"/api/v1/notifications/{listing['items'][0]['id']}/read", headers=other_headers)
     assert response.status_code == 404 and response.json["error"]["code"] == "not_found"
     assert client.get("/api/v1/notifications?unread=maybe", headers=other_headers).status_code == 400
+    assert client.get("/api/v1/notifications?unread=", headers=other_headers).status_code == 400
 
 
 def test_the_api_needs_a_token_and_is_documented(client):

@@ -57,6 +57,11 @@ def test_create_read_and_update_the_plan(client, staff):
         ({"goal": "x", "customs_officer": "nobody"}, "customs_officer"),
         ({"goal": "x", "commerce_officer": "bureau.fz"}, "commerce_officer"),  # outside the enterprise's area
         ({"goal": "x", "colour": "red"}, "colour"),
+        ({"goal": "x", "target_tier": {}}, "target_tier"),
+        ({"goal": "x", "status": ["active"]}, "status"),
+        ({"goal": "x", "contact": 2**40}, "contact"),
+        ({"goal": "x", "customs_officer": {"username": "customs.qz"}}, "customs_officer"),
+        ({"goal": "x", "started_on": ""}, "started_on"),
     ],
 )
 def test_invalid_plans_are_refused(client, staff, body, field):

@@ -8,6 +8,8 @@ something unusual; ordinary models and routes are covered with no declaration at
 - COLUMN_VALUES: "table.column" -> a value or ``fn(builder, side)``, for a column whose text the application
   interprets (a code looked up in a dict, a JSON shape).
 - REUSE_EXISTING: tables whose seeded rows the rules rely on; the world reuses one (texts overwritten).
+- EXTRA_ROWS: name -> ``fn(builder, side)`` for a second row of a table that a route reaches only through another
+  record (a file that is an event's material or an assessment's attachment); PARAMS find it with ``extra_row``.
 - SKIP_TABLES: tables the world must not fill, with the reason.
 - PARAMS: (endpoint, argument) or argument -> a value or ``fn(world, role, side)`` for a URL argument the
   world cannot resolve by name (``<thing>_id`` finds the table ``things`` by itself). Return ``Scoped(value,
@@ -49,20 +51,24 @@ def _admin_token(builder, side):
     return db.session.get(ApiToken, builder.world.token_ids["admin"])
 
 
-def _stored_file(builder, side):
+def _pdf(builder, side, *, owner_type: str, owner_id: int, enterprise_id: int | None):
     from crm.core.files import PDF, store_bytes_from
     from tests.security.world import pdf_bytes
 
-    enterprise = builder.row("enterprises", side)
     return store_bytes_from(
         pdf_bytes(),
         filename=builder.text(200) + ".pdf",
         kind=PDF,
-        owner_type="security-world",
-        owner_id=enterprise.id,
-        enterprise_id=enterprise.id,
+        owner_type=owner_type,
+        owner_id=owner_id,
+        enterprise_id=enterprise_id,
         uploaded_by=_admin(builder, side),
     )
+
+
+def _stored_file(builder, side):
+    enterprise = builder.row("enterprises", side)
+    return _pdf(builder, side, owner_type="security-world", owner_id=enterprise.id, enterprise_id=enterprise.id)
 
 
 FACTORIES: dict[str, Any] = {
@@ -78,6 +84,21 @@ def _uscc(builder, side):
     return uscc_for(700_000 + next(builder.counter), "350102")
 
 
+def _link_token_hash(builder, side):
+    """A real registration link: the world keeps the plain token so the matrix can open the link pages."""
+    from crm.events.tokens import new_token
+
+    plain, hashed = new_token()
+    builder.world.plain_secrets[("event_invitations", side)] = plain
+    return hashed
+
+
+def _event_status(value: str):
+    from crm.events.models import EventStatus
+
+    return EventStatus(value)
+
+
 COLUMN_VALUES: dict[str, Any] = {
     # Identifiers with a checked format (the API documents it): valid values, not payloads.
     "enterprises.uscc": _uscc,
@@ -86,9 +107,71 @@ COLUMN_VALUES: dict[str, Any] = {
     "audit_log.action": AuditAction.UPDATE,
     "audit_log.changes": lambda builder, side: {"name": [builder.text(), builder.text()]},
     "queued_jobs.args": lambda builder, side: [],
+    "event_invitations.token_hash": _link_token_hash,
+    # A link that opens: a published event, an invitation not revoked (a filled revoked_at revokes it).
+    "events.status": lambda builder, side: _event_status("published"),
+    "event_invitations.revoked_at": None,
+    # Codes the application looks up: the readiness badge's outcome, a reminder rule's watcher, a scheduled job's
+    # name (its history page), a standard version's code (checked against a pattern, used in URLs), the financial
+    # ratio an item is computed from.
+    "enterprises.readiness_outcome": "pass",
+    "reminder_rules.watch": "task_due",
+    "job_runs.job_name": "reminders.sweep",
+    "standard_versions.code": "security-world-2026",
+    "standard_items.computed_from": "solvency",
 }
 
 REUSE_EXISTING: frozenset[str] = frozenset({"stages"})
+
+
+def _event_material(builder, side):
+    from crm.events.services import MATERIAL_OWNER
+
+    event = builder.row("events", side)
+    return _pdf(builder, side, owner_type=MATERIAL_OWNER, owner_id=event.id, enterprise_id=None)
+
+
+def _assessment_attachment(builder, side):
+    from crm.standards.services import ATTACHMENT_OWNER
+
+    result = builder.row("assessment_results", side)
+    enterprise_id = builder.row("assessments", side).enterprise_id
+    return _pdf(builder, side, owner_type=ATTACHMENT_OWNER, owner_id=result.id, enterprise_id=enterprise_id)
+
+
+def _second_assessment(builder, side):
+    """Another assessment of the same enterprise: the comparison page compares it with the world's one."""
+    from crm.extensions import db
+
+    mapper = builder.models["assessments"]
+    assessment = mapper.class_(**builder.values(mapper, mapper.local_table, side))
+    db.session.add(assessment)
+    return assessment
+
+
+def _own_notification(role: str):
+    """A notification of the world's user of a role: each user opens and marks only their own."""
+
+    def make(builder, side):
+        from crm.extensions import db
+
+        builder._users()
+        mapper = builder.models["notifications"]
+        values = builder.values(mapper, mapper.local_table, side)
+        values["user_id"] = builder.user_rows[role].id
+        notification = mapper.class_(**values)
+        db.session.add(notification)
+        return notification
+
+    return make
+
+
+EXTRA_ROWS: dict[str, Any] = {
+    "event_material": _event_material,
+    "assessment_attachment": _assessment_attachment,
+    "second_assessment": _second_assessment,
+    **{f"notification:{role}": _own_notification(role) for role in ("admin", "manager", "bureau", "customs", "viewer")},
+}
 
 #: Text columns the application writes itself (hashes, keys, codes): no user text reaches them, so the world
 #: leaves them without a payload and the XSS sweep does not expect one.
@@ -123,6 +206,35 @@ def _enterprise_record_id(world, role, side):
     return str(world.key("enterprises", side))
 
 
+def extra_row(name: str):
+    """The world's row of ``EXTRA_ROWS[name]`` on the call's side."""
+    return lambda world, role, side: world.extra_keys[(name, side or "in")]
+
+
+def column_of(table: str, column: str):
+    """A column's value in the world's row of a table on the call's side (a number, a code)."""
+
+    def value(world, role, side):
+        from sqlalchemy import select
+
+        from crm.extensions import db
+
+        target = db.metadata.tables[table]
+        key = world.key(table, side)
+        return db.session.execute(select(target.c[column]).where(*(c == key for c in target.primary_key))).scalar_one()
+
+    return value
+
+
+def _own_notification_id(world, role, side):
+    return world.extra_keys.get((f"notification:{role}", side or "in"), world.extra_keys[("notification:admin", "in")])
+
+
+def _link_token(world, role, side):
+    # The token is the only authority on the public link pages: no scope applies to them.
+    return world.plain_secrets[("event_invitations", side or "in")]
+
+
 PARAMS: dict[Any, Any] = {
     ("reference.list_rows", "slug"): "areas",
     ("reference.create_row", "slug"): "areas",
@@ -133,6 +245,36 @@ PARAMS: dict[Any, Any] = {
     ("audit.record", "record_type"): "Enterprise",
     ("audit.record", "record_id"): _enterprise_record_id,
     ("audit.export", "file_format"): "csv",
+    # The registration link pages (/e/<token>/...): the plain token of the world's invitation on that side.
+    "token": _link_token,
+    ("events_public.material", "file_id"): extra_row("event_material"),
+    ("events.download_material", "file_id"): extra_row("event_material"),
+    ("events.delete_material", "file_id"): extra_row("event_material"),
+    ("standards.download_attachment", "file_id"): extra_row("assessment_attachment"),
+    ("standards.delete_attachment", "file_id"): extra_row("assessment_attachment"),
+    ("operations.job_runs", "name"): "reminders.sweep",
+    # A notification can only be opened or marked read by its recipient: each user opens their own.
+    ("notifications.open_notification", "notification_id"): _own_notification_id,
+    ("notifications.mark_read", "notification_id"): _own_notification_id,
+    ("api.notifications_api.mark_read", "notification_id"): _own_notification_id,
+    # A plan template's task (task_id alone names a cultivation task).
+    ("plans.edit_template_task", "task_id"): lambda world, role, side: world.key("plan_template_tasks", side),
+    ("plans.delete_template_task", "task_id"): lambda world, role, side: world.key("plan_template_tasks", side),
+    # An item of the assessment's standard, by its number.
+    **{
+        (endpoint, "number"): column_of("standard_items", "number")
+        for endpoint in ("standards.assessment_item", "standards.save_assessment_item", "standards.upload_attachment")
+    },
+    **{
+        (endpoint, "code"): "security-world-2026"
+        for endpoint in (
+            "standards.version_detail",
+            "standards.export_version",
+            "standards.edit_rules",
+            "standards.verify_version",
+            "api.standards_api.list_items",
+        )
+    },
 }
 
 # --- expected statuses -----------------------------------------------------------------------------------

@@ -295,7 +295,7 @@ def scope_leaks(response, world: World, role: str) -> list[str]:
     """Texts of the out-of-scope enterprise's records in a response to a user who must not see them."""
     if role == ANONYMOUS or Role(role).sees_everything or response.status_code >= 400:
         return []
-    body = response.get_data(as_text=True)
+    body = response.get_data().decode("utf-8", errors="replace")  # files too (a PDF, a spreadsheet)
     leaked = sorted(marker for marker in world.out_of_scope_markers if marker in body)
     return (
         [f"shows records of an enterprise outside the caller's scope (texts {', '.join(leaked[:5])})"] if leaked else []

@@ -86,3 +86,29 @@ def test_public_pages_declare_their_access_and_the_link_limit_applies(app_enviro
         assert answers == [200] * per_minute
         assert client.get("/r/another").status_code == 429
         limiter.reset()
+
+
+def test_the_configured_link_limit_applies_to_every_link_page_together(app_environ):
+    """``CRM_EVENT_LINK_RATE_LIMIT`` changes the limit of pages declared ``@public(limit=PUBLIC_LINK_LIMIT)``, and
+    the pages share one budget: a script cannot spread its guesses over several of them."""
+    bp = Blueprint("link_setting_test", __name__)
+
+    @bp.get("/r/<token>")
+    @public(limit=PUBLIC_LINK_LIMIT)
+    def opened(token: str):
+        return "opened"
+
+    @bp.get("/r/<token>/more")
+    @public(limit=PUBLIC_LINK_LIMIT)
+    def more(token: str):
+        return "more"
+
+    with fresh_app({**app_environ, "CRM_EVENT_LINK_RATE_LIMIT": "3 per minute"}) as test_app, test_app.app_context():
+        test_app.register_blueprint(bp)
+        limiter.reset()
+        client = test_app.test_client()
+        answers = [client.get("/r/a").status_code, client.get("/r/b/more").status_code, client.get("/r/c").status_code]
+        assert answers == [200, 200, 200]
+        assert client.get("/r/d/more").status_code == 429
+        assert client.get("/r/e").status_code == 429
+        limiter.reset()

@@ -92,6 +92,10 @@ class World:
     #: Unique pieces ("#17#") of the texts of records that belong to the "out" enterprise: a scoped user must
     #: never see one, on any page, export or API answer.
     out_of_scope_markers: set[str] = field(default_factory=set)
+    #: (table, side) -> the plain secret whose hash a registry column value stored (a registration link's token).
+    plain_secrets: dict[tuple[str, str | None], str] = field(default_factory=dict)
+    #: (name, side) -> the primary key of a row made by ``registry.EXTRA_ROWS``.
+    extra_keys: dict[tuple[str, str | None], Any] = field(default_factory=dict)
 
     def key(self, table: str, side: str | None) -> Any:
         sides = self.keys[table]
@@ -177,6 +181,24 @@ class WorldBuilder:
             self.world.out_of_scope_markers.update(texts)
         return obj
 
+    def extra(self, name: str, side: str) -> Any:
+        """The row ``registry.EXTRA_ROWS[name]`` makes for a side (a second row of a table, owned by another
+        record), created on first use; its texts count as out of scope like any row of the "out" enterprise."""
+        if (name, side) in self.world.extra_keys:
+            return self.world.extra_keys[(name, side)]
+        self.text_frames.append([])
+        try:
+            obj = registry.EXTRA_ROWS[name](self, side)
+            db.session.flush()
+        finally:
+            texts = self.text_frames.pop()
+        mapper = self.models[obj.__table__.name]
+        pk = mapper.primary_key_from_instance(obj)
+        self.world.extra_keys[(name, side)] = pk[0] if len(pk) == 1 else ",".join(str(v) for v in pk)
+        if side == OUT and getattr(obj, "enterprise_id", None) is not None:
+            self.world.out_of_scope_markers.update(texts)
+        return self.world.extra_keys[(name, side)]
+
     def _remember(self, table_name: str, side: str | None, obj: Any) -> None:
         if obj is None:
             return
@@ -234,8 +256,8 @@ class WorldBuilder:
                 value = registry.COLUMN_VALUES[name]
                 values[prop.key] = value(self, side) if callable(value) else value
                 continue
-            if column.primary_key and column.autoincrement in (True, "auto") and _is_integer(column):
-                continue
+            if column is table.autoincrement_column:
+                continue  # the database numbers it (a primary key that is also a foreign key is not numbered)
             if column.foreign_keys:
                 fk = next(iter(column.foreign_keys))
                 parent_table = fk.column.table
@@ -344,6 +366,9 @@ class WorldBuilder:
                 continue
             for side in (IN, OUT) if table_name in self.world.sided else (None,):
                 self.row(table_name, side)
+        for name in registry.EXTRA_ROWS:
+            for side in (IN, OUT):
+                self.extra(name, side)
         db.session.commit()
         return self.world
 
@@ -390,10 +415,6 @@ def build_world() -> World:
 
 def pdf_bytes() -> io.BytesIO:
     return io.BytesIO(b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n")
-
-
-def _is_integer(column) -> bool:
-    return isinstance(column.type, Integer) or isinstance(getattr(column.type, "impl", None), Integer)
 
 
 def _in_unique_constraint(column) -> bool:

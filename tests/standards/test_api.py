@@ -90,6 +90,12 @@ def test_a_draft_does_not_become_the_latest(client, staff):
         ({"results": [{"item": 5, "result": "great"}]}, "results[0]"),
         ({"results": [{"item": 70, "result": "basic"}]}, "results[0]"),
         ({"results": [{"item": 5, "result": "pass"}, {"item": 5, "result": "fail"}]}, "results[1]"),
+        # Values of the wrong JSON shape are refused like any other (never a server error).
+        ({"kind": {}}, "kind"),
+        ({"standard": ["aeo-advanced-2026"]}, "standard"),
+        ({"assessed_on": ""}, "assessed_on"),
+        ({"results": [{"item": 5, "result": {}}]}, "results[0]"),
+        ({"results": [{"item": 2**40, "result": "pass"}]}, "results[0]"),
     ],
 )
 def test_invalid_assessments_are_refused_and_change_nothing(client, staff, change, field):
@@ -125,3 +131,10 @@ def test_the_openapi_document_describes_the_paths(client):
         "/tasks/{task_id}",
     ):
         assert path in paths
+
+
+def test_the_latest_assessment_refuses_an_empty_or_unknown_kind(client, staff):
+    url = f"/api/v1/enterprises/{staff['enterprise'].id}/assessments/latest"
+    for query in ("?kind=", "?kind=friend", "?kind=self&kind=officer"):
+        response = client.get(url + query, headers=staff["viewer"])
+        assert response.status_code == 422 and "kind" in response.json["error"]["fields"], query

@@ -62,6 +62,18 @@ def test_pages_render_for_staff_in_scope(client, setting):
     assert "(74)" in catalog_page and "国家级企业技术中心" in catalog_page
 
 
+def test_compare_without_a_choice_takes_the_neighbouring_assessment(client, setting, make_enterprise, make_assessment):
+    client.login(setting["bureau"])
+    first, second = setting["first"], setting["second"]
+    for assessment in (second, first):  # the one before, else the one after
+        page = client.get(f"/assessments/{assessment.id}/compare")
+        assert page.status_code == 200
+        body = page.get_data(as_text=True)
+        assert "2026年3月1日" in body and "2026年5月1日" in body
+    alone = make_assessment(make_enterprise(area="350100"), {9: "pass"}, on=date(2026, 5, 2))
+    assert client.get(f"/assessments/{alone.id}/compare").status_code == 404  # nothing to compare with
+
+
 @pytest.mark.parametrize("role", ["outsider", "other_customs"])
 def test_every_page_answers_404_outside_scope(client, setting, role):
     client.login(setting[role])
