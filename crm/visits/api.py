@@ -15,7 +15,7 @@ from crm.api.errors import ApiError, validation_error
 from crm.api.helpers import json_body, paginated_response, parse_date
 from crm.auth.models import User
 from crm.core.models import json_value
-from crm.core.permissions import Permission, has_permission
+from crm.core.permissions import Permission, permission_required
 from crm.core.scope import get_enterprise_or_404
 from crm.core.timeutil import local_tz
 from crm.enterprises.models import Contact, Enterprise
@@ -31,15 +31,10 @@ bp = Blueprint("visits_api", __name__)
 LIST_FILTERS = ("officer", "area", "office", "enterprise", "status", "kind")
 
 
-def _require_edit() -> None:
-    if not has_permission(current_user, Permission.EDIT):
-        raise ApiError(403, _("Your role may not record visits."), code="forbidden")
-
-
 @bp.post("/enterprises/<int:enterprise_id>/visits")
+@permission_required(Permission.EDIT)
 def create_visit(enterprise_id: int):
     enterprise = get_enterprise_or_404(enterprise_id)
-    _require_edit()
     body = _body()
     data = read_visit(body, enterprise, visit=None)
     try:
@@ -82,9 +77,9 @@ def get_visit(visit_id: int):
 
 
 @bp.patch("/visits/<int:visit_id>")
+@permission_required(Permission.EDIT)
 def update_visit(visit_id: int):
     visit = queries.get_visit_or_404(visit_id)
-    _require_edit()
     body = _body()
     if body.get("status") == VisitStatus.CANCELLED.value:
         if set(body) - {"status", "cancel_reason"}:
