@@ -93,6 +93,17 @@ def _link_token_hash(builder, side):
     return hashed
 
 
+def _calendar_feed_token_hash(builder, side):
+    """A real calendar subscription: the world keeps the plain secret so the matrix can open the feed."""
+    import secrets
+
+    from crm.auth.models import hash_token
+
+    plain = secrets.token_urlsafe(32)
+    builder.world.plain_secrets[("calendar_feeds", side)] = plain
+    return hash_token(plain)
+
+
 def _event_status(value: str):
     from crm.events.models import EventStatus
 
@@ -103,6 +114,10 @@ COLUMN_VALUES: dict[str, Any] = {
     # Identifiers with a checked format (the API documents it): valid values, not payloads.
     "enterprises.uscc": _uscc,
     "enterprises.customs_code": lambda builder, side: f"3501{next(builder.counter):06d}",
+    # The world's enterprise is entered by hand: its import batch would be built while the enterprise is, and the
+    # batch's uploaded file belongs to that very enterprise (a cycle). The batch is still built, through the
+    # contacts and recommendations it added, and has its own pages.
+    "enterprises.import_batch_id": None,
     # The diff of an audit row is {field: [old, new]}: the audit pages render both sides.
     "audit_log.action": AuditAction.UPDATE,
     "audit_log.changes": lambda builder, side: {"name": [builder.text(), builder.text()]},
@@ -111,6 +126,9 @@ COLUMN_VALUES: dict[str, Any] = {
     # A link that opens: a published event, an invitation not revoked (a filled revoked_at revokes it).
     "events.status": lambda builder, side: _event_status("published"),
     "event_invitations.revoked_at": None,
+    # A calendar feed URL that opens: its secret's hash, not revoked.
+    "calendar_feeds.token_hash": _calendar_feed_token_hash,
+    "calendar_feeds.revoked_at": None,
     # Codes the application looks up: the readiness badge's outcome, a reminder rule's watcher, a scheduled job's
     # name (its history page), a standard version's code (checked against a pattern, used in URLs), the financial
     # ratio an item is computed from.
@@ -226,6 +244,22 @@ def column_of(table: str, column: str):
     return value
 
 
+def _feed_secret(world, role, side):
+    # The secret is the only authority on the feed: the feed shows its owner's calendar, whoever asks.
+    return world.plain_secrets[("calendar_feeds", None)]
+
+
+def _stage_code(world, role, side):
+    return world.key("stages", side)
+
+
+def _board_column(world, role, side):
+    """The board column holding the world's enterprise on the call's side."""
+    from crm.pipeline.queries import board_layout, column_for_stage
+
+    return column_for_stage(board_layout(), column_of("enterprises", "stage")(world, role, side)).key
+
+
 def _own_notification_id(world, role, side):
     return world.extra_keys.get((f"notification:{role}", side or "in"), world.extra_keys[("notification:admin", "in")])
 
@@ -253,6 +287,13 @@ PARAMS: dict[Any, Any] = {
     ("standards.download_attachment", "file_id"): extra_row("assessment_attachment"),
     ("standards.delete_attachment", "file_id"): extra_row("assessment_attachment"),
     ("operations.job_runs", "name"): "reminders.sweep",
+    ("calendar.feed", "secret"): _feed_secret,
+    ("enterprises.export", "fmt"): "csv",
+    ("pipeline.column", "key"): _board_column,
+    # The transition form towards a stage (the world's stage: the form still renders its checks).
+    ("pipeline.move_form", "to"): _stage_code,
+    ("pipeline_admin.edit_stage", "code"): _stage_code,
+    ("pipeline_admin.reorder_stage", "code"): _stage_code,
     # A notification can only be opened or marked read by its recipient: each user opens their own.
     ("notifications.open_notification", "notification_id"): _own_notification_id,
     ("notifications.mark_read", "notification_id"): _own_notification_id,
