@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from crm.api.errors import ApiError, validation_error
-from crm.api.helpers import json_body, paginated_response, parse_date
+from crm.api.helpers import as_id, json_body, paginated_response, parse_date
 from crm.auth.models import User
 from crm.core.models import json_value
 from crm.core.permissions import Permission, permission_required
@@ -59,7 +59,7 @@ def list_visits():
         errors.setdefault("status", []).append(_("Unknown status."))
     if filters["kind"] and filters["kind"] not in VisitKind._value2member_map_:
         errors.setdefault("kind", []).append(_("Unknown kind of visit."))
-    if filters["enterprise"] and not filters["enterprise"].isdigit():
+    if filters["enterprise"] and not (filters["enterprise"].isdigit() and as_id(int(filters["enterprise"]))):
         errors.setdefault("enterprise", []).append(_("Give the enterprise's id."))
     if errors:
         raise ApiError(400, _("The request has invalid parameters."), code="invalid_parameters", fields=errors)
@@ -84,8 +84,11 @@ def update_visit(visit_id: int):
     if body.get("status") == VisitStatus.CANCELLED.value:
         if set(body) - {"status", "cancel_reason"}:
             raise validation_error({"status": [_("Cancel a visit with its reason only, changing nothing else.")]})
+        reason = body.get("cancel_reason")
+        if reason is not None and not isinstance(reason, str):
+            raise validation_error({"cancel_reason": [_("Give a text.")]})
         try:
-            services.cancel_visit(visit, reason=str(body.get("cancel_reason") or ""), by=current_user)
+            services.cancel_visit(visit, reason=reason or "", by=current_user)
         except services.VisitError as exc:
             db.session.rollback()
             raise validation_error(exc.errors) from None
@@ -333,7 +336,7 @@ def _read_problems(reader: _Reader, value: Any) -> list[Finding]:
             item = found[0] if found else None
         judgement = None
         if entry.get("judgement"):
-            if entry["judgement"] not in Judgement._value2member_map_:
+            if not isinstance(entry["judgement"], str) or entry["judgement"] not in Judgement._value2member_map_:
                 reader.error("problems", _("Unknown judgement."))
             else:
                 judgement = Judgement(entry["judgement"])
