@@ -249,7 +249,7 @@ def read_visit(body: dict[str, Any], enterprise: Enterprise, *, visit: Visit | N
     else:
         status = VisitStatus(status_value)
     kind_value = body.get("kind", VisitKind.ONSITE.value if visit is None else visit.kind.value)
-    if kind_value not in VisitKind._value2member_map_:
+    if not isinstance(kind_value, str) or kind_value not in VisitKind._value2member_map_:
         reader.error("kind", _("Unknown kind of visit."))
         kind = VisitKind.ONSITE
     else:
