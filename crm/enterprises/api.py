@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from crm.api.errors import ApiError, validation_error
 from crm.api.helpers import json_body, paginated_response
-from crm.core.permissions import Permission, has_permission
+from crm.core.permissions import Permission, permission_required
 from crm.core.scope import get_enterprise_or_404
 from crm.core.timeutil import local_today
 from crm.enterprises import services
@@ -56,14 +56,9 @@ def get_enterprise(enterprise_id: int):
     return jsonify(serialize_enterprise(get_enterprise_or_404(enterprise_id)))
 
 
-def _require_edit() -> None:
-    if not has_permission(current_user, Permission.EDIT):
-        raise ApiError(403, _("Your role may not change enterprises."), code="forbidden")
-
-
 @bp.post("")
+@permission_required(Permission.EDIT)
 def create_enterprise():
-    _require_edit()
     data = json_body()
     values, credit_status, errors = values_from_json(data, creating=True)
     if errors:
@@ -84,9 +79,9 @@ def create_enterprise():
 
 
 @bp.patch("/<int:enterprise_id>")
+@permission_required(Permission.EDIT)
 def update_enterprise(enterprise_id: int):
     enterprise = get_enterprise_or_404(enterprise_id)
-    _require_edit()
     data = json_body()
     values, credit_status, errors = values_from_json(data, creating=False)
     if errors:

@@ -68,7 +68,7 @@ class BulkAction:
 
 
 class AssignOfficerForm(FlaskForm):
-    officer = SelectField(_l("Officer"), coerce=int, validators=[InputRequired()])
+    officer = SelectField(_l("Responsible officer"), coerce=int, validators=[InputRequired()])
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -240,7 +240,7 @@ class NewEnterpriseForm(RecommendationFieldsMixin, EnterpriseForm):
 class ContactForm(FlaskForm):
     name = StringField(_l("Name"), [DataRequired(), Length(max=60)])
     role = SelectField(_l("Role"), choices=[])
-    title = StringField(_l("Title"), [Optional(), Length(max=60)], description=_l("For example 关务专员."))
+    title = StringField(_l("Job title"), [Optional(), Length(max=60)], description=_l("For example 关务专员."))
     mobile = StringField(_l("Mobile"), [Optional(), Length(max=30)])
     phone = StringField(_l("Phone"), [Optional(), Length(max=30)])
     email = StringField(_l("Email"), [Optional(), Length(max=200), Email(message=_l("Enter a valid email address."))])

@@ -487,7 +487,7 @@ class RowLabel(LabelledEnum):
     @classmethod
     def _labels(cls):
         return {
-            cls.NEW: _l("New"),
+            cls.NEW: _l("New to the CRM"),
             cls.EXISTING: _l("Already in the CRM"),
             cls.DUPLICATE: _l("Duplicate within the file"),
             cls.INVALID: _l("Invalid"),

@@ -148,7 +148,7 @@ FIELD_LABELS: dict[str, Any] = {
     "business_types": _l("Business types"),
     "categories": _l("Key-enterprise categories"),
     "role": _l("Role"),
-    "title": _l("Title"),
+    "title": _l("Job title"),
     "mobile": _l("Mobile"),
     "phone": _l("Phone"),
     "email": _l("Email"),

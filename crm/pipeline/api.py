@@ -5,14 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, jsonify
-from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
 from crm.api.errors import ApiError, validation_error
 from crm.api.helpers import json_body, paginated_response
 from crm.core.models import json_value
-from crm.core.permissions import Permission, has_permission
+from crm.core.permissions import Permission, permission_required
 from crm.core.scope import get_enterprise_or_404
 from crm.enterprises.models import Enterprise
 from crm.enterprises.serializers import serialize_enterprise
@@ -63,9 +62,8 @@ def list_stages():
 
 
 @bp.post("/enterprises/<int:enterprise_id>/transitions")
+@permission_required(Permission.TRANSITION)
 def create_transition(enterprise_id: int):
-    if not has_permission(current_user, Permission.TRANSITION):
-        raise ApiError(403, _("Your role may not move enterprises through the pipeline."), code="forbidden")
     body = json_body()
     services.lock_enterprise(enterprise_id)
     enterprise = get_enterprise_or_404(enterprise_id)

@@ -100,7 +100,7 @@ class CertificationOutcome(LabelledEnum):
         return {
             cls.CERTIFIED: _l("Certified"),
             cls.NOT_PASSED: _l("Not passed"),
-            cls.WITHDRAWN: _l("Withdrawn"),
+            cls.WITHDRAWN: _l("Withdrawn from cultivation"),
         }
 
 

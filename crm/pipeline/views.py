@@ -193,12 +193,12 @@ def column(key: str):
 def move(enterprise_id: int):
     """The board's move: a JSON body with ``to`` and the guard's inputs (``dry_run`` only checks)."""
     data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        return jsonify({"ok": False, "message": _("The request body must be a JSON object.")}), 400
-    dry_run = bool(data.get("dry_run"))
+    dry_run = isinstance(data, dict) and bool(data.get("dry_run"))
     if not dry_run:
         services.lock_enterprise(enterprise_id)
-    enterprise = get_enterprise_or_404(enterprise_id)
+    enterprise = get_enterprise_or_404(enterprise_id)  # out of scope: 404 whatever the body
+    if not isinstance(data, dict):
+        return jsonify({"ok": False, "message": _("The request body must be a JSON object.")}), 400
     transition_request, errors = services.parse_transition_input(data)
     if errors:
         message = " ".join(m for ms in errors.values() for m in ms)

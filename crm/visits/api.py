@@ -12,10 +12,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from crm.api.errors import ApiError, validation_error
-from crm.api.helpers import json_body, paginated_response, parse_date
+from crm.api.helpers import as_id, json_body, paginated_response, parse_date
 from crm.auth.models import User
 from crm.core.models import json_value
-from crm.core.permissions import Permission, has_permission
+from crm.core.permissions import Permission, permission_required
 from crm.core.scope import get_enterprise_or_404
 from crm.core.timeutil import local_tz
 from crm.enterprises.models import Contact, Enterprise
@@ -31,15 +31,10 @@ bp = Blueprint("visits_api", __name__)
 LIST_FILTERS = ("officer", "area", "office", "enterprise", "status", "kind")
 
 
-def _require_edit() -> None:
-    if not has_permission(current_user, Permission.EDIT):
-        raise ApiError(403, _("Your role may not record visits."), code="forbidden")
-
-
 @bp.post("/enterprises/<int:enterprise_id>/visits")
+@permission_required(Permission.EDIT)
 def create_visit(enterprise_id: int):
     enterprise = get_enterprise_or_404(enterprise_id)
-    _require_edit()
     body = _body()
     data = read_visit(body, enterprise, visit=None)
     try:
@@ -64,7 +59,7 @@ def list_visits():
         errors.setdefault("status", []).append(_("Unknown status."))
     if filters["kind"] and filters["kind"] not in VisitKind._value2member_map_:
         errors.setdefault("kind", []).append(_("Unknown kind of visit."))
-    if filters["enterprise"] and not filters["enterprise"].isdigit():
+    if filters["enterprise"] and not (filters["enterprise"].isdigit() and as_id(int(filters["enterprise"]))):
         errors.setdefault("enterprise", []).append(_("Give the enterprise's id."))
     if errors:
         raise ApiError(400, _("The request has invalid parameters."), code="invalid_parameters", fields=errors)
@@ -82,15 +77,18 @@ def get_visit(visit_id: int):
 
 
 @bp.patch("/visits/<int:visit_id>")
+@permission_required(Permission.EDIT)
 def update_visit(visit_id: int):
     visit = queries.get_visit_or_404(visit_id)
-    _require_edit()
     body = _body()
     if body.get("status") == VisitStatus.CANCELLED.value:
         if set(body) - {"status", "cancel_reason"}:
             raise validation_error({"status": [_("Cancel a visit with its reason only, changing nothing else.")]})
+        reason = body.get("cancel_reason")
+        if reason is not None and not isinstance(reason, str):
+            raise validation_error({"cancel_reason": [_("Give a text.")]})
         try:
-            services.cancel_visit(visit, reason=str(body.get("cancel_reason") or ""), by=current_user)
+            services.cancel_visit(visit, reason=reason or "", by=current_user)
         except services.VisitError as exc:
             db.session.rollback()
             raise validation_error(exc.errors) from None
@@ -251,7 +249,7 @@ def read_visit(body: dict[str, Any], enterprise: Enterprise, *, visit: Visit | N
     else:
         status = VisitStatus(status_value)
     kind_value = body.get("kind", VisitKind.ONSITE.value if visit is None else visit.kind.value)
-    if kind_value not in VisitKind._value2member_map_:
+    if not isinstance(kind_value, str) or kind_value not in VisitKind._value2member_map_:
         reader.error("kind", _("Unknown kind of visit."))
         kind = VisitKind.ONSITE
     else:
@@ -338,7 +336,7 @@ def _read_problems(reader: _Reader, value: Any) -> list[Finding]:
             item = found[0] if found else None
         judgement = None
         if entry.get("judgement"):
-            if entry["judgement"] not in Judgement._value2member_map_:
+            if not isinstance(entry["judgement"], str) or entry["judgement"] not in Judgement._value2member_map_:
                 reader.error("problems", _("Unknown judgement."))
             else:
                 judgement = Judgement(entry["judgement"])

@@ -9,9 +9,9 @@ import random
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
-from crm.demo.services import DemoContext, bulk_insert
+from crm.demo.services import DemoContext, bulk_insert, reset_id_sequences
 from crm.enterprises.models import Enterprise, TargetTier
 from crm.extensions import db
 from crm.standards.models import StandardItem
@@ -139,8 +139,8 @@ def seed_visits(ctx: DemoContext) -> None:
     bulk_insert(Visit.__table__, visits)
     bulk_insert(visit_participants, people)
     bulk_insert(visit_items, topics)
-    if visits and db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(text("SELECT setval(pg_get_serial_sequence('visits', 'id'), (SELECT MAX(id) FROM visits))"))
+    if visits:
+        reset_id_sequences(Visit.__table__)
 
 
 def _item_ids(tier: TargetTier) -> list[int]:

@@ -15,12 +15,12 @@ from crm.core.files import UploadError, send_stored
 from crm.core.forms import EmptyForm
 from crm.core.i18n import current_language
 from crm.core.pagination import PageArgumentError, page_args, paginate
-from crm.core.permissions import Permission, has_permission, permission_required
+from crm.core.permissions import Permission, has_permission, permission_required, public
 from crm.core.scope import get_enterprise_or_404, scoped_enterprises
 from crm.core.settings import get_setting
 from crm.core.timeutil import local_date, local_day_bounds, local_today
 from crm.enterprises.models import Enterprise
-from crm.extensions import csrf, db, limiter
+from crm.extensions import csrf, db
 from crm.plans.services import active_plan
 from crm.reference.models import Area, CustomsOffice
 from crm.visits import calendar as cal
@@ -419,7 +419,7 @@ def revoke_subscription():
 
 
 @calendar_bp.get("/feed/<secret>.ics")
-@limiter.limit("60 per minute")
+@public(limit="60 per minute")
 def feed(secret: str):
     """The iCalendar feed at a secret URL (no login: calendar apps cannot log in). Revoked URLs answer 404."""
     subscription_row = services.feed_for_secret(secret)

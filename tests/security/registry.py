@@ -93,6 +93,17 @@ def _link_token_hash(builder, side):
     return hashed
 
 
+def _calendar_feed_token_hash(builder, side):
+    """A real calendar subscription: the world keeps the plain secret so the matrix can open the feed."""
+    import secrets
+
+    from crm.auth.models import hash_token
+
+    plain = secrets.token_urlsafe(32)
+    builder.world.plain_secrets[("calendar_feeds", side)] = plain
+    return hash_token(plain)
+
+
 def _event_status(value: str):
     from crm.events.models import EventStatus
 
@@ -103,6 +114,12 @@ COLUMN_VALUES: dict[str, Any] = {
     # Identifiers with a checked format (the API documents it): valid values, not payloads.
     "enterprises.uscc": _uscc,
     "enterprises.customs_code": lambda builder, side: f"3501{next(builder.counter):06d}",
+    # The world's enterprise is entered by hand: its import batch would be built while the enterprise is, and the
+    # batch's uploaded file belongs to that very enterprise (a cycle). The batch is still built, through the
+    # contacts and recommendations it added, and has its own pages.
+    "enterprises.import_batch_id": None,
+    # A certified enterprise: its certificate page (and the certification follow-ups) open for it.
+    "enterprises.stage": "certified",
     # The diff of an audit row is {field: [old, new]}: the audit pages render both sides.
     "audit_log.action": AuditAction.UPDATE,
     "audit_log.changes": lambda builder, side: {"name": [builder.text(), builder.text()]},
@@ -111,12 +128,17 @@ COLUMN_VALUES: dict[str, Any] = {
     # A link that opens: a published event, an invitation not revoked (a filled revoked_at revokes it).
     "events.status": lambda builder, side: _event_status("published"),
     "event_invitations.revoked_at": None,
+    # A calendar feed URL that opens: its secret's hash, not revoked.
+    "calendar_feeds.token_hash": _calendar_feed_token_hash,
+    "calendar_feeds.revoked_at": None,
     # Codes the application looks up: the readiness badge's outcome, a reminder rule's watcher, a scheduled job's
     # name (its history page), a standard version's code (checked against a pattern, used in URLs), the financial
     # ratio an item is computed from.
     "enterprises.readiness_outcome": "pass",
     "reminder_rules.watch": "task_due",
     "job_runs.job_name": "reminders.sweep",
+    # A finished background export (its file is downloadable).
+    "enterprise_exports.status": "done",
     "standard_versions.code": "security-world-2026",
     "standard_items.computed_from": "solvency",
 }
@@ -166,11 +188,68 @@ def _own_notification(role: str):
     return make
 
 
+def _own_row(table: str, owner: str, role: str, files: dict[str, str] | None = None):
+    """A row of ``table`` owned by the world's user of a role (``owner``: the owning column's attribute). ``files``
+    maps file columns to the owner type of a fresh file that belongs to no enterprise (an import's spreadsheet, an
+    export), as the application stores them."""
+
+    def make(builder, side):
+        from crm.extensions import db
+
+        builder._users()
+        mapper = builder.models[table]
+        values = builder.values(mapper, mapper.local_table, side)
+        values[owner] = builder.user_rows[role].id
+        for column in files or {}:
+            values[column] = None
+        obj = mapper.class_(**values)
+        db.session.add(obj)
+        db.session.flush()
+        for column, owner_type in (files or {}).items():
+            stored = _pdf(builder, side, owner_type=owner_type, owner_id=obj.id, enterprise_id=None)
+            db.session.flush()
+            setattr(obj, column, stored.id)
+        return obj
+
+    return make
+
+
+def _visit_attachment(builder, side):
+    from crm.visits.services import PHOTO_OWNER
+
+    visit = builder.row("visits", side)
+    return _pdf(builder, side, owner_type=PHOTO_OWNER, owner_id=visit.id, enterprise_id=visit.enterprise_id)
+
+
+#: Roles that may import spreadsheets (the others see only imports of others, if unrestricted).
+IMPORTERS = ("admin", "bureau", "customs")
+EXPORTERS = ("admin", "manager", "bureau", "customs")
+EDITORS = ("admin", "bureau", "customs")
+ALL_ROLES = ("admin", "manager", "bureau", "customs", "viewer")
+
 EXTRA_ROWS: dict[str, Any] = {
     "event_material": _event_material,
     "assessment_attachment": _assessment_attachment,
     "second_assessment": _second_assessment,
     **{f"notification:{role}": _own_notification(role) for role in ("admin", "manager", "bureau", "customs", "viewer")},
+    "visit_attachment": _visit_attachment,
+    # Saved views, exports and imports are their owner's: each user opens their own.
+    **{f"saved_view:{role}": _own_row("saved_views", "owner_id", role) for role in ALL_ROLES},
+    **{
+        f"export:{role}": _own_row("enterprise_exports", "user_id", role, {"file_id": "enterprise_export"})
+        for role in EXPORTERS
+    },
+    **{
+        f"import:{role}": _own_row(
+            "enterprise_imports",
+            "created_by_id",
+            role,
+            {"file_id": "enterprise_import", "error_report_id": "enterprise_import_errors"},
+        )
+        for role in IMPORTERS
+    },
+    # A note can be deleted by its author (or an administrator): each editor deletes their own.
+    **{f"note:{role}": _own_row("enterprise_notes", "author_id", role) for role in EDITORS},
 }
 
 #: Text columns the application writes itself (hashes, keys, codes): no user text reaches them, so the world
@@ -226,6 +305,33 @@ def column_of(table: str, column: str):
     return value
 
 
+def own_row(kind: str):
+    """The world's row of ``EXTRA_ROWS[f"{kind}:{role}"]`` owned by the caller's role on the call's side (the
+    administrator's for a role that has none)."""
+
+    def value(world, role, side):
+        side = side or "in"
+        return world.extra_keys.get((f"{kind}:{role}", side), world.extra_keys[(f"{kind}:admin", side)])
+
+    return value
+
+
+def _feed_secret(world, role, side):
+    # The secret is the only authority on the feed: the feed shows its owner's calendar, whoever asks.
+    return world.plain_secrets[("calendar_feeds", None)]
+
+
+def _stage_code(world, role, side):
+    return world.key("stages", side)
+
+
+def _board_column(world, role, side):
+    """The board column holding the world's enterprise on the call's side."""
+    from crm.pipeline.queries import board_layout, column_for_stage
+
+    return column_for_stage(board_layout(), column_of("enterprises", "stage")(world, role, side)).key
+
+
 def _own_notification_id(world, role, side):
     return world.extra_keys.get((f"notification:{role}", side or "in"), world.extra_keys[("notification:admin", "in")])
 
@@ -253,6 +359,35 @@ PARAMS: dict[Any, Any] = {
     ("standards.download_attachment", "file_id"): extra_row("assessment_attachment"),
     ("standards.delete_attachment", "file_id"): extra_row("assessment_attachment"),
     ("operations.job_runs", "name"): "reminders.sweep",
+    ("calendar.feed", "secret"): _feed_secret,
+    ("visits.attachment", "file_id"): extra_row("visit_attachment"),
+    ("visits.delete_attachment", "file_id"): extra_row("visit_attachment"),
+    ("pipeline.delete_benefit", "benefit_id"): lambda world, role, side: world.key("benefit_records", side),
+    ("enterprises.delete_note", "note_id"): own_row("note"),
+    **{
+        (endpoint, "view_id"): own_row("saved_view")
+        for endpoint in ("enterprises.show_view", "enterprises.delete_view")
+    },
+    **{
+        (endpoint, "export_id"): own_row("export")
+        for endpoint in ("enterprises.export_status", "enterprises.export_download")
+    },
+    **{
+        (endpoint, "import_id"): own_row("import")
+        for endpoint in (
+            "enterprises.import_detail",
+            "enterprises.import_errors",
+            "enterprises.import_mapping",
+            "enterprises.import_commit",
+            "enterprises.import_undo",
+        )
+    },
+    ("enterprises.export", "fmt"): "csv",
+    ("pipeline.column", "key"): _board_column,
+    # The transition form towards a stage (the world's stage: the form still renders its checks).
+    ("pipeline.move_form", "to"): _stage_code,
+    ("pipeline_admin.edit_stage", "code"): _stage_code,
+    ("pipeline_admin.reorder_stage", "code"): _stage_code,
     # A notification can only be opened or marked read by its recipient: each user opens their own.
     ("notifications.open_notification", "notification_id"): _own_notification_id,
     ("notifications.mark_read", "notification_id"): _own_notification_id,
@@ -285,8 +420,22 @@ def _logout(role, side, method):
     return {302} if role != "anonymous" else None
 
 
+def _imports_seen(role, side, method):
+    # The import history is for roles that import and for unrestricted roles; a viewer neither imports nor sees
+    # others' imports (the rule "IMPORT or unrestricted" is checked in the view).
+    return {403} if role == "viewer" else None
+
+
+def _import_of_another(role, side, method):
+    # An import is seen by its creator and by unrestricted roles: a viewer (who cannot import) opens another's.
+    return {404} if role == "viewer" else None
+
+
 STATUS: dict[str, Any] = {
     "auth.logout": _logout,
+    "enterprises.import_history": _imports_seen,
+    "enterprises.import_detail": _import_of_another,
+    "enterprises.import_errors": _import_of_another,
 }
 
 SKIP_ENDPOINTS: dict[str, str] = {

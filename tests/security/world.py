@@ -258,6 +258,8 @@ class WorldBuilder:
                 continue
             if column is table.autoincrement_column:
                 continue  # the database numbers it (a primary key that is also a foreign key is not numbered)
+            if column.computed is not None:
+                continue  # a generated column: the database computes it from the others
             if column.foreign_keys:
                 fk = next(iter(column.foreign_keys))
                 parent_table = fk.column.table
