@@ -268,20 +268,21 @@ class CohortPage:
     rows: list[MemberRow]
     hidden_members: int
     rollup: Rollup
-    activities: list[CohortActivity]
+    activities: list[tuple[CohortActivity, str]]
     lead_is_aeo: bool
 
 
 def cohort_page(cohort: Cohort, user: Any = None, today: date | None = None) -> CohortPage:
     members = members_in_scope(cohort, user)
     scope = scope_of(user)
+    stages = _stage_names()
     return CohortPage(
         cohort=cohort,
         lead_visible=scope.contains(cohort.lead),
         rows=member_rows(members, today),
         hidden_members=member_count(cohort.id) - len(members),
         rollup=rollup([m.enterprise for m in members]),
-        activities=activities(cohort),
+        activities=[(a, describe(a, stages)) for a in activities(cohort)],
         lead_is_aeo=cohort.lead.credit_status in AEO_STATUSES,
     )
 
@@ -430,3 +431,45 @@ def scoped_enterprise(enterprise_id: int, user: Any = None) -> Enterprise | None
     return db.session.scalars(
         select(Enterprise).where(Enterprise.id == enterprise_id, scope_of(user).enterprise_filter())
     ).first()
+
+
+def describe(activity: CohortActivity, stages: Mapping[str, Any] | None = None) -> str:
+    """A timeline entry in the reader's language, from its kind and data (counts and names of things, never of
+    enterprises: a reader may not see every member)."""
+    from datetime import datetime
+
+    from crm.cohorts.models import ActivityKind, MemberRelation
+    from crm.core.filters import format_datetime
+
+    data = activity.data or {}
+    n = len(data.get("enterprise_ids") or [])
+    kind = activity.kind
+    if kind == ActivityKind.CREATED:
+        return _("Cohort created.")
+    if kind == ActivityKind.MEMBERS_ADDED:
+        try:
+            relation = MemberRelation(data.get("relation")).label
+        except ValueError:
+            relation = ""
+        return _("%(n)s members added (%(relation)s).", n=n, relation=relation)
+    if kind == ActivityKind.MEMBER_REMOVED:
+        return _("%(n)s members removed.", n=n)
+    if kind == ActivityKind.JOINT_VISIT:
+        try:
+            when = format_datetime(datetime.fromisoformat(data.get("starts_at") or ""))
+        except (TypeError, ValueError):
+            when = ""
+        return _("Joint visit on %(when)s planned for %(n)s members.", when=when, n=n)
+    if kind == ActivityKind.TRAINING:
+        return _("%(n)s members invited to “%(event)s”.", n=n, event=data.get("event_title") or "")
+    if kind == ActivityKind.PLAN_TEMPLATE:
+        return _("Plan template “%(name)s” applied to %(n)s members.", name=data.get("template_name") or "", n=n)
+    if kind == ActivityKind.TRANSITION:
+        stage = (stages or {}).get(data.get("to"))
+        return _(
+            "Move to “%(stage)s”: %(moved)s moved, %(refused)s not moved.",
+            stage=stage.display_name if stage is not None else data.get("to") or "",
+            moved=len(data.get("moved") or []),
+            refused=len(data.get("refused") or {}),
+        )
+    return str(kind)

@@ -76,7 +76,7 @@ def create_cohort(
     cohort.responsibles = list(dict.fromkeys(responsibles))
     db.session.add(cohort)
     db.session.flush()
-    record_activity(cohort, ActivityKind.CREATED, _("Cohort created with %(lead)s as lead.", lead=lead.name), by=by)
+    record_activity(cohort, ActivityKind.CREATED, data={"lead_enterprise_id": lead.id}, by=by)
     return cohort
 
 
@@ -162,7 +162,6 @@ def add_members(
         record_activity(
             cohort,
             ActivityKind.MEMBERS_ADDED,
-            _("%(n)s members added (%(relation)s).", n=len(result.added), relation=relation.label),
             data={"enterprise_ids": [m.enterprise_id for m in result.added], "relation": relation.value},
             by=by,
         )
@@ -182,14 +181,12 @@ def add_member(
 
 
 def remove_member(cohort: Cohort, member: CohortMember, *, by: Any = None) -> None:
-    name = member.enterprise.name if member.enterprise is not None else str(member.enterprise_id)
     enterprise_id = member.enterprise_id
     db.session.delete(member)
     db.session.flush()
     record_activity(
         cohort,
         ActivityKind.MEMBER_REMOVED,
-        _("%(name)s removed from the cohort.", name=name),
         data={"enterprise_ids": [enterprise_id]},
         by=by,
     )
@@ -199,8 +196,10 @@ def remove_member(cohort: Cohort, member: CohortMember, *, by: Any = None) -> No
 
 
 def record_activity(
-    cohort: Cohort, kind: ActivityKind, summary: str, *, data: dict | None = None, by: Any = None
+    cohort: Cohort, kind: ActivityKind, summary: str = "", *, data: dict | None = None, by: Any = None
 ) -> CohortActivity:
+    """One timeline entry. ``data`` holds ids and counts (the page words them in the reader's language and never
+    names an enterprise); ``summary`` is the user's own note, e.g. the purpose of a joint visit."""
     activity = CohortActivity(
         cohort_id=cohort.id,
         kind=kind,
@@ -267,7 +266,7 @@ def plan_joint_visit(
         record_activity(
             cohort,
             ActivityKind.JOINT_VISIT,
-            _("Joint visit planned for %(n)s members.", n=len(result.visits)),
+            summary,
             data={
                 "visit_ids": [v.id for v in result.visits],
                 "enterprise_ids": [v.enterprise_id for v in result.visits],
@@ -289,8 +288,11 @@ def invite_to_training(cohort: Cohort, event: Any, member_ids: Iterable[int], *,
         record_activity(
             cohort,
             ActivityKind.TRAINING,
-            _("%(n)s members invited to “%(event)s”.", n=result.created, event=event.title),
-            data={"event_id": event.id, "enterprise_ids": [link.invitation.enterprise_id for link in result.issued]},
+            data={
+                "event_id": event.id,
+                "event_title": event.title,
+                "enterprise_ids": [link.invitation.enterprise_id for link in result.issued],
+            },
             by=by,
         )
     return result
@@ -326,8 +328,11 @@ def apply_plan_template(cohort: Cohort, template: Any, member_ids: Iterable[int]
         record_activity(
             cohort,
             ActivityKind.PLAN_TEMPLATE,
-            _("Plan template “%(name)s” applied to %(n)s members.", name=template.name, n=len(touched)),
-            data={"template_id": template.id, "enterprise_ids": [e.id for e in touched]},
+            data={
+                "template_id": template.id,
+                "template_name": template.name,
+                "enterprise_ids": [e.id for e in touched],
+            },
             by=by,
         )
     return result
@@ -338,20 +343,12 @@ def move_members(cohort: Cohort, member_ids: Iterable[int], request: Any, *, by:
 
     Returns the pipeline's ``BulkMoveResult``; the timeline records which moved and why the others did not.
     """
-    from crm.pipeline.models import Stage
     from crm.pipeline.services import move_many
 
     result = move_many(member_ids, request, by=by, now=now)
-    target = db.session.get(Stage, request.to)
     record_activity(
         cohort,
         ActivityKind.TRANSITION,
-        _(
-            "Move to “%(stage)s”: %(moved)s moved, %(refused)s not moved.",
-            stage=target.display_name if target is not None else request.to,
-            moved=len(result.moved),
-            refused=len(result.refused),
-        ),
         data={
             "to": request.to,
             "moved": [e.id for e in result.moved],
