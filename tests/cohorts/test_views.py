@@ -39,7 +39,9 @@ def test_a_cohort_without_a_member_or_lead_in_scope_is_not_found(client, make_us
     client.login(make_user("bureau", areas=["350200"]))
     assert client.get(f"/cohorts/{cohort.id}").status_code == 404
     assert cohort.name not in client.get("/cohorts/").get_data(as_text=True)
-    assert client.post_form(f"/cohorts/{cohort.id}/members", {"enterprise": "x", "relation": "other"}).status_code == 404
+    assert (
+        client.post_form(f"/cohorts/{cohort.id}/members", {"enterprise": "x", "relation": "other"}).status_code == 404
+    )
 
 
 def test_the_cohort_page_shows_stage_readiness_and_priority(client, make_user, two_areas):
