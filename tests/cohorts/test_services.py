@@ -185,3 +185,15 @@ def test_joint_visit_and_template_reach_every_given_member(make_enterprise, make
     assert all(p.tasks[0].title == "建立关务制度" for p in plans)
     kinds = [a.kind for a in queries.activities(cohort)]
     assert ActivityKind.JOINT_VISIT in kinds and ActivityKind.PLAN_TEMPLATE in kinds
+
+
+def test_demo_has_cohorts_of_both_kinds_and_one_spanning_two_areas():
+    from crm.cohorts.models import Cohort
+    from crm.demo.services import seed_demo
+
+    seed_demo(enterprises=60, seed=7)
+    cohorts = db.session.scalars(select(Cohort)).all()
+    assert {c.kind for c in cohorts} == {"group", "supply_chain"}
+    assert all(m.enterprise_id != c.lead_enterprise_id for c in cohorts for m in c.members)
+    spanning = [c for c in cohorts if len({m.enterprise.area_id for m in c.members} | {c.lead.area_id}) > 1]
+    assert spanning

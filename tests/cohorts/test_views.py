@@ -22,7 +22,7 @@ def two_areas(make_enterprise, make_cohort):
 
 
 def test_a_bureau_user_sees_only_their_members_and_is_told_others_exist(client, make_user, two_areas):
-    cohort, lead, fz1, fz2, qz = two_areas
+    cohort, _lead, _fz1, _fz2, _qz = two_areas
     quanzhou = make_user("bureau", areas=["350500"])
     client.login(quanzhou)
     page = client.get(f"/cohorts/{cohort.id}").get_data(as_text=True)
@@ -113,7 +113,7 @@ def test_group_transition_page_reports_moved_and_blocked(client, make_user, make
 
 
 def test_list_and_board_filters_and_priority_badges(client, make_user, make_enterprise, two_areas):
-    cohort, lead, fz1, fz2, qz = two_areas
+    cohort, _lead, _fz1, _fz2, _qz = two_areas
     outsider = make_enterprise(name="无关企业")
     client.login(make_user("admin"))
     page = client.get("/enterprises/", query_string={"cohort": cohort.id}).get_data(as_text=True)
@@ -129,7 +129,7 @@ def test_list_and_board_filters_and_priority_badges(client, make_user, make_ente
 
 
 def test_the_enterprise_page_lists_its_cohorts(client, make_user, two_areas):
-    cohort, lead, fz1, fz2, qz = two_areas
+    cohort, lead, fz1, _fz2, _qz = two_areas
     client.login(make_user("admin"))
     page = client.get(f"/enterprises/{fz1.id}").get_data(as_text=True)
     assert 'id="cohorts"' in page and cohort.name in page and "cohort-priority" in page
@@ -160,7 +160,7 @@ def test_bulk_action_adds_the_selection_to_a_cohort(client, make_user, make_ente
 def test_joint_visit_from_the_page_reaches_only_members_in_scope(client, make_user, two_areas):
     from crm.visits.models import Visit
 
-    cohort, lead, fz1, fz2, qz = two_areas
+    cohort, _lead, fz1, fz2, _qz = two_areas
     bureau = make_user("bureau", areas=["350100"])
     client.login(bureau)
     response = client.post_form(
