@@ -31,7 +31,7 @@ class CohortForm(FlaskForm):
     kind = SelectField(_l("Kind"), choices=[], validators=[DataRequired()])
     lead = StringField(
         _l("Lead enterprise"),
-        [DataRequired(), Length(max=30)],
+        [Optional(), Length(max=30)],
         description=_l("Unified social credit code or customs registration code of the group parent or chain leader."),
     )
     target_date = DateField(_l("Target date"), [Optional()])

@@ -68,7 +68,10 @@ def _responsibles(ids: list[int]) -> list[User]:
 
 
 def _save(form: forms.CohortForm, cohort: Cohort | None):
-    lead = queries.find_enterprise(form.lead.data, current_user)
+    if form.lead.data:
+        lead = queries.find_enterprise(form.lead.data, current_user)
+    else:  # a lead outside the editor's jurisdiction is not shown in the form, and stays
+        lead = cohort.lead if cohort is not None and not scope_of(current_user).contains(cohort.lead) else None
     values = {
         "name": form.name.data or "",
         "kind": form.kind.data,
@@ -107,10 +110,16 @@ def new_cohort():
 @permission_required(Permission.EDIT)
 def edit_cohort(cohort_id: int):
     cohort = _cohort_or_404(cohort_id)
-    form = forms.CohortForm(obj=cohort)
-    if request.method == "GET":
-        form.lead.data = cohort.lead.uscc if scope_of(current_user).contains(cohort.lead) else ""
-        form.responsibles.data = [u.id for u in cohort.responsibles]
+    form = forms.CohortForm(
+        data={
+            "name": cohort.name,
+            "kind": cohort.kind.value,
+            "lead": cohort.lead.uscc if scope_of(current_user).contains(cohort.lead) else "",
+            "target_date": cohort.target_date,
+            "notes": cohort.notes,
+            "responsibles": [u.id for u in cohort.responsibles],
+        }
+    )
     if form.validate_on_submit():
         try:
             _save(form, cohort)

@@ -169,3 +169,15 @@ def test_joint_visit_from_the_page_reaches_only_members_in_scope(client, make_us
     )
     assert response.status_code == 302
     assert {v.enterprise_id for v in db.session.scalars(select(Visit))} == {fz1.id, fz2.id}
+
+
+def test_editing_keeps_a_lead_outside_the_editors_jurisdiction(client, make_user, make_enterprise, make_cohort):
+    lead = make_enterprise(area="350500", office="xm-quanzhou")
+    member = make_enterprise()
+    cohort = make_cohort(lead=lead, members=[(member, "supplier")])
+    client.login(make_user("bureau", areas=["350100"]))
+    page = client.get(f"/cohorts/{cohort.id}/edit").get_data(as_text=True)
+    assert lead.uscc not in page
+    response = client.post_form(f"/cohorts/{cohort.id}/edit", {"name": "新名称", "kind": "group", "lead": ""})
+    assert response.status_code == 302
+    assert db.session.get(Cohort, cohort.id).lead_enterprise_id == lead.id
