@@ -197,3 +197,15 @@ def test_demo_has_cohorts_of_both_kinds_and_one_spanning_two_areas():
     assert all(m.enterprise_id != c.lead_enterprise_id for c in cohorts for m in c.members)
     spanning = [c for c in cohorts if len({m.enterprise.area_id for m in c.members} | {c.lead.area_id}) > 1]
     assert spanning
+
+
+def test_merging_duplicates_moves_memberships_and_leads(make_enterprise, make_cohort, make_user):
+    from crm.enterprises.related import merge_enterprises
+
+    survivor, absorbed, other = make_enterprise(), make_enterprise(), make_enterprise()
+    led = make_cohort(lead=absorbed, members=[(other, "supplier")])
+    both = make_cohort(lead=other, members=[(survivor, "subsidiary"), (absorbed, "branch")])
+    merge_enterprises(survivor, absorbed, {}, by=make_user("admin"))
+    db.session.commit()
+    assert db.session.get(type(led), led.id).lead_enterprise_id == survivor.id
+    assert [m.enterprise_id for m in db.session.get(type(both), both.id).members] == [survivor.id]
