@@ -1,0 +1,177 @@
+"""Training event reminders (rules ``event_3d`` and ``event_tomorrow``): the right local day, attendees by email,
+organisers in the CRM, once."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from crm.events.models import (
+    Event,
+    EventKind,
+    EventStatus,
+    Invitation,
+    InvitationSource,
+    Registration,
+    RegistrationStatus,
+)
+from crm.events.tokens import new_token
+from crm.extensions import db
+from crm.notifications.models import Channel, OutboxMessage, ReminderStatus
+from crm.reference.models import RecommendingUnit
+from tests.notifications.conftest import at, notifications_of, outbox_of, reminders_of, sweep
+
+
+def unit(code: str) -> RecommendingUnit:
+    return db.session.scalars(select(RecommendingUnit).where(RecommendingUnit.code == code)).one()
+
+
+def make_event(starts_at: datetime, *, created_by: Any = None, status: EventStatus = EventStatus.PUBLISHED) -> Event:
+    event = Event(
+        title="高级认证标准解读会",
+        kind=EventKind.STANDARD_INTERPRETATION,
+        status=status,
+        starts_at=starts_at,
+        ends_at=starts_at + timedelta(hours=3),
+        venue="泉州市商务局多功能厅",
+        created_by_id=getattr(created_by, "id", None),
+    )
+    event.organisers = [unit("commerce-350500")]
+    db.session.add(event)
+    db.session.commit()
+    return event
+
+
+def register(event: Event, enterprise: Any, *people: tuple[str, str], status=RegistrationStatus.REGISTERED) -> None:
+    """Register (name, email) attendees of an enterprise."""
+    invitation = db.session.scalars(
+        select(Invitation).where(Invitation.event_id == event.id, Invitation.enterprise_id == enterprise.id)
+    ).one_or_none()
+    if invitation is None:
+        invitation = Invitation(
+            event_id=event.id, enterprise_id=enterprise.id, token_hash=new_token()[1], source=InvitationSource.SINGLE
+        )
+        db.session.add(invitation)
+        db.session.flush()
+    for n, (name, email) in enumerate(people):
+        db.session.add(
+            Registration(
+                event_id=event.id,
+                invitation_id=invitation.id,
+                enterprise_id=enterprise.id,
+                name=name,
+                mobile=f"1380000{n:04d}",
+                email=email,
+                status=status,
+            )
+        )
+    db.session.commit()
+
+
+def emails_to(address: str) -> list[OutboxMessage]:
+    return list(db.session.scalars(select(OutboxMessage).where(OutboxMessage.to_address == address)))
+
+
+@pytest.fixture
+def people(make_user, make_enterprise):
+    """An event's creator, a Quanzhou organiser, an outsider, and an enterprise with two attendees."""
+    creator = make_user("customs", offices=["xm-quanzhou"])
+    organiser = make_user("bureau", areas=["350500"])
+    outsider = make_user("bureau", areas=["350100"])
+    admin = make_user("admin")
+    enterprise = make_enterprise(area="350500", office="xm-quanzhou")
+    return {"creator": creator, "organiser": organiser, "outsider": outsider, "admin": admin, "enterprise": enterprise}
+
+
+@pytest.mark.parametrize(
+    ("rule", "fire_day"),
+    [("event_3d", date(2026, 3, 10)), ("event_tomorrow", date(2026, 3, 12))],
+)
+def test_event_rules_fire_at_local_midnight_of_their_day(people, rule, fire_day):
+    # Starts at 00:30 on 13 March in Shanghai, which is still 12 March in UTC: the local date is the watched one.
+    starts_at = at(2026, 3, 13, 0, 30)
+    assert starts_at.astimezone(UTC).date() == date(2026, 3, 12)
+    event = make_event(starts_at, created_by=people["creator"])
+    register(event, people["enterprise"], ("林关务", "lin@enterprise.test"), ("陈经理", "chen@enterprise.test"))
+    day_before = fire_day - timedelta(days=1)
+
+    sweep(at(day_before.year, day_before.month, day_before.day, 23, 59), rule)
+    assert reminders_of(rule) == []
+
+    sweep(at(fire_day.year, fire_day.month, fire_day.day, 0, 1), rule)
+    reminders = reminders_of(rule)
+    assert {r.due_on for r in reminders} == {date(2026, 3, 13)} and {r.fires_on for r in reminders} == {fire_day}
+    assert {r.status for r in reminders} == {ReminderStatus.SENT}
+    assert {r.record_type for r in reminders} == {"events"} and {r.record_id for r in reminders} == {event.id}
+
+
+def test_attendees_are_emailed_and_organisers_notified_in_the_crm(people, make_enterprise):
+    event = make_event(at(2026, 3, 13, 14, 30), created_by=people["creator"])
+    other = make_enterprise(area="350100")
+    register(event, people["enterprise"], ("林关务", "lin@enterprise.test"), ("无邮箱", ""))
+    register(event, other, ("王主管", "wang@other.test"))
+    register(event, other, ("候补者", "waiting@other.test"), status=RegistrationStatus.WAITLISTED)
+    register(event, other, ("已取消", "gone@other.test"), status=RegistrationStatus.CANCELLED)
+
+    report = sweep(at(2026, 3, 12, 7), "event_tomorrow")
+    assert report["rules"]["event_tomorrow"]["status"] == "ok"
+
+    # Registered attendees with an address: one email each, nothing in-app, each reminder with its enterprise.
+    for address, enterprise in (("lin@enterprise.test", people["enterprise"]), ("wang@other.test", other)):
+        [message] = emails_to(address)
+        assert message.channel == Channel.EMAIL and message.user_id is None
+        assert "高级认证标准解读会" in message.subject and "明日" in message.subject
+        assert "泉州市商务局多功能厅" in message.body_text and "14:30" in message.body_text
+        [reminder] = [r for r in reminders_of("event_tomorrow") if r.to_address == address]
+        assert reminder.enterprise_id == enterprise.id and reminder.user_id is None
+    assert emails_to("waiting@other.test") == [] and emails_to("gone@other.test") == []
+
+    # Organisers (the creator and the staff of the organising unit's area): in-app only, linking to the event.
+    for user in (people["creator"], people["organiser"]):
+        assert [m.channel for m in outbox_of(user)] == [Channel.IN_APP]
+        [notification] = notifications_of(user)
+        assert notification.url == f"/events/{event.id}"
+    for user in (people["outsider"], people["admin"]):
+        assert outbox_of(user) == []
+    recipients = {r.user_id or r.to_address for r in reminders_of("event_tomorrow")}
+    assert recipients == {people["creator"].id, people["organiser"].id, "lin@enterprise.test", "wang@other.test"}
+
+
+def test_the_same_event_sweep_twice_sends_once(people):
+    event = make_event(at(2026, 3, 13, 9), created_by=people["creator"])
+    register(event, people["enterprise"], ("林关务", "lin@enterprise.test"))
+    first = sweep(at(2026, 3, 10, 7), "event_3d")
+    second = sweep(at(2026, 3, 10, 7), "event_3d")
+    third = sweep(at(2026, 3, 11, 7), "event_3d")
+    assert (first["sent"], second["sent"], third["sent"]) == (3, 0, 0)
+    assert len(reminders_of("event_3d")) == 3
+    assert len(emails_to("lin@enterprise.test")) == 1
+    assert len(notifications_of(people["creator"])) == 1 and len(notifications_of(people["organiser"])) == 1
+
+
+def test_a_moved_event_is_reminded_again_for_its_new_date(people):
+    event = make_event(at(2026, 3, 13, 9), created_by=people["creator"])
+    register(event, people["enterprise"], ("林关务", "lin@enterprise.test"))
+    sweep(at(2026, 3, 12, 7), "event_tomorrow")
+    event.starts_at, event.ends_at = at(2026, 3, 20, 9), at(2026, 3, 20, 12)
+    db.session.commit()
+    sweep(at(2026, 3, 19, 7), "event_tomorrow")
+    assert len(emails_to("lin@enterprise.test")) == 2
+
+
+def test_cancelled_events_are_not_reminded(people):
+    event = make_event(at(2026, 3, 13, 9), created_by=people["creator"], status=EventStatus.CANCELLED)
+    register(event, people["enterprise"], ("林关务", "lin@enterprise.test"))
+    report = sweep(at(2026, 3, 12, 7), "event_tomorrow")
+    assert report["rules"]["event_tomorrow"]["found"] == 0 and reminders_of("event_tomorrow") == []
+
+
+def test_english_speaking_organisers_read_english(people, make_user):
+    english = make_user("bureau", areas=["350500"], language="en")
+    make_event(at(2026, 3, 13, 9), created_by=people["creator"])
+    sweep(at(2026, 3, 12, 7), "event_tomorrow")
+    [notification] = notifications_of(english)
+    assert notification.title.startswith("[Event]") and "tomorrow" in notification.title
