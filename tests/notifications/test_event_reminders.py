@@ -175,3 +175,15 @@ def test_english_speaking_organisers_read_english(people, make_user):
     sweep(at(2026, 3, 12, 7), "event_tomorrow")
     [notification] = notifications_of(english)
     assert notification.title.startswith("[Event]") and "tomorrow" in notification.title
+
+
+def test_a_missed_day_catches_up_the_day_before_reminder_but_not_the_3_day_one(people):
+    event = make_event(at(2026, 3, 13, 9), created_by=people["creator"])
+    register(event, people["enterprise"], ("林关务", "lin@enterprise.test"))
+    # No sweep ran from 9 March on: on the morning of the event, "tomorrow" (31 hours ago) is still sent, and
+    # "in 3 days" (79 hours ago) is recorded as skipped.
+    sweep(at(2026, 3, 13, 7), "event_3d", "event_tomorrow")
+    assert {r.status for r in reminders_of("event_tomorrow")} == {ReminderStatus.SENT}
+    assert {r.status for r in reminders_of("event_3d")} == {ReminderStatus.SKIPPED}
+    [message] = emails_to("lin@enterprise.test")
+    assert "明日" in message.subject
