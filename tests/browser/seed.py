@@ -133,7 +133,11 @@ def seed_board(_ctx: Any, facts: dict[str, Any]) -> None:
 
 
 def seed_event(_ctx: Any, facts: dict[str, Any]) -> None:
-    """A published event of the Quanzhou commerce bureau in a week, with one enterprise's registration link."""
+    """A published event of the Quanzhou commerce bureau, with one enterprise's registration link.
+
+    It began half an hour ago and takes registrations until it ends (at the door): check-in opens on the event's
+    day, so this works whatever the time of day the suite runs.
+    """
     from datetime import timedelta
 
     from sqlalchemy import select
@@ -146,13 +150,14 @@ def seed_event(_ctx: Any, facts: dict[str, Any]) -> None:
     from crm.reference.models import RecommendingUnit
 
     enterprise = _enterprise("报名测试进出口有限公司", 880_003, stage="cultivating")
-    starts_at = utcnow().replace(second=0, microsecond=0) + timedelta(days=7)
+    starts_at = utcnow().replace(second=0, microsecond=0) - timedelta(minutes=30)
     event = Event(
         title="浏览器测试：高级认证标准解读会",
         kind=EventKind.STANDARD_INTERPRETATION,
         status=EventStatus.PUBLISHED,
         starts_at=starts_at,
-        ends_at=starts_at + timedelta(hours=3),
+        ends_at=starts_at + timedelta(hours=4),
+        registration_closes_at=starts_at + timedelta(hours=3),
         venue="泉州市商务局多功能厅",
         published_at=utcnow(),
         created_by_id=find_user(username("bureau")).id,

@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.helpers import drag
+from tests.browser.helpers import drag, guard_of
 
 pytestmark = pytest.mark.browser
 
@@ -23,6 +23,8 @@ def column(page, key: str):
 def test_drag_to_a_stage_whose_guard_asks_for_the_application_date(new_page, facts):
     board = facts["board"]
     page = new_page("bureau")
+    # The board asks the server, which answers 422 with what the move needs or why it is refused.
+    guard_of(page).expect_console_error(r"status of 422")
     page.goto(f"/pipeline/?q={board['query']}")
     ready = card(page, board["ready"])
     expect(column(page, "ready").locator(ready)).to_be_visible()
@@ -49,6 +51,8 @@ def test_drag_to_a_stage_whose_guard_asks_for_the_application_date(new_page, fac
 def test_a_refused_drag_leaves_the_card_and_says_why(new_page, facts):
     board = facts["board"]
     page = new_page("bureau")
+    # The board asks the server, which answers 422 with what the move needs or why it is refused.
+    guard_of(page).expect_console_error(r"status of 422")
     page.goto(f"/pipeline/?q={board['query']}")
     refused = card(page, board["refused"])
     expect(column(page, "cultivating").locator(refused)).to_be_visible()

@@ -38,9 +38,9 @@ def test_import_through_the_mapping_and_preview_screens(new_page, tmp_path):
     table = page.locator("main table").last
     expect(table.locator("tbody tr")).to_have_count(4, timeout=30_000)
     for name in names:
-        expect(table.locator("tr", has_text=name)).to_contain_text("新增")
+        expect(table.locator("tr", has_text=name).locator(".badge")).to_have_text(re.compile(r"^新"))
     invalid = table.locator("tr", has_text="导入测试无效代码有限公司")
-    expect(invalid).to_contain_text("无效")
+    expect(invalid.locator(".badge")).to_have_text("无效")
     expect(invalid.locator(".text-danger")).not_to_be_empty()
 
     page.get_by_label("只导入有效的行，其余行不导入").check()

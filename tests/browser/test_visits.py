@@ -21,8 +21,8 @@ def test_log_a_visit_at_375px(new_page, facts):
     expect(page.get_by_role("heading", name="登记走访")).to_be_visible()
     assert_no_horizontal_scroll(page)
 
-    page.get_by_label("日期", exact=True).fill(date.today().isoformat())
-    page.get_by_label("时间", exact=True).fill("09:30")
+    page.get_by_label(re.compile(r"^日期")).fill(date.today().isoformat())
+    page.get_by_label(re.compile(r"^时间")).fill("09:30")
     page.get_by_label("地点", exact=True).fill("企业关务部会议室")
     summary = "手机端走访：了解企业内部控制制度建设情况，企业已指定关务负责人。"
     page.get_by_label("概要", exact=True).fill(summary)
