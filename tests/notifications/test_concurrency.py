@@ -11,8 +11,7 @@ from crm.core import jobs
 from crm.extensions import db
 from crm.notifications.models import Notification, OutboxMessage, Reminder
 from crm.notifications.reminders import run_sweep
-from tests.notifications.conftest import at
-from tests.notifications.test_event_reminders import make_event, register
+from tests.notifications.conftest import at, make_event, register
 
 
 def test_two_concurrent_sweeps_send_each_reminder_once(postgres, real_db, app, make_user, make_task, make_enterprise):

@@ -3,72 +3,23 @@ organisers in the CRM, once."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from datetime import UTC, date, timedelta
 
 import pytest
 from sqlalchemy import select
 
-from crm.events.models import (
-    Event,
-    EventKind,
-    EventStatus,
-    Invitation,
-    InvitationSource,
-    Registration,
-    RegistrationStatus,
-)
-from crm.events.tokens import new_token
+from crm.events.models import EventStatus, RegistrationStatus
 from crm.extensions import db
 from crm.notifications.models import Channel, OutboxMessage, ReminderStatus
-from crm.reference.models import RecommendingUnit
-from tests.notifications.conftest import at, notifications_of, outbox_of, reminders_of, sweep
-
-
-def unit(code: str) -> RecommendingUnit:
-    return db.session.scalars(select(RecommendingUnit).where(RecommendingUnit.code == code)).one()
-
-
-def make_event(starts_at: datetime, *, created_by: Any = None, status: EventStatus = EventStatus.PUBLISHED) -> Event:
-    event = Event(
-        title="高级认证标准解读会",
-        kind=EventKind.STANDARD_INTERPRETATION,
-        status=status,
-        starts_at=starts_at,
-        ends_at=starts_at + timedelta(hours=3),
-        venue="泉州市商务局多功能厅",
-        created_by_id=getattr(created_by, "id", None),
-    )
-    event.organisers = [unit("commerce-350500")]
-    db.session.add(event)
-    db.session.commit()
-    return event
-
-
-def register(event: Event, enterprise: Any, *people: tuple[str, str], status=RegistrationStatus.REGISTERED) -> None:
-    """Register (name, email) attendees of an enterprise."""
-    invitation = db.session.scalars(
-        select(Invitation).where(Invitation.event_id == event.id, Invitation.enterprise_id == enterprise.id)
-    ).one_or_none()
-    if invitation is None:
-        invitation = Invitation(
-            event_id=event.id, enterprise_id=enterprise.id, token_hash=new_token()[1], source=InvitationSource.SINGLE
-        )
-        db.session.add(invitation)
-        db.session.flush()
-    for n, (name, email) in enumerate(people):
-        db.session.add(
-            Registration(
-                event_id=event.id,
-                invitation_id=invitation.id,
-                enterprise_id=enterprise.id,
-                name=name,
-                mobile=f"1380000{n:04d}",
-                email=email,
-                status=status,
-            )
-        )
-    db.session.commit()
+from tests.notifications.conftest import (
+    at,
+    make_event,
+    notifications_of,
+    outbox_of,
+    register,
+    reminders_of,
+    sweep,
+)
 
 
 def emails_to(address: str) -> list[OutboxMessage]:
