@@ -38,15 +38,11 @@ in_batches, user_recipient, record_path). It
    language, digest and the outbox are the sweep's job.
 
 To add one: write the function (e.g. ``crm/visits/reminders.py: planned_visits``) and set ``function="module:name"``
-in its ``WatcherSpec`` in ``registry.py``; its rules, already seeded, start working on the next sweep. The entries
-not yet available, with the module each expects and the context it must provide:
-
-- ``event_start`` (rules ``event_3d`` -3, ``event_tomorrow`` -1): ``crm.events.reminders:upcoming_events``.
-  Events not cancelled, by local start date; recipients ``attendees`` (registered, not cancelled, with an
-  email: ``Recipient(email=...)``, email only) and ``organisers`` (users); ``enterprise`` = the attendee's
-  enterprise when the event concerns one, else None; context ``event``, ``start_time`` (datetime), ``venue``.
-  Yield one Due per (event, attendee's enterprise) when attendees come from several enterprises, so scope
-  applies per enterprise.
+in its ``WatcherSpec`` in ``registry.py``; its rules, already seeded, start working on the next sweep. Every
+entry of the registry has its watcher today. The training events' one (``event_start``, rules ``event_3d`` -3 and
+``event_tomorrow`` -1) is ``crm.events.reminders:upcoming_events``: events not cancelled, by local start date;
+``attendees`` (registered, with an email) are emailed, one Due per (event, attendee's enterprise) so each
+reminder records its enterprise; ``organisers`` (the users who run the event) get a Due with no enterprise.
 
 The pipeline's watchers (certification decisions, re-verification, the audited report, the internal audit) are
 in ``crm/pipeline/reminders.py``.

@@ -115,7 +115,7 @@ WATCHERS: dict[str, WatcherSpec] = {
                 RecipientOption("organisers", _l("The event's organisers")),
             ),
             ("event", "start_time", "venue"),
-            expected="crm.events.reminders:upcoming_events",
+            function="crm.events.reminders:upcoming_events",
         ),
         WatcherSpec(
             "certification_decision",

@@ -88,7 +88,7 @@ def cultivation_tasks(rule: ReminderRule, sweep: Sweep) -> Iterator[Due]:
             due_on=task.due_on,
             recipients=[r for r in recipients if r is not None],
             enterprise=enterprise,
-            url=record_path("enterprises.detail", enterprise_id=enterprise.id),
+            url=record_path("plans.plan_detail", plan_id=task.plan_id),
             context={"task": task.title, "owner": str(owner) if owner else "", "plan_goal": task.plan.goal},
         )
 

@@ -77,8 +77,116 @@ def record_scopes(facts: dict[str, Any]) -> None:
         facts["enterprises"][key] = {"in_scope": inside, "out_of_scope": outside}
 
 
+def _enterprise(name: str, serial: int, **values: Any) -> Any:
+    """A Quanzhou enterprise (in ``browser.bureau``'s scope) with a valid credit code."""
+    from sqlalchemy import select
+
+    from crm.core.models import utcnow
+    from crm.demo.names import uscc_for
+    from crm.enterprises.identifiers import name_key
+    from crm.enterprises.models import Enterprise
+    from crm.extensions import db
+    from crm.reference.models import Area, CustomsOffice
+
+    area = db.session.scalars(select(Area).where(Area.code == "350500")).one()
+    office = db.session.scalars(select(CustomsOffice).where(CustomsOffice.code == "xm-quanzhou")).one()
+    values.setdefault("stage_entered_at", utcnow())
+    enterprise = Enterprise(
+        name=name, name_key=name_key(name), uscc=uscc_for(serial, "350502"), area=area, office=office, **values
+    )
+    db.session.add(enterprise)
+    db.session.flush()
+    return enterprise
+
+
+def seed_board(_ctx: Any, facts: dict[str, Any]) -> None:
+    """Two cards for the board journey: one ready to apply (its guard asks for the date), one that may not move
+    to "ready" (no plan, no pre-assessment)."""
+    from datetime import date
+
+    from sqlalchemy import select
+
+    from crm.enterprises.models import TargetTier
+    from crm.extensions import db
+    from crm.standards.models import Assessment, AssessmentKind, AssessmentOutcome, StandardVersion
+
+    ready = _enterprise("看板甲进出口有限公司", 880_001, stage="ready")
+    refused = _enterprise("看板乙进出口有限公司", 880_002, stage="cultivating")
+    version = db.session.scalars(select(StandardVersion).order_by(StandardVersion.id)).first()
+    if version is None:
+        version = StandardVersion(code="browser-2026", title="测试标准", tier=TargetTier.AEO_ADVANCED, rules={})
+        db.session.add(version)
+        db.session.flush()
+    db.session.add(
+        Assessment(
+            enterprise_id=ready.id,
+            version_id=version.id,
+            kind=AssessmentKind.OFFICER,
+            assessed_on=date.today(),
+            is_draft=False,
+            outcome=AssessmentOutcome.PASS,
+            total=97,
+        )
+    )
+    db.session.flush()
+    facts["board"] = {"query": "看板", "ready": ready.id, "refused": refused.id}
+
+
+def seed_event(_ctx: Any, facts: dict[str, Any]) -> None:
+    """A published event of the Quanzhou commerce bureau, with one enterprise's registration link.
+
+    It began half an hour ago and takes registrations until it ends (at the door): check-in opens on the event's
+    day, so this works whatever the time of day the suite runs.
+    """
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from crm.auth.services import find_user
+    from crm.core.models import utcnow
+    from crm.events.models import Event, EventKind, EventStatus, Invitation, InvitationSource
+    from crm.events.tokens import new_token
+    from crm.extensions import db
+    from crm.reference.models import RecommendingUnit
+
+    enterprise = _enterprise("报名测试进出口有限公司", 880_003, stage="cultivating")
+    starts_at = utcnow().replace(second=0, microsecond=0) - timedelta(minutes=30)
+    event = Event(
+        title="浏览器测试：高级认证标准解读会",
+        kind=EventKind.STANDARD_INTERPRETATION,
+        status=EventStatus.PUBLISHED,
+        starts_at=starts_at,
+        ends_at=starts_at + timedelta(hours=4),
+        registration_closes_at=starts_at + timedelta(hours=3),
+        venue="泉州市商务局多功能厅",
+        published_at=utcnow(),
+        created_by_id=find_user(username("bureau")).id,
+    )
+    event.organisers = [
+        db.session.scalars(select(RecommendingUnit).where(RecommendingUnit.code == "commerce-350500")).one()
+    ]
+    token, token_hash = new_token()
+    db.session.add_all(
+        [
+            event,
+            Invitation(event=event, enterprise_id=enterprise.id, token_hash=token_hash, source=InvitationSource.SINGLE),
+        ]
+    )
+    db.session.flush()
+    facts["event"] = {
+        "id": event.id,
+        "title": event.title,
+        "enterprise": enterprise.name,
+        "registration_url": f"/e/{token}",
+        "check_in_url": f"/events/{event.id}/checkin",
+    }
+
+
 #: Journeys' own records: ``(name, function(demo_context, facts))``, listed by hand like the demo's seeders.
-JOURNEY_SEEDERS: list[tuple[str, Callable[[Any, dict[str, Any]], None]]] = []
+JOURNEY_SEEDERS: list[tuple[str, Callable[[Any, dict[str, Any]], None]]] = [
+    ("board", seed_board),
+    ("event", seed_event),
+]
 
 
 def prepare(facts_path: Path, enterprises: int) -> dict[str, Any]:

@@ -18,13 +18,37 @@ MAIN_PAGES = [
     ("bureau", "/profile"),
     ("admin", "/admin/users/"),
     ("admin", "/admin/reference/"),
+    ("bureau", "/enterprises/new"),
+    ("bureau", "/enterprises/import"),
+    ("bureau", "/enterprises/imports"),
+    ("bureau", "/pipeline/"),
+    ("bureau", "/pipeline/?q={board_query}"),
+    ("bureau", "/visits/"),
+    ("bureau", "/enterprises/{in_scope}/visits/new"),
+    ("bureau", "/calendar/"),
+    ("bureau", "/my-work/"),
+    ("bureau", "/events/"),
+    ("bureau", "/events/{event_id}"),
+    ("bureau", "/events/{event_id}/checkin"),
+    (None, "{registration_url}"),
 ]
+
+
+def fill(path: str, facts: dict, role: str | None) -> str:
+    """The path with the facts it names: the role's enterprises, the journeys' event and board."""
+    values = {
+        **facts["enterprises"][role or "admin"],
+        "event_id": facts["event"]["id"],
+        "registration_url": facts["event"]["registration_url"],
+        "board_query": facts["board"]["query"],
+    }
+    return path.format(**values)
 
 
 @pytest.mark.parametrize(("role", "path"), MAIN_PAGES)
 def test_main_pages_have_no_serious_accessibility_violation(new_page, facts, role, path):
     page = new_page(role)
-    page.goto(path.format(**facts["enterprises"][role or "admin"]))
+    page.goto(fill(path, facts, role))
     violations = run_axe(page)
     assert not violations, describe_violations(violations)
 

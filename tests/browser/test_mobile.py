@@ -23,7 +23,20 @@ def test_enterprise_list_at_375px_has_no_horizontal_scroll(new_page):
     assert_no_horizontal_scroll(page)
 
 
-@pytest.mark.parametrize("path", ["/login", "/", "/enterprises/{in_scope}", "/profile"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/login",
+        "/",
+        "/enterprises/{in_scope}",
+        "/profile",
+        "/my-work/",
+        "/visits/",
+        "/calendar/",
+        "/enterprises/{in_scope}/visits/new",
+        "/pipeline/",
+    ],
+)
 def test_main_pages_at_375px_have_no_horizontal_scroll(new_page, facts, path):
     role = None if path == "/login" else "customs"
     page = new_page(role, viewport=PHONE)

@@ -1,9 +1,10 @@
-"""Helpers for reminder tests: instants in Asia/Shanghai, tasks on plans in force, and running a sweep."""
+"""Helpers for reminder tests: instants in Asia/Shanghai, tasks on plans in force, events with attendees, and
+running a sweep."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -11,11 +12,22 @@ import pytest
 from sqlalchemy import select
 
 from crm.core import jobs
+from crm.events.models import (
+    Event,
+    EventKind,
+    EventStatus,
+    Invitation,
+    InvitationSource,
+    Registration,
+    RegistrationStatus,
+)
+from crm.events.tokens import new_token
 from crm.extensions import db
 from crm.notifications.models import Notification, OutboxMessage, Reminder, ReminderRule
 from crm.notifications.reminders import run_sweep
 from crm.plans.models import Plan, PlanStatus
 from crm.plans.services import create_task
+from crm.reference.models import RecommendingUnit
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -51,6 +63,52 @@ def outbox_of(user: Any) -> list[OutboxMessage]:
 
 def notifications_of(user: Any) -> list[Notification]:
     return list(db.session.scalars(select(Notification).where(Notification.user_id == user.id)))
+
+
+def unit(code: str) -> RecommendingUnit:
+    return db.session.scalars(select(RecommendingUnit).where(RecommendingUnit.code == code)).one()
+
+
+def make_event(starts_at: datetime, *, created_by: Any = None, status: EventStatus = EventStatus.PUBLISHED) -> Event:
+    event = Event(
+        title="高级认证标准解读会",
+        kind=EventKind.STANDARD_INTERPRETATION,
+        status=status,
+        starts_at=starts_at,
+        ends_at=starts_at + timedelta(hours=3),
+        venue="泉州市商务局多功能厅",
+        created_by_id=getattr(created_by, "id", None),
+    )
+    event.organisers = [unit("commerce-350500")]
+    db.session.add(event)
+    db.session.commit()
+    return event
+
+
+def register(event: Event, enterprise: Any, *people: tuple[str, str], status=RegistrationStatus.REGISTERED) -> None:
+    """Register (name, email) attendees of an enterprise."""
+    invitation = db.session.scalars(
+        select(Invitation).where(Invitation.event_id == event.id, Invitation.enterprise_id == enterprise.id)
+    ).one_or_none()
+    if invitation is None:
+        invitation = Invitation(
+            event_id=event.id, enterprise_id=enterprise.id, token_hash=new_token()[1], source=InvitationSource.SINGLE
+        )
+        db.session.add(invitation)
+        db.session.flush()
+    for n, (name, email) in enumerate(people):
+        db.session.add(
+            Registration(
+                event_id=event.id,
+                invitation_id=invitation.id,
+                enterprise_id=enterprise.id,
+                name=name,
+                mobile=f"1380000{n:04d}",
+                email=email,
+                status=status,
+            )
+        )
+    db.session.commit()
 
 
 @pytest.fixture

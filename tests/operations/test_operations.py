@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 
 import pytest
@@ -12,6 +13,7 @@ from crm.core.jobs import QueuedJob
 from crm.core.models import utcnow
 from crm.extensions import db
 from crm.notifications.models import Notification, OutboxMessage, OutboxStatus, Reminder
+from crm.notifications.registry import WATCHERS
 from crm.notifications.services import notify, queue_email
 from crm.operations.models import JobRun, RunStatus, RunTrigger
 from crm.operations.services import prune_runs, run_tracked
@@ -61,7 +63,10 @@ def test_anonymous_visitors_are_sent_to_the_login(client):
         assert "/login" in client.get(url).headers["Location"]
 
 
-def test_the_overview_shows_each_periodic_job_and_the_last_sweep(app, client, make_user, make_task):
+def test_the_overview_shows_each_periodic_job_and_the_last_sweep(app, client, make_user, make_task, monkeypatch):
+    # Every seeded rule has its watcher today; take one away to see how a missing one is reported.
+    spec = replace(WATCHERS["event_start"], function=None, expected="crm.events.reminders:upcoming_events")
+    monkeypatch.setitem(WATCHERS, "event_start", spec)
     owner = make_user("bureau", areas=["350100"])
     make_task(owner=owner, due_on=date(2026, 3, 10))
     runner = app.test_cli_runner()
