@@ -25,11 +25,9 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     ColumnElement,
-    Integer,
     Select,
     and_,
     case,
-    cast,
     distinct,
     extract,
     func,
@@ -337,8 +335,8 @@ class ReportQuery:
         ranked = ranked_stmt.subquery("ranked")
         ranked_keys = [ranked.c[GROUP_KEY]] if keys else []
         middle = or_(
-            ranked.c.position == cast((ranked.c.size + 1) / 2, Integer),
-            ranked.c.position == cast((ranked.c.size + 2) / 2, Integer),
+            ranked.c.position == (ranked.c.size + 1) // 2,
+            ranked.c.position == (ranked.c.size + 2) // 2,
         )
         final = (
             select(*(k.label(GROUP_KEY) for k in ranked_keys), ranked.c.stage, func.avg(ranked.c.days).label("median"))
