@@ -108,12 +108,21 @@ class Grouping:
     membership: Callable[[], Any] | None = None
     #: What the reader must know about this grouping (an enterprise counted in several groups).
     note: Any = None
+    #: The Chinese name in files (sheet names and headings are Chinese whatever the user's language).
+    file_label: str = ""
 
 
 GROUPINGS: tuple[Grouping, ...] = (
-    Grouping("area", _l("Area"), "column", _reference_labels(Area), column=lambda: Enterprise.area_id),
     Grouping(
-        "office", _l("Customs office"), "column", _reference_labels(CustomsOffice), column=lambda: Enterprise.office_id
+        "area", _l("Area"), "column", _reference_labels(Area), column=lambda: Enterprise.area_id, file_label="地区"
+    ),
+    Grouping(
+        "office",
+        _l("Customs office"),
+        "column",
+        _reference_labels(CustomsOffice),
+        column=lambda: Enterprise.office_id,
+        file_label="主管海关",
     ),
     Grouping(
         "category",
@@ -122,6 +131,7 @@ GROUPINGS: tuple[Grouping, ...] = (
         _reference_labels(KeyCategory),
         membership=_category_membership,
         note=_l("An enterprise in several key categories counts in each of them; the totals count it once."),
+        file_label="重点企业类别",
     ),
     Grouping(
         "cohort",
@@ -130,6 +140,7 @@ GROUPINGS: tuple[Grouping, ...] = (
         _cohort_labels,
         membership=lambda: cohorts.membership(),
         note=_l("An enterprise in several cohorts counts in each of them; the totals count it once."),
+        file_label="1+N培育组团",
     ),
     Grouping(
         "officer",
@@ -140,6 +151,7 @@ GROUPINGS: tuple[Grouping, ...] = (
         note=_l(
             "An enterprise counts for its commerce staff member and for its customs officer; the totals count it once."
         ),
+        file_label="负责人",
     ),
     Grouping(
         "month",
@@ -150,6 +162,7 @@ GROUPINGS: tuple[Grouping, ...] = (
             "Grouped by month, the stage columns count the moves into each stage during the month, and every "
             "other figure counts in the month it happened."
         ),
+        file_label="月份",
     ),
 )
 GROUPINGS_BY_KEY = {g.key: g for g in GROUPINGS if g.key != "cohort" or cohorts.AVAILABLE}
