@@ -66,10 +66,20 @@ def register_children() -> None:
     from crm.notifications.api import bp as notifications_api
     from crm.pipeline.api import bp as pipeline_api
     from crm.plans.api import bp as plans_api
+    from crm.reports.api import bp as reports_api
     from crm.standards.api import bp as standards_api
     from crm.visits.api import bp as visits_api
 
-    for child in (enterprises_api, standards_api, plans_api, notifications_api, events_api, visits_api, pipeline_api):
+    for child in (
+        enterprises_api,
+        standards_api,
+        plans_api,
+        notifications_api,
+        events_api,
+        visits_api,
+        pipeline_api,
+        reports_api,
+    ):
         csrf.exempt(child)  # token-authenticated like the parent: nested blueprints are not covered by its exemption
         bp.register_blueprint(child)
 
