@@ -24,9 +24,8 @@ from crm.enterprises.models import Enterprise, TargetTier
 from crm.extensions import db
 from crm.pipeline.models import Stage
 from crm.reference.models import Area, CustomsOffice
-from crm.reports import fixed, render
+from crm.reports import fixed, queries, render
 from crm.reports.filters import FilterError, ReportFilters, parse_filters
-from crm.reports import queries
 from crm.reports.queries import GROUPINGS_BY_KEY, PipelineReport
 from crm.reports.render import Column, Document, Sheet
 

@@ -129,12 +129,14 @@ def _parse_tier(value: str) -> TargetTier:
 FILTERS: tuple[ReportFilter, ...] = (
     ReportFilter("area", _l("Area"), _parse_area, lambda v: Enterprise.area_id == v, _reference_choices(Area)),
     ReportFilter(
-        "office", _l("Customs office"), _parse_office, lambda v: Enterprise.office_id.in_(v), _reference_choices(CustomsOffice)
+        "office",
+        _l("Customs office"),
+        _parse_office,
+        lambda v: Enterprise.office_id.in_(v),
+        _reference_choices(CustomsOffice),
     ),
     ReportFilter("stage", _l("Stage"), _parse_stage, lambda v: Enterprise.stage == v, _stage_choices),
-    ReportFilter(
-        "category", _l("Key category"), _parse_category, _category_condition, _reference_choices(KeyCategory)
-    ),
+    ReportFilter("category", _l("Key category"), _parse_category, _category_condition, _reference_choices(KeyCategory)),
     ReportFilter("cohort", _l("Cohort"), cohorts.parse_cohort, cohorts.cohort_condition, cohorts.cohort_choices),
     ReportFilter("officer", _l("Officer"), _parse_officer, _officer_condition, _officer_choices),
     ReportFilter(

@@ -109,7 +109,9 @@ def monthly_progress(args: Mapping[str, Any], user: Any) -> MonthlyProgress:
         func.sum(case((Enterprise.stage.in_(stages), 1), else_=0)).label(name)
         for name, stages in PROGRESS_STAGES.items()
     ]
-    put(db.session.execute(_scoped(select(Enterprise.area_id, *stage_sums), filters, user).group_by(Enterprise.area_id)))
+    put(
+        db.session.execute(_scoped(select(Enterprise.area_id, *stage_sums), filters, user).group_by(Enterprise.area_id))
+    )
     certified = and_(Certification.outcome == CertificationOutcome.CERTIFIED)
     in_month = and_(Certification.decided_on >= first, Certification.decided_on <= last)
     stmt = (
@@ -161,7 +163,7 @@ def monthly_progress(args: Mapping[str, Any], user: Any) -> MonthlyProgress:
         ProgressRow(area.id, area.display_name, figures.get(area.id, dict.fromkeys(PROGRESS_FIGURES, 0)))
         for area in areas
     ]
-    totals = ProgressRow(None, _("Total"))
+    totals = ProgressRow(None, _("In all"))
     for row in rows:
         for name in PROGRESS_FIGURES:
             totals.figures[name] += row.figures[name]
@@ -203,9 +205,7 @@ def certified_select(filters: ReportFilters, user: Any, *, whole_history: bool =
         .order_by(Area.sort_order, Certification.decided_on.desc(), Enterprise.name, Enterprise.id)
     )
     if not whole_history:
-        stmt = stmt.where(
-            Certification.decided_on >= filters.date_from, Certification.decided_on <= filters.date_to
-        )
+        stmt = stmt.where(Certification.decided_on >= filters.date_from, Certification.decided_on <= filters.date_to)
     return _scoped(stmt, filters, user)
 
 

@@ -450,7 +450,7 @@ def pipeline_report(filters: ReportFilters, grouping_key: str, user: Any) -> Pip
     grouped = ReportQuery(filters, grouping, user, month_semantics=month_semantics).rows()
     totals = ReportQuery(filters, None, user, month_semantics=month_semantics).rows().get(None)
     totals = totals or ReportRow(key=None, public_key=None, label="")
-    totals.label = _("Total")
+    totals.label = _("In all")
     labels = grouping.labels([key for key in grouped if key is not None])
     for key, report_row in grouped.items():
         report_row.public_key, report_row.label = labels.get(key, (key, str(key))) if key is not None else (None, "")

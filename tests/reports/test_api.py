@@ -6,11 +6,23 @@ import pytest
 
 from tests.reports.conftest import PERIOD
 
-STAGES = {"candidate", "pooled", "cultivating", "ready", "applied", "in_certification", "certified", "not_passed", "withdrawn"}
+STAGES = {
+    "candidate",
+    "pooled",
+    "cultivating",
+    "ready",
+    "applied",
+    "in_certification",
+    "certified",
+    "not_passed",
+    "withdrawn",
+}
 
 
 def test_shape_by_area(client, world, manager, api_token):
-    response = client.get("/api/v1/reports/pipeline", query_string=PERIOD | {"group_by": "area"}, headers=api_token(manager))
+    response = client.get(
+        "/api/v1/reports/pipeline", query_string=PERIOD | {"group_by": "area"}, headers=api_token(manager)
+    )
     assert response.status_code == 200
     body = response.get_json()
     assert set(body) == {"rows", "totals"}
@@ -25,13 +37,17 @@ def test_shape_by_area(client, world, manager, api_token):
 
 @pytest.mark.parametrize("group_by", ["area", "office", "category", "officer", "month"])
 def test_every_grouping_answers(client, world, manager, api_token, group_by):
-    response = client.get("/api/v1/reports/pipeline", query_string=PERIOD | {"group_by": group_by}, headers=api_token(manager))
+    response = client.get(
+        "/api/v1/reports/pipeline", query_string=PERIOD | {"group_by": group_by}, headers=api_token(manager)
+    )
     assert response.status_code == 200
     assert response.get_json()["rows"]
 
 
 def test_month_keys(client, world, manager, api_token):
-    body = client.get("/api/v1/reports/pipeline", query_string=PERIOD | {"group_by": "month"}, headers=api_token(manager)).get_json()
+    body = client.get(
+        "/api/v1/reports/pipeline", query_string=PERIOD | {"group_by": "month"}, headers=api_token(manager)
+    ).get_json()
     assert [row["key"] for row in body["rows"]] == ["2026-01", "2026-02", "2026-03"]
 
 
@@ -42,7 +58,7 @@ def test_scope_of_a_bureau_user(client, world, bureau_fq, api_token):
 
 
 @pytest.mark.parametrize(
-    "args, field",
+    ("args", "field"),
     [
         ({"group_by": "planet"}, "group_by"),
         ({"from": "2026-02-30"}, "from"),

@@ -23,7 +23,7 @@ def run(writer, params, fmt, user):
 
 
 def sheet_values(sheet):
-    return [[cell for cell in row] for row in sheet.iter_rows(values_only=True)]
+    return [list(row) for row in sheet.iter_rows(values_only=True)]
 
 
 def test_pipeline_xlsx_has_a_sheet_per_grouping_and_the_details(world, manager):
@@ -141,7 +141,7 @@ def test_measure_uptake(world, manager):
 
 
 @pytest.mark.parametrize(
-    "writer, params, fmt",
+    ("writer", "params", "fmt"),
     [
         (exports.pipeline_report, {"group_by": "planet"}, "xlsx"),
         (exports.pipeline_report, {"from": "yesterday"}, "csv"),

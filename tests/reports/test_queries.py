@@ -106,7 +106,7 @@ def test_bureau_user_sees_only_their_areas_totals_included(world, bureau_fq):
 
 
 @pytest.mark.parametrize(
-    "args, field",
+    ("args", "field"),
     [
         ({"from": "2026-13-01"}, "from"),
         ({"from": "2026-05-01", "to": "2026-01-01"}, "to"),

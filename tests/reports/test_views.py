@@ -23,7 +23,11 @@ DOWNLOADS = [
 
 @pytest.mark.parametrize("role", ["admin", "manager", "bureau", "customs", "viewer"])
 def test_every_role_sees_the_reports(client, make_user, role):
-    user = make_user(role, areas=["350100"] if role in ("bureau", "viewer") else (), offices=["fz-mawei"] if role == "customs" else ())
+    user = make_user(
+        role,
+        areas=["350100"] if role in ("bureau", "viewer") else (),
+        offices=["fz-mawei"] if role == "customs" else (),
+    )
     client.login(user)
     for url in PAGES:
         assert client.get(url).status_code == 200, url
@@ -88,7 +92,7 @@ def test_download_with_bad_params_goes_back_to_the_page(client, manager):
     assert client.get("/reports/pipeline/download", query_string={"format": "docx"}).status_code == 404
 
 
-@pytest.mark.parametrize("fmt, start", [("csv", b"\xef\xbb\xbf"), ("pdf", b"%PDF"), ("xlsx", b"PK")])
+@pytest.mark.parametrize(("fmt", "start"), [("csv", b"\xef\xbb\xbf"), ("pdf", b"%PDF"), ("xlsx", b"PK")])
 def test_monthly_downloads(client, world, manager, fmt, start):
     client.login(manager)
     response = client.get("/reports/monthly/download", query_string={"month": "2026-03", "format": fmt})
