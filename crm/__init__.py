@@ -95,6 +95,7 @@ def register_blueprints(app: Flask) -> None:
     from crm.audit.views import bp as audit_bp
     from crm.auth.views import admin_bp as users_admin_bp
     from crm.auth.views import bp as auth_bp
+    from crm.cohorts.views import bp as cohorts_bp
     from crm.enterprises.views import bp as enterprises_bp
     from crm.events.public import public_bp as events_public_bp
     from crm.events.views import bp as events_bp
@@ -130,6 +131,7 @@ def register_blueprints(app: Flask) -> None:
         audit_bp,
         pipeline_bp,
         pipeline_admin_bp,
+        cohorts_bp,
         reports_bp,
         api_bp,
         api_docs_bp,

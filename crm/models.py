@@ -1,6 +1,7 @@
 """Every feature's models, imported in one place so the metadata (and string relationships) are complete."""
 
 from crm.auth import models as auth_models  # noqa: F401
+from crm.cohorts import models as cohort_models  # noqa: F401
 from crm.core import audit, files, jobs, settings  # noqa: F401
 from crm.enterprises import models as enterprise_models  # noqa: F401
 from crm.events import models as event_models  # noqa: F401

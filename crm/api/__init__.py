@@ -61,6 +61,7 @@ def openapi_document():
 
 def register_children() -> None:
     """Attach each feature's API blueprint (listed by hand)."""
+    from crm.cohorts.api import bp as cohorts_api
     from crm.enterprises.api import bp as enterprises_api
     from crm.events.api import bp as events_api
     from crm.notifications.api import bp as notifications_api
@@ -70,7 +71,7 @@ def register_children() -> None:
     from crm.standards.api import bp as standards_api
     from crm.visits.api import bp as visits_api
 
-    for child in (
+    children = (
         enterprises_api,
         standards_api,
         plans_api,
@@ -78,8 +79,10 @@ def register_children() -> None:
         events_api,
         visits_api,
         pipeline_api,
+        cohorts_api,
         reports_api,
-    ):
+    )
+    for child in children:
         csrf.exempt(child)  # token-authenticated like the parent: nested blueprints are not covered by its exemption
         bp.register_blueprint(child)
 

@@ -21,6 +21,7 @@ FRAGMENTS = (
     "events",
     "visits",
     "pipeline",
+    "cohorts",
     "reports",
 )
 

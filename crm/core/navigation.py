@@ -26,6 +26,7 @@ MAIN_NAVIGATION: tuple[NavItem, ...] = (
     NavItem("enterprises.list_enterprises", _l("Enterprises"), blueprints=("enterprises",)),
     NavItem("enterprises.pool", _l("Candidate pool")),
     NavItem("pipeline.board", _l("Pipeline"), blueprints=("pipeline",)),
+    NavItem("cohorts.list_cohorts", _l("1+N cohorts"), blueprints=("cohorts",)),
     NavItem("plans.list_plans", _l("Cultivation plans"), blueprints=("plans",)),
     NavItem("my_work.index", _l("My work"), blueprints=("my_work",)),
     NavItem("visits.list_visits", _l("Visits"), blueprints=("visits",)),

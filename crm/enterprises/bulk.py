@@ -185,6 +185,14 @@ BULK_ACTIONS: tuple[BulkAction, ...] = (
         max_records=500,
     ),
     BulkAction(
+        "add_to_cohort",
+        _l("Add to a cohort"),
+        Permission.EDIT,
+        "crm.cohorts.bulk:add_to_cohort",
+        form="crm.cohorts.forms:CohortBulkForm",
+        icon="diagram-3",
+    ),
+    BulkAction(
         "export",
         _l("Export the selection"),
         Permission.EXPORT,

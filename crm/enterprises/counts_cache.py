@@ -30,7 +30,9 @@ logger = logging.getLogger(__name__)
 VERSION_KEY = "crm:enterprise-counts:version"
 TTL_SECONDS = 300
 #: Tables whose changes can change a stage count.
-WATCHED_TABLES = frozenset({"enterprises", "enterprise_key_categories", "enterprise_business_types"})
+WATCHED_TABLES = frozenset(
+    {"enterprises", "enterprise_key_categories", "enterprise_business_types", "cohorts", "cohort_members"}
+)
 _STALE_KEY = "crm_enterprise_counts_stale"
 _clients: dict[str, Any] = {}
 _down_until: dict[str, float] = {}

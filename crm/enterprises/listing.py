@@ -224,6 +224,26 @@ def _stale_condition(value: str, ref: ListReference) -> ColumnElement[bool] | No
     return stale_condition()
 
 
+def _cohort_condition(value: str, ref: ListReference) -> ColumnElement[bool] | None:
+    """The lead and members of a 1+N cohort the user can see (crm.cohorts.queries)."""
+    from crm.cohorts.queries import list_cohort_condition
+
+    return list_cohort_condition(value, ref)
+
+
+def _cohort_options(ref: ListReference) -> list[tuple[str, str]]:
+    from crm.cohorts.queries import list_cohort_options
+
+    return list_cohort_options(ref)
+
+
+def _cohort_priority_condition(value: str, ref: ListReference) -> ColumnElement[bool] | None:
+    """Members of a cohort whose lead is already AEO-certified (measure 2 of the notice)."""
+    from crm.cohorts.queries import list_priority_condition
+
+    return list_priority_condition(value, ref)
+
+
 def _names(rows: list[Any], ref: ListReference) -> list[tuple[str, str]]:
     return [(row.code, ref.name(row)) for row in rows]
 
@@ -264,6 +284,8 @@ LIST_FILTERS: tuple[ListFilter, ...] = (
     ListFilter("officer", _l("Assigned officer"), _officer_condition, _officer_options),
     ListFilter("stale", _l("Past the stage's time limit"), _stale_condition),
     ListFilter("deadline", _l("Deadline"), _deadline_condition, _deadline_options),
+    ListFilter("cohort", _l("1+N cohort"), _cohort_condition, _cohort_options),
+    ListFilter("cohort_priority", _l("1+N priority"), _cohort_priority_condition),
 )
 
 FILTERS_BY_NAME = {f.name: f for f in LIST_FILTERS}
@@ -469,6 +491,8 @@ class ListRow:
     trade_value: Any
     updated_at: Any
     updated_on: str
+    #: A member of a 1+N cohort whose lead is already AEO-certified.
+    cohort_priority: bool = False
 
 
 def page_of_rows(query: ListQuery, ref: ListReference, page: int, per_page: int, total: int, user: Any = None) -> Page:
@@ -479,7 +503,13 @@ def page_of_rows(query: ListQuery, ref: ListReference, page: int, per_page: int,
     stmt = select(*ROW_COLUMNS).join(ids_subquery, ids_subquery.c.id == Enterprise.id).order_by(*order_by(query.sort))
     raw = db.session.execute(stmt).all()
     users = ref.user_names({r.commerce_officer_id for r in raw} | {r.customs_officer_id for r in raw})
-    return Page(items=_rows(raw, ref, users), total=total, page=page, per_page=per_page)
+    rows = _rows(raw, ref, users)
+    from crm.cohorts.queries import priority_ids
+
+    flagged = priority_ids([row.id for row in rows])
+    for row in rows:
+        row.cohort_priority = row.id in flagged
+    return Page(items=rows, total=total, page=page, per_page=per_page)
 
 
 def _rows(raw: list[Any], ref: ListReference, users: dict[int, str]) -> list[ListRow]:

@@ -62,6 +62,8 @@ ENTERPRISE_RELATED_TABLES: tuple[RelatedTable, ...] = (
     RelatedTable("event_feedback", _l("Training feedback")),
     RelatedTable("event_task_completions", _l("Tasks completed by training"), created_column=None, attaches=False),
     RelatedTable("reminders", _l("Reminders sent"), attaches=False),
+    RelatedTable("cohort_members", _l("Cohort memberships"), unique_with=("cohort_id",)),
+    RelatedTable("cohorts", _l("Cohorts led"), column="lead_enterprise_id"),
 )
 
 

@@ -49,6 +49,7 @@ DETAIL_SECTIONS: tuple[DetailSection, ...] = (
     package_section("plans"),
     package_section("visits"),
     package_section("events"),
+    package_section("cohorts"),
     DetailSection("credit", "enterprises/_section_credit.html", "crm.enterprises.queries:credit_section_context"),
 )
 

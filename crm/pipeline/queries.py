@@ -298,6 +298,8 @@ class Card:
     decision_overdue: bool = False
     reapply_on: date | None = None
     reverification_due_on: date | None = None
+    #: A member of a 1+N cohort whose lead is already AEO-certified.
+    is_priority: bool = False
 
 
 def board_layout(stages: list[Stage] | None = None) -> list[BoardColumn]:
@@ -320,10 +322,13 @@ def column_for_stage(columns: list[BoardColumn], stage_code: str) -> BoardColumn
 
 def board_base(filters: Mapping[str, Any], user: Any = None, today: date | None = None) -> Select:
     """Enterprises in scope matching the list's filters (without the stage filter) and a deadline filter."""
+    from crm.cohorts.queries import board_conditions
     from crm.enterprises.queries import enterprise_list
 
     list_filters = {key: value for key, value in filters.items() if key not in ("stage", "deadline")}
     stmt = enterprise_list(list_filters, user=user)
+    for clause in board_conditions(filters, user=user):
+        stmt = stmt.where(clause)
     deadline = (filters.get("deadline") or "").strip()
     if deadline:
         condition = deadline_condition(deadline, today)
@@ -460,6 +465,9 @@ def build_cards(rows: list[Any], *, today: date | None = None, stages: dict[str,
         else {}
     )
     cycle_years = reverification_cycle_years() if any(row.stage == CERTIFIED for row in rows) else 0
+    from crm.cohorts.queries import priority_ids
+
+    flagged = priority_ids(ids)
     cards = []
     for row in rows:
         stage = stages[row.stage]
@@ -472,6 +480,7 @@ def build_cards(rows: list[Any], *, today: date | None = None, stages: dict[str,
             is_stale=stage.sla_days is not None and days > stage.sla_days,
             certification=cert,
             officer_name=officers.get(row.customs_officer_id),
+            is_priority=row.id in flagged,
         )
         if cert is not None:
             if row.stage == IN_CERTIFICATION and cert.decided_on is None:

@@ -83,6 +83,7 @@ def card_context() -> dict[str, Any]:
             "reverification": _("Re-verification %(date)s"),
             "reapply": _("May reapply from %(date)s"),
             "suspended": _("Incentives suspended"),
+            "cohort_priority": _("1+N priority"),
             "outcomes": {o.value: o.label for o in _assessment_outcomes()},
         },
         "card_urls": {
@@ -118,6 +119,14 @@ def tier_label(value: str | None) -> str:
         return TargetTier(value).label if value else ""
     except ValueError:
         return str(value)
+
+
+def cohort_choices() -> list[tuple[str, str]]:
+    """The 1+N cohorts the user can see, for the board's cohort filter."""
+    from crm.cohorts.queries import list_cohort_options
+    from crm.enterprises.listing import ListReference
+
+    return list_cohort_options(ListReference(current_user))
 
 
 def _filters() -> dict[str, str]:
@@ -159,6 +168,7 @@ def board():
         can_override=services.can_override(current_user),
         stage_names={s.code: s.display_name for s in stages},
         tiers=TargetTier.choices(),
+        cohorts=cohort_choices(),
         **card_context(),
     )
 

@@ -140,7 +140,7 @@ GROUPINGS: tuple[Grouping, ...] = (
         _cohort_labels,
         membership=lambda: cohorts.membership(),
         note=_l("An enterprise in several cohorts counts in each of them; the totals count it once."),
-        file_label="1+N培育组团",
+        file_label="培育群组",
     ),
     Grouping(
         "officer",

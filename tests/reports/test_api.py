@@ -35,7 +35,7 @@ def test_shape_by_area(client, world, manager, api_token):
     assert body["totals"]["total"] == 4 and set(body["totals"]) == {"counts", "total"}
 
 
-@pytest.mark.parametrize("group_by", ["area", "office", "category", "officer", "month"])
+@pytest.mark.parametrize("group_by", ["area", "office", "category", "cohort", "officer", "month"])
 def test_every_grouping_answers(client, world, manager, api_token, group_by):
     response = client.get(
         "/api/v1/reports/pipeline", query_string=PERIOD | {"group_by": group_by}, headers=api_token(manager)

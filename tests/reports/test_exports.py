@@ -31,7 +31,7 @@ def test_pipeline_xlsx_has_a_sheet_per_grouping_and_the_details(world, manager):
     assert count == 3
     book = load_workbook(io.BytesIO(data))
     assert book.sheetnames[0] == "按地区"
-    assert {"按主管海关", "按重点企业类别", "按负责人", "按月份", "企业明细"} <= set(book.sheetnames)
+    assert {"按主管海关", "按重点企业类别", "按培育群组", "按负责人", "按月份", "企业明细"} <= set(book.sheetnames)
     rows = sheet_values(book["按地区"])
     assert rows[0][0] == "培育进度统计（按地区）"
     assert "导出人：" in rows[1][0] and "2026-07-01 10:30" in rows[1][0]

@@ -120,3 +120,41 @@ def test_invalid_filters_name_the_argument(app, args, field):
     with pytest.raises(FilterError) as raised:
         parse_filters(args)
     assert field in raised.value.errors
+
+
+@pytest.fixture
+def cohorts(world):
+    from crm.cohorts.models import Cohort, CohortMember
+    from crm.extensions import db
+
+    first = Cohort(name="福州链主群组", lead_enterprise_id=world.fuzhou_a.id)
+    second = Cohort(name="泉州链主群组", lead_enterprise_id=world.quanzhou.id)
+    db.session.add_all([first, second])
+    db.session.flush()
+    db.session.add_all(
+        [
+            CohortMember(cohort_id=first.id, enterprise_id=world.quanzhou.id),
+            CohortMember(cohort_id=first.id, enterprise_id=world.fuzhou_b.id),
+            CohortMember(cohort_id=second.id, enterprise_id=world.fuzhou_b.id),
+        ]
+    )
+    db.session.commit()
+    return first, second
+
+
+def test_cohort_grouping_counts_the_lead_and_members_in_each_cohort(world, cohorts, manager):
+    report = pipeline_report(parse_filters(PERIOD), "cohort", manager)
+    rows = by_label(report)
+    assert rows["福州链主群组"].total == 3
+    assert rows["泉州链主群组"].counts == {"certified": 1, "withdrawn": 1}
+    assert rows["泉州链主群组"].public_key == cohorts[1].id
+    assert [row.total for row in report.rows if row.key is None] == [1]  # the Xiamen enterprise
+    assert report.totals.total == 4
+    assert "cohort" in report.grouping.note or "群组" in str(report.grouping.note)
+
+
+def test_cohort_filter(world, cohorts, bureau_fq):
+    report = pipeline_report(parse_filters(PERIOD | {"cohort": str(cohorts[1].id)}), "area", bureau_fq)
+    assert {row.label: row.total for row in report.rows} == {"福州": 1, "泉州": 1}
+    with pytest.raises(FilterError):
+        parse_filters({"cohort": "999999"})
