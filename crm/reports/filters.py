@@ -194,9 +194,12 @@ def _date(value: str) -> date:
     try:
         if len(value) != 10:
             raise ValueError
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise ValueError(_("Use a date in the form YYYY-MM-DD.")) from None
+    if not 1900 <= day.year <= 2999:
+        raise ValueError(_("Use a date between the years 1900 and 2999."))
+    return day
 
 
 def default_period(today: date | None = None) -> tuple[date, date]:

@@ -65,6 +65,10 @@ def test_scope_of_a_bureau_user(client, world, bureau_fq, api_token):
         ({"area": "nowhere"}, "area"),
         ({"officer": "-1"}, "officer"),
         ({"stage": ""}, "stage"),
+        ({"from": "0001-01-01", "to": "0001-12-31"}, "from"),
+        ({"to": "9999-12-31"}, "to"),
+        ({"officer": "99999999999999999999999"}, "officer"),
+        ({"cohort": "0"}, "cohort"),
     ],
 )
 def test_bad_arguments_answer_422(client, manager, api_token, args, field):
