@@ -194,9 +194,11 @@ def pipeline_document(params: Mapping[str, Any], *, user: Any, generated_at: dat
     with force_locale(LOCALE):
         main = queries.pipeline_report(filters, selected, user)
         sheets = [pipeline_sheet(main)]
-        for key in GROUPINGS_BY_KEY:
+        for key, grouping in GROUPINGS_BY_KEY.items():
             if key != selected:
-                sheet = pipeline_sheet(queries.pipeline_report(filters, key, user))
+                # Every grouping but the month has the same totals: computed once.
+                shared = main.totals if (grouping.kind == "month") == (main.grouping.kind == "month") else None
+                sheet = pipeline_sheet(queries.pipeline_report(filters, key, user, totals=shared))
                 sheet.in_pdf = False
                 sheets.append(sheet)
         sheets.append(

@@ -443,14 +443,25 @@ def _days_between(start: Any, end: Any) -> Any:
     return func.julianday(end) - func.julianday(start)
 
 
-def pipeline_report(filters: ReportFilters, grouping_key: str, user: Any) -> PipelineReport:
-    """The pipeline report of the enterprises in ``user``'s scope matching ``filters``, grouped by ``grouping_key``."""
-    grouping = GROUPINGS_BY_KEY[grouping_key]
-    month_semantics = grouping.kind == "month"
-    grouped = ReportQuery(filters, grouping, user, month_semantics=month_semantics).rows()
+def report_totals(filters: ReportFilters, user: Any, *, month_semantics: bool) -> ReportRow:
+    """The totals row: every measure without a grouping (each enterprise once)."""
     totals = ReportQuery(filters, None, user, month_semantics=month_semantics).rows().get(None)
     totals = totals or ReportRow(key=None, public_key=None, label="")
     totals.label = _("In all")
+    return totals
+
+
+def pipeline_report(
+    filters: ReportFilters, grouping_key: str, user: Any, *, totals: ReportRow | None = None
+) -> PipelineReport:
+    """The pipeline report of the enterprises in ``user``'s scope matching ``filters``, grouped by ``grouping_key``.
+
+    ``totals`` reuses the totals of another grouping of the same kind (every grouping but the month shares them)."""
+    grouping = GROUPINGS_BY_KEY[grouping_key]
+    month_semantics = grouping.kind == "month"
+    grouped = ReportQuery(filters, grouping, user, month_semantics=month_semantics).rows()
+    if totals is None:
+        totals = report_totals(filters, user, month_semantics=month_semantics)
     labels = grouping.labels([key for key in grouped if key is not None])
     for key, report_row in grouped.items():
         report_row.public_key, report_row.label = labels.get(key, (key, str(key))) if key is not None else (None, "")

@@ -42,6 +42,12 @@ def test_pipeline_xlsx_has_a_sheet_per_grouping_and_the_details(world, manager):
     total_column = header.index("合计")
     assert body["福州"][total_column] == 2
     assert body["合计"][total_column] == 4
+    month = sheet_values(book["按月份"])
+    month_header = next(r for r in month if r[0] == "月份")
+    month_body = {r[0]: r for r in month[month.index(month_header) + 1 :]}
+    assert month_body["合计"][month_header.index("合计")] == 10  # moves into stages, not enterprises
+    categories = sheet_values(book["按重点企业类别"])
+    assert any(r[0] == "合计" and r[total_column] == 4 for r in categories)
     details = sheet_values(book["企业明细"])
     assert sum(1 for r in details if r[0] and "有限公司" in str(r[0])) == 4
     assert calls and calls[-1][0] == calls[-1][1]
