@@ -16,6 +16,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import ColumnElement, or_, select
 
 from crm.auth.models import User
+from crm.core.scope import Scope, scope_of
 from crm.core.security import MAX_URL_INTEGER
 from crm.core.timeutil import local_today
 from crm.enterprises.models import Enterprise, TargetTier, enterprise_key_categories
@@ -55,10 +56,16 @@ def _reference_id(model: type, code: str) -> int:
     return row_id
 
 
-def _reference_choices(model: type) -> Callable[[], list[tuple[str, str]]]:
+def _reference_choices(model: type, scoped: Callable[[Scope], frozenset[int]] | None = None) -> Callable:
+    """Active rows of a reference table; ``scoped`` narrows them to the user's areas or offices when they have
+    some (a user whose scope names none, or no user, is offered every row)."""
+
     def choices() -> list[tuple[str, str]]:
-        rows = db.session.scalars(select(model).where(model.is_active.is_(True)).order_by(model.sort_order, model.id))
-        return [(row.code, row.display_name) for row in rows]
+        stmt = select(model).where(model.is_active.is_(True)).order_by(model.sort_order, model.id)
+        ids = scoped(scope_of()) if scoped is not None else frozenset()
+        if ids:
+            stmt = stmt.where(model.id.in_(sorted(ids)))
+        return [(row.code, row.display_name) for row in db.session.scalars(stmt)]
 
     return choices
 
@@ -127,13 +134,19 @@ def _parse_tier(value: str) -> TargetTier:
 
 
 FILTERS: tuple[ReportFilter, ...] = (
-    ReportFilter("area", _l("Area"), _parse_area, lambda v: Enterprise.area_id == v, _reference_choices(Area)),
+    ReportFilter(
+        "area",
+        _l("Area"),
+        _parse_area,
+        lambda v: Enterprise.area_id == v,
+        _reference_choices(Area, lambda scope: scope.area_ids if not scope.office_ids else frozenset()),
+    ),
     ReportFilter(
         "office",
         _l("Customs office"),
         _parse_office,
         lambda v: Enterprise.office_id.in_(v),
-        _reference_choices(CustomsOffice),
+        _reference_choices(CustomsOffice, lambda scope: scope.office_ids if not scope.area_ids else frozenset()),
     ),
     ReportFilter("stage", _l("Stage"), _parse_stage, lambda v: Enterprise.stage == v, _stage_choices),
     ReportFilter("category", _l("Key category"), _parse_category, _category_condition, _reference_choices(KeyCategory)),

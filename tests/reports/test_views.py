@@ -116,3 +116,10 @@ def test_measures_page(client, world, manager):
     client.login(manager)
     page = client.get("/reports/measures", query_string=PERIOD).get_data(as_text=True)
     assert "福州海关" in page and "24." in page
+
+
+def test_area_choices_follow_the_scope(client, bureau_fq):
+    client.login(bureau_fq)
+    page = client.get("/reports/pipeline").get_data(as_text=True)
+    form = page[page.index('id="filter-area"') : page.index("</select>", page.index('id="filter-area"'))]
+    assert 'value="350100"' in form and 'value="350500"' in form and 'value="350200"' not in form
