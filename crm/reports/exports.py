@@ -270,7 +270,7 @@ def monthly_progress_writer(
             columns=PROGRESS_COLUMNS,
             rows=[_progress_row(row) for row in report.rows],
             footer=[_progress_row(report.totals)],
-            note="阶段数为报表生成时的企业数；认证、走访和培训按所选月份统计，培训场次合计中同一场培训只计一次。",
+            note="阶段数为月末时处于各阶段的企业数（按阶段变更记录推算）；认证、走访和培训按所选月份统计，培训场次合计中同一场培训只计一次。",
         )
         document = Document(title, _exporter(user), generated_at, filters, [sheet])
         render.write(document, fmt, out, progress)

@@ -1,6 +1,6 @@
 """The fixed reports provincial offices ask for, each one or a few aggregate queries within the viewer's scope:
 
-- the monthly 培育工作进展 summary per area;
+- the monthly 培育工作进展 summary per area (stages as they were at the end of the month);
 - the list of certified enterprises with their certificate data;
 - the uptake of the notice's support measures, by measure and by responsible unit.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from flask_babel import gettext as _
@@ -23,7 +23,7 @@ from crm.core.timeutil import local_midnight, local_today
 from crm.enterprises.models import Enterprise, TargetTier
 from crm.events.models import Registration
 from crm.extensions import db
-from crm.pipeline.models import BenefitRecord, Certification, CertificationOutcome
+from crm.pipeline.models import BenefitRecord, Certification, CertificationOutcome, StageChange
 from crm.reference.models import Area, CustomsOffice, SupportMeasure
 from crm.reports.filters import FilterError, ReportFilters, parse_filters
 from crm.visits.models import Visit, VisitStatus
@@ -87,9 +87,36 @@ def _scoped(stmt: Select, filters: ReportFilters, user: Any) -> Select:
     return stmt.where(scope_of(user).enterprise_filter(), *filters.conditions())
 
 
+def last_changes(before: datetime) -> Any:
+    """Each enterprise's last stage change before an instant (row_number over its history), as a subquery of
+    (enterprise_id, to_stage)."""
+    ranked = (
+        select(
+            StageChange.enterprise_id.label("enterprise_id"),
+            StageChange.to_stage.label("to_stage"),
+            func.row_number()
+            .over(
+                partition_by=StageChange.enterprise_id,
+                order_by=(StageChange.changed_at.desc(), StageChange.id.desc()),
+            )
+            .label("position"),
+        )
+        .where(StageChange.changed_at < before)
+        .subquery("ranked_changes")
+    )
+    return select(ranked.c.enterprise_id, ranked.c.to_stage).where(ranked.c.position == 1).subquery("last_changes")
+
+
+def stage_at(last: Any, before: datetime) -> Any:
+    """The stage an enterprise was in just before an instant (with ``last = last_changes(before)`` outer-joined):
+    its last move before then; an enterprise without history counts in its current stage if it existed then."""
+    return func.coalesce(last.c.to_stage, case((Enterprise.created_at < before, Enterprise.stage), else_=None))
+
+
 def monthly_progress(args: Mapping[str, Any], user: Any) -> MonthlyProgress:
-    """The summary per area for the month ``args["month"]``: enterprises in each group of stages now, and the
-    certifications, visits and training attendance of the month (and certifications of the year to date)."""
+    """The summary per area for the month ``args["month"]``: enterprises in each group of stages at the end of
+    the month (from the stage history), and the certifications, visits and training attendance of the month
+    (and certifications of the year to date)."""
     year, month = parse_month(args.get("month"))
     filters = parse_filters({k: v for k, v in args.items() if k not in ("from", "to", "month")})
     first = date(year, month, 1)
@@ -105,13 +132,17 @@ def monthly_progress(args: Mapping[str, Any], user: Any) -> MonthlyProgress:
             target = figures.setdefault(area_id, dict.fromkeys(PROGRESS_FIGURES, 0))
             target.update({name: int(value or 0) for name, value in values.items()})
 
+    history = last_changes(end)
+    stage_then = stage_at(history, end)
     stage_sums = [
-        func.sum(case((Enterprise.stage.in_(stages), 1), else_=0)).label(name)
-        for name, stages in PROGRESS_STAGES.items()
+        func.sum(case((stage_then.in_(stages), 1), else_=0)).label(name) for name, stages in PROGRESS_STAGES.items()
     ]
-    put(
-        db.session.execute(_scoped(select(Enterprise.area_id, *stage_sums), filters, user).group_by(Enterprise.area_id))
+    stmt = (
+        select(Enterprise.area_id, *stage_sums)
+        .select_from(Enterprise)
+        .outerjoin(history, history.c.enterprise_id == Enterprise.id)
     )
+    put(db.session.execute(_scoped(stmt, filters, user).group_by(Enterprise.area_id)))
     certified = and_(Certification.outcome == CertificationOutcome.CERTIFIED)
     in_month = and_(Certification.decided_on >= first, Certification.decided_on <= last)
     stmt = (

@@ -162,3 +162,20 @@ def test_invalid_params_raise_before_writing(app, manager, writer, params, fmt):
     with pytest.raises(exports.ExportParamsError):
         writer(params, fmt, out, user=manager, generated_at=GENERATED, progress=lambda d, t: None)
     assert out.getvalue() == b""
+
+
+def test_monthly_progress_counts_stages_as_at_the_end_of_the_month(world, manager):
+    _, data, _ = run(exports.monthly_progress, {"month": "2026-01"}, "xlsx", manager)
+    rows = sheet_values(load_workbook(io.BytesIO(data)).active)
+    header = next(r for r in rows if r[0] == "地区")
+    body = {r[0]: r for r in rows[rows.index(header) + 1 :]}
+    pooled, cultivating, certified = (
+        header.index("入库培育"),
+        header.index("培育辅导中"),
+        header.index("本年累计通过认证"),
+    )
+    # End of January: fuzhou_a pooled (cultivating only from 14 February), fuzhou_b withdrawn, Xiamen pooled;
+    # the Quanzhou enterprise entered the pipeline in February.
+    assert body["福州"][pooled] == 1 and body["福州"][cultivating] == 0
+    assert body["厦门"][pooled] == 1
+    assert sum(body["泉州"][1:5]) == 0 and body["泉州"][certified] == 0
