@@ -107,6 +107,7 @@ def register_blueprints(app: Flask) -> None:
     from crm.pipeline.views import bp as pipeline_bp
     from crm.plans.views import bp as plans_bp
     from crm.reference.views import bp as reference_bp
+    from crm.reports.views import bp as reports_bp
     from crm.standards.views import bp as standards_bp
     from crm.visits.views import bp as visits_bp
     from crm.visits.views import calendar_bp, my_work_bp
@@ -131,6 +132,7 @@ def register_blueprints(app: Flask) -> None:
         pipeline_bp,
         pipeline_admin_bp,
         cohorts_bp,
+        reports_bp,
         api_bp,
         api_docs_bp,
     ):

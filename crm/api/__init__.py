@@ -67,6 +67,7 @@ def register_children() -> None:
     from crm.notifications.api import bp as notifications_api
     from crm.pipeline.api import bp as pipeline_api
     from crm.plans.api import bp as plans_api
+    from crm.reports.api import bp as reports_api
     from crm.standards.api import bp as standards_api
     from crm.visits.api import bp as visits_api
 
@@ -79,6 +80,7 @@ def register_children() -> None:
         visits_api,
         pipeline_api,
         cohorts_api,
+        reports_api,
     )
     for child in children:
         csrf.exempt(child)  # token-authenticated like the parent: nested blueprints are not covered by its exemption

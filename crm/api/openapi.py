@@ -22,6 +22,7 @@ FRAGMENTS = (
     "visits",
     "pipeline",
     "cohorts",
+    "reports",
 )
 
 

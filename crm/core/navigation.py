@@ -33,6 +33,7 @@ MAIN_NAVIGATION: tuple[NavItem, ...] = (
     NavItem("calendar.index", _l("Calendar"), blueprints=("calendar",)),
     NavItem("standards.list_versions", _l("AEO standards"), blueprints=("standards",)),
     NavItem("events.list_events", _l("Training events"), blueprints=("events",)),
+    NavItem("reports.index", _l("Reports"), Permission.REPORTS, ("reports",)),
 )
 
 ADMIN_NAVIGATION: tuple[NavItem, ...] = (

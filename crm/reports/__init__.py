@@ -1,0 +1,1 @@
+"""Reports for managers: the pipeline report builder and the fixed reports provincial offices ask for."""
