@@ -95,6 +95,8 @@ def register_blueprints(app: Flask) -> None:
     from crm.audit.views import bp as audit_bp
     from crm.auth.views import admin_bp as users_admin_bp
     from crm.auth.views import bp as auth_bp
+    from crm.dashboard.views import admin_bp as dashboard_admin_bp
+    from crm.dashboard.views import bp as dashboard_bp
     from crm.enterprises.views import bp as enterprises_bp
     from crm.events.public import public_bp as events_public_bp
     from crm.events.views import bp as events_bp
@@ -129,6 +131,8 @@ def register_blueprints(app: Flask) -> None:
         audit_bp,
         pipeline_bp,
         pipeline_admin_bp,
+        dashboard_bp,
+        dashboard_admin_bp,
         api_bp,
         api_docs_bp,
     ):
