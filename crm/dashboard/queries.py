@@ -217,6 +217,7 @@ def certified_by_area(flt: DashboardFilter) -> dict[int, int]:
     year_start, year_end = local_midnight(date(flt.year, 1, 1)), local_midnight(date(flt.year + 1, 1, 1))
     stmt = (
         select(Enterprise.area_id, func.count(func.distinct(StageChange.enterprise_id)))
+        .select_from(StageChange)
         .join(Enterprise, Enterprise.id == StageChange.enterprise_id)
         .where(
             StageChange.to_stage == CERTIFIED,
@@ -305,6 +306,7 @@ def overdue_tasks_by_area(flt: DashboardFilter, today: date | None = None) -> di
     today = today or local_today()
     stmt = (
         select(Enterprise.area_id, func.count())
+        .select_from(CultivationTask)
         .join(Enterprise, Enterprise.id == CultivationTask.enterprise_id)
         .where(CultivationTask.status != TaskStatus.DONE, CultivationTask.due_on < today, flt.enterprise_condition())
         .group_by(Enterprise.area_id)
