@@ -24,10 +24,8 @@ LATEST_YEAR = 2100
 
 
 def _int_or_none(value: Any) -> int | None:
-    try:
-        return int(value) if value not in (None, "") else None
-    except (TypeError, ValueError):
-        return None
+    """An id from a select, or None for its empty choice (a ValueError for anything else: WTForms reports it)."""
+    return int(value) if value not in (None, "") else None
 
 
 class DashboardFilterForm(Form):
