@@ -247,7 +247,7 @@ def _stacked(key, title, first_column, row_keys, stages, stage_names, counts) ->
         (stage_names[stage.code], [counts.get((row_key, stage.code), 0) for _name, row_key in row_keys])
         for stage in stages
     ]
-    header = [first_column] + [stage_names[stage.code] for stage in stages] + [_("Total")]
+    header = [first_column] + [stage_names[stage.code] for stage in stages] + [_("In all")]
     rows = []
     for index, (name, _row_key) in enumerate(row_keys):
         values = [values[index] for _stage, values in series]
