@@ -29,8 +29,8 @@ def _int_or_none(value: Any) -> int | None:
 
 
 class DashboardFilterForm(Form):
-    start = DateField(_l("From"), [Optional()])
-    end = DateField(_l("To"), [Optional()])
+    start = DateField(_l("Date from"), [Optional()])
+    end = DateField(_l("Date to"), [Optional()])
     area = SelectField(_l("Area"), choices=[], coerce=_int_or_none, validate_choice=True)
     office = SelectField(_l("Customs office"), choices=[], coerce=_int_or_none, validate_choice=True)
 
