@@ -149,7 +149,7 @@ def test_others_see_their_scope_summary_and_their_enterprises(client, make_user,
     client.login(user)
     page = client.get("/").get_data(as_text=True)
     assert "我管辖范围内的培育进度" in page and "我的企业" in page
-    assert re.search(r"激励已暂停</dt><dd[^>]*>1<", page)
+    assert re.search(r"激励已暂停</div><div[^>]*>1<", page)
     assert "/dashboard/" in page
 
 
