@@ -67,7 +67,8 @@ def build_dashboard(flt: DashboardFilter) -> Dashboard:
     areas = list(db.session.scalars(select(Area).order_by(Area.sort_order, Area.id)))
     offices = list(db.session.scalars(select(CustomsOffice).order_by(CustomsOffice.sort_order, CustomsOffice.id)))
     stage_names = {stage.code: stage.display_name for stage in stages}
-    counts = queries.enterprise_counts(flt)
+    data = queries.figures(flt)
+    counts = data.counts
     area_names = {area.id: area.display_name for area in areas}
     office_names = {office.id: office.display_name for office in offices}
     charts: list[Chart] = []
@@ -121,7 +122,7 @@ def build_dashboard(flt: DashboardFilter) -> Dashboard:
     )
 
     # Certified in the year against each area's target.
-    certified = queries.certified_by_area(flt)
+    certified = data.certified
     targets = queries.targets_by_area(flt.year)
     # Areas with enterprises covered or certified; with no narrowing, also the areas of the scope with a target.
     scope = scope_of(flt.user)
@@ -157,11 +158,11 @@ def build_dashboard(flt: DashboardFilter) -> Dashboard:
     )
 
     months = [_month_label(month) for month in flt.months]
-    trend = queries.monthly_pipeline(flt)
+    trend = data.monthly
     labels = {"entries": _("Entries"), "applications": _("Applications"), "certifications": _("Certifications")}
     charts.append(_monthly("trend", _("Entries, applications and certifications per month"), months, trend, labels))
 
-    durations = queries.stage_durations(flt)
+    durations = list(data.durations)
     order = {stage.code: index for index, stage in enumerate(stages)}
     durations.sort(key=lambda d: order.get(d.stage, len(order)))
     charts.append(
@@ -194,7 +195,7 @@ def build_dashboard(flt: DashboardFilter) -> Dashboard:
         )
     )
 
-    overdue = queries.overdue_tasks_by_area(flt)
+    overdue = data.overdue
     overdue_ids = [a for a in area_names if overdue.get(a)] + sorted(set(overdue) - set(area_names))
     charts.append(
         Chart(
@@ -209,7 +210,7 @@ def build_dashboard(flt: DashboardFilter) -> Dashboard:
         )
     )
 
-    contacts = queries.monthly_contacts(flt)
+    contacts = data.contacts
     labels = {"visits": _("Visits"), "trainings": _("Trainings attended"), "attendees": _("Attendees checked in")}
     charts.append(_monthly("contacts", _("Visits and trainings per month"), months, contacts, labels, kind="bar"))
 
@@ -272,15 +273,16 @@ def scope_summary(user: Any) -> dict[str, Any]:
     """The headline numbers of the user's scope for the home page (this year so far), without the charts."""
     start, end = queries.default_range()
     flt = DashboardFilter(start=start, end=end, user=user)
-    counts = queries.enterprise_counts(flt)
-    certified = queries.certified_by_area(flt)
+    data = queries.figures(flt)
     scope = scope_of(user)
-    targets = {a: t for a, t in queries.targets_by_area(flt.year).items() if scope.covers_area(a) or a in certified}
+    targets = {
+        a: t for a, t in queries.targets_by_area(flt.year).items() if scope.covers_area(a) or a in data.certified
+    }
     return {
         "year": flt.year,
-        "certified": sum(certified.values()),
+        "certified": sum(data.certified.values()),
         "target": sum(targets.values()) if targets else None,
-        "stale": sum(counts.stale_by_stage.values()),
-        "overdue": sum(queries.overdue_tasks_by_area(flt).values()),
-        "suspended": sum(counts.suspended_by_area.values()),
+        "stale": sum(data.counts.stale_by_stage.values()),
+        "overdue": sum(data.overdue.values()),
+        "suspended": sum(data.counts.suspended_by_area.values()),
     }

@@ -146,6 +146,11 @@ class EnterpriseCounts:
     def total(self) -> int:
         return sum(self.by_stage.values())
 
+    @classmethod
+    def from_rows(cls, rows: list[list[Any]]) -> EnterpriseCounts:
+        """From the GROUP BY's rows: (area_id, office_id, stage, count, stale, suspended)."""
+        return _enterprise_counts_from_rows(rows)
+
 
 def stale_condition(today: date | None = None) -> ColumnElement[bool]:
     """A WHERE clause on ``Enterprise``: longer than its stage's SLA without a stage change or a visit that took place.
@@ -165,6 +170,11 @@ def stale_condition(today: date | None = None) -> ColumnElement[bool]:
 
 def enterprise_counts(flt: DashboardFilter, today: date | None = None) -> EnterpriseCounts:
     """One GROUP BY over the covered enterprises, now (the date range does not apply to a snapshot)."""
+    return EnterpriseCounts.from_rows(_enterprise_count_rows(flt, today))
+
+
+def _enterprise_count_rows(flt: DashboardFilter, today: date | None = None) -> list[list[Any]]:
+    """(area_id, office_id, stage, count, stale, suspended) per group."""
     stmt = (
         select(
             Enterprise.area_id,
@@ -177,8 +187,14 @@ def enterprise_counts(flt: DashboardFilter, today: date | None = None) -> Enterp
         .where(flt.enterprise_condition())
         .group_by(Enterprise.area_id, Enterprise.office_id, Enterprise.stage)
     )
+    return [
+        [a, o, s, n, int(stale or 0), int(suspended or 0)] for a, o, s, n, stale, suspended in db.session.execute(stmt)
+    ]
+
+
+def _enterprise_counts_from_rows(rows: list[list[Any]]) -> EnterpriseCounts:
     counts = EnterpriseCounts()
-    for area_id, office_id, stage, count, stale, suspended in db.session.execute(stmt):
+    for area_id, office_id, stage, count, stale, suspended in rows:
         counts.by_area_stage[(area_id, stage)] = counts.by_area_stage.get((area_id, stage), 0) + count
         counts.by_office_stage[(office_id, stage)] = counts.by_office_stage.get((office_id, stage), 0) + count
         counts.by_stage[stage] = counts.by_stage.get(stage, 0) + count
@@ -279,22 +295,24 @@ def stage_durations(flt: DashboardFilter) -> list[StageDuration]:
         StageChange.changed_at < flt.ends_before,
     )
     stays = flt.by_enterprise(stays, StageChange.enterprise_id).subquery()
-    ranked = (
+    # No WHERE on ``days``: PostgreSQL would evaluate the correlated subquery twice per row. A stay without a
+    # beginning (history imported without its entry) has no days: it ranks last and is not counted.
+    ranked = select(
+        stays.c.stage,
+        stays.c.days,
+        func.row_number().over(partition_by=stays.c.stage, order_by=stays.c.days.asc().nulls_last()).label("rank"),
+        func.count(stays.c.days).over(partition_by=stays.c.stage).label("n"),
+    ).subquery()
+    stmt = (
         select(
-            stays.c.stage,
-            stays.c.days,
-            func.row_number().over(partition_by=stays.c.stage, order_by=stays.c.days).label("rank"),
-            func.count().over(partition_by=stays.c.stage).label("n"),
+            ranked.c.stage,
+            func.max(ranked.c.n),
+            _percentile(ranked.c.rank, ranked.c.days, ranked.c.n, MEDIAN),
+            _percentile(ranked.c.rank, ranked.c.days, ranked.c.n, P90),
         )
-        .where(stays.c.days.isnot(None))
-        .subquery()
+        .group_by(ranked.c.stage)
+        .having(func.max(ranked.c.n) > 0)
     )
-    stmt = select(
-        ranked.c.stage,
-        func.max(ranked.c.n),
-        _percentile(ranked.c.rank, ranked.c.days, ranked.c.n, MEDIAN),
-        _percentile(ranked.c.rank, ranked.c.days, ranked.c.n, P90),
-    ).group_by(ranked.c.stage)
     return [
         StageDuration(stage, int(n), round(float(median), 1), round(float(p90), 1))
         for stage, n, median, p90 in db.session.execute(stmt)
@@ -365,3 +383,58 @@ def offices_in_scope(user: Any = None) -> list[CustomsOffice]:
     if not scope.unrestricted:
         stmt = stmt.where(CustomsOffice.id.in_(sorted(scope.office_ids)) if scope.office_ids else false())
     return list(db.session.scalars(stmt))
+
+
+# --- the figures together, cached ---------------------------------------------------------------------------
+
+
+@dataclass
+class Figures:
+    """Every figure of the dashboard but the targets (which administrators expect to see change at once)."""
+
+    counts: EnterpriseCounts
+    monthly: dict[str, list[int]]
+    certified: dict[int, int]
+    durations: list[StageDuration]
+    overdue: dict[int, int]
+    contacts: dict[str, list[int]]
+
+
+def figures(flt: DashboardFilter, today: date | None = None) -> Figures:
+    """The dashboard's figures, from a short-lived cache when the same scope and filters were computed since the
+    enterprises last changed (the cache of the list's counts, see ``crm.enterprises.counts_cache``).
+
+    The medians and percentiles read a year of stage history: seconds at a province's size, so they are worth
+    keeping for a few minutes. Visits, tasks and attendance do not invalidate the cache: they show within
+    ``TTL_SECONDS``.
+    """
+    from crm.enterprises.counts_cache import cached_counts
+
+    today = today or local_today()
+    scope = scope_of(flt.user)
+    parts = {
+        "figure": "dashboard",
+        "scope": [scope.unrestricted, sorted(scope.area_ids), sorted(scope.office_ids)],
+        "filter": [flt.start.isoformat(), flt.end.isoformat(), flt.area_id, flt.office_id],
+        "today": today.isoformat(),
+    }
+
+    def compute() -> dict[str, Any]:
+        return {
+            "counts": _enterprise_count_rows(flt, today),
+            "monthly": monthly_pipeline(flt),
+            "certified": list(certified_by_area(flt).items()),
+            "durations": [[d.stage, d.stays, d.median_days, d.p90_days] for d in stage_durations(flt)],
+            "overdue": list(overdue_tasks_by_area(flt, today).items()),
+            "contacts": monthly_contacts(flt),
+        }
+
+    data = cached_counts(parts, compute)
+    return Figures(
+        counts=EnterpriseCounts.from_rows(data["counts"]),
+        monthly=data["monthly"],
+        certified=dict(data["certified"]),
+        durations=[StageDuration(*row) for row in data["durations"]],
+        overdue=dict(data["overdue"]),
+        contacts=data["contacts"],
+    )
