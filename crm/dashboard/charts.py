@@ -9,13 +9,10 @@ from typing import Any
 
 from flask_babel import format_date
 from flask_babel import gettext as _
-from sqlalchemy import select
 
 from crm.core.scope import scope_of
 from crm.dashboard import queries
 from crm.dashboard.queries import DashboardFilter
-from crm.extensions import db
-from crm.reference.models import Area, CustomsOffice
 
 
 @dataclass
@@ -64,8 +61,7 @@ def _percent(done: int, target: int | None) -> str:
 def build_dashboard(flt: DashboardFilter) -> Dashboard:
     """Run the dashboard's aggregate queries and shape every chart."""
     stages = queries.ordered_stages()
-    areas = list(db.session.scalars(select(Area).order_by(Area.sort_order, Area.id)))
-    offices = list(db.session.scalars(select(CustomsOffice).order_by(CustomsOffice.sort_order, CustomsOffice.id)))
+    areas, offices = queries.reference_rows()
     stage_names = {stage.code: stage.display_name for stage in stages}
     data = queries.figures(flt)
     counts = data.counts

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from flask import g, has_request_context
 from sqlalchemy import ColumnElement, Float, Integer, and_, case, exists, false, func, literal, or_, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import FunctionElement
@@ -367,22 +368,29 @@ def open_stage_codes(stages: list[Stage]) -> list[str]:
     return [stage.code for stage in stages if stage.kind == StageKind.OPEN]
 
 
+def reference_rows() -> tuple[list[Area], list[CustomsOffice]]:
+    """Every area and office in their order, loaded once per request (the filters and the charts' names use them)."""
+    if has_request_context() and "_dashboard_reference" in g:
+        return g._dashboard_reference
+    rows = (
+        list(db.session.scalars(select(Area).order_by(Area.sort_order, Area.id))),
+        list(db.session.scalars(select(CustomsOffice).order_by(CustomsOffice.sort_order, CustomsOffice.id))),
+    )
+    if has_request_context():
+        g._dashboard_reference = rows
+    return rows
+
+
 def areas_in_scope(user: Any = None) -> list[Area]:
     """Areas the viewer may narrow to: every area for an unrestricted scope, else the scope's own areas."""
     scope = scope_of(user)
-    stmt = select(Area).order_by(Area.sort_order, Area.id)
-    if not scope.unrestricted:
-        stmt = stmt.where(Area.id.in_(sorted(scope.area_ids)) if scope.area_ids else false())
-    return list(db.session.scalars(stmt))
+    return [area for area in reference_rows()[0] if scope.unrestricted or area.id in scope.area_ids]
 
 
 def offices_in_scope(user: Any = None) -> list[CustomsOffice]:
     """Offices the viewer may narrow to: every office, or the scope's offices (subordinates included)."""
     scope = scope_of(user)
-    stmt = select(CustomsOffice).order_by(CustomsOffice.sort_order, CustomsOffice.id)
-    if not scope.unrestricted:
-        stmt = stmt.where(CustomsOffice.id.in_(sorted(scope.office_ids)) if scope.office_ids else false())
-    return list(db.session.scalars(stmt))
+    return [office for office in reference_rows()[1] if scope.unrestricted or office.id in scope.office_ids]
 
 
 # --- the figures together, cached ---------------------------------------------------------------------------
