@@ -33,6 +33,8 @@ CERTIFIED = "certified"
 #: The percentiles of days in stage the dashboard shows, as (numerator, denominator) so ranks stay integers.
 MEDIAN = (1, 2)
 P90 = (9, 10)
+#: How long the days-in-stage percentiles are kept in the cache, whatever changes.
+DURATIONS_TTL_SECONDS = 900
 
 
 # --- portable SQL pieces ------------------------------------------------------------------------------------
@@ -412,9 +414,8 @@ def figures(flt: DashboardFilter, today: date | None = None) -> Figures:
     """The dashboard's figures, from a short-lived cache when the same scope and filters were computed since the
     enterprises last changed (the cache of the list's counts, see ``crm.enterprises.counts_cache``).
 
-    The medians and percentiles read a year of stage history: seconds at a province's size, so they are worth
-    keeping for a few minutes. Visits, tasks and attendance do not invalidate the cache: they show within
-    ``TTL_SECONDS``.
+    Visits, tasks and attendance do not invalidate the cache: they show within ``TTL_SECONDS`` (5 minutes); the
+    days-in-stage percentiles are kept ``DURATIONS_TTL_SECONDS`` whatever changes.
     """
     from crm.enterprises.counts_cache import cached_counts
 
@@ -432,17 +433,24 @@ def figures(flt: DashboardFilter, today: date | None = None) -> Figures:
             "counts": _enterprise_count_rows(flt, today),
             "monthly": monthly_pipeline(flt),
             "certified": list(certified_by_area(flt).items()),
-            "durations": [[d.stage, d.stays, d.median_days, d.p90_days] for d in stage_durations(flt)],
             "overdue": list(overdue_tasks_by_area(flt, today).items()),
             "contacts": monthly_contacts(flt),
         }
 
     data = cached_counts(parts, compute)
+    # The percentiles read every stay that ended in the range (seconds at a province's size) and one stage change
+    # hardly moves them: they are kept for DURATIONS_TTL_SECONDS whatever changes.
+    durations = cached_counts(
+        {**parts, "figure": "dashboard-durations"},
+        lambda: {"rows": [[d.stage, d.stays, d.median_days, d.p90_days] for d in stage_durations(flt)]},
+        versioned=False,
+        ttl=DURATIONS_TTL_SECONDS,
+    )["rows"]
     return Figures(
         counts=EnterpriseCounts.from_rows(data["counts"]),
         monthly=data["monthly"],
         certified=dict(data["certified"]),
-        durations=[StageDuration(*row) for row in data["durations"]],
+        durations=[StageDuration(*row) for row in durations],
         overdue=dict(data["overdue"]),
         contacts=data["contacts"],
     )
