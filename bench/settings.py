@@ -57,7 +57,7 @@ URLS: dict[str, str | None] = {
     "list_page": "/enterprises/?page={page}",
     "enterprise_detail": "/enterprises/{id}",
     "home": "/",
-    "dashboard": None,  # the dashboard's page, e.g. "/dashboard/"
+    "dashboard": "/dashboard/",
     "board": None,  # the pipeline board, e.g. "/pipeline/board"
     "csv_export": None,  # where an export of every enterprise as CSV is started
     "xlsx_export": None,  # the same as XLSX

@@ -96,6 +96,8 @@ def register_blueprints(app: Flask) -> None:
     from crm.auth.views import admin_bp as users_admin_bp
     from crm.auth.views import bp as auth_bp
     from crm.cohorts.views import bp as cohorts_bp
+    from crm.dashboard.views import admin_bp as dashboard_admin_bp
+    from crm.dashboard.views import bp as dashboard_bp
     from crm.enterprises.views import bp as enterprises_bp
     from crm.events.public import public_bp as events_public_bp
     from crm.events.views import bp as events_bp
@@ -133,6 +135,8 @@ def register_blueprints(app: Flask) -> None:
         pipeline_admin_bp,
         cohorts_bp,
         reports_bp,
+        dashboard_bp,
+        dashboard_admin_bp,
         api_bp,
         api_docs_bp,
     ):

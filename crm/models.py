@@ -3,6 +3,7 @@
 from crm.auth import models as auth_models  # noqa: F401
 from crm.cohorts import models as cohort_models  # noqa: F401
 from crm.core import audit, files, jobs, settings  # noqa: F401
+from crm.dashboard import models as dashboard_models  # noqa: F401
 from crm.enterprises import models as enterprise_models  # noqa: F401
 from crm.events import models as event_models  # noqa: F401
 from crm.notifications import models as notification_models  # noqa: F401

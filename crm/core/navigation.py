@@ -23,6 +23,7 @@ class NavItem:
 
 MAIN_NAVIGATION: tuple[NavItem, ...] = (
     NavItem("main.home", _l("Home"), blueprints=("main",)),
+    NavItem("dashboard.index", _l("Dashboard"), Permission.REPORTS, ("dashboard",)),
     NavItem("enterprises.list_enterprises", _l("Enterprises"), blueprints=("enterprises",)),
     NavItem("enterprises.pool", _l("Candidate pool")),
     NavItem("pipeline.board", _l("Pipeline"), blueprints=("pipeline",)),
@@ -47,6 +48,7 @@ ADMIN_NAVIGATION: tuple[NavItem, ...] = (
     NavItem("audit.search", _l("Audit trail"), Permission.OPERATIONS, ("audit",)),
     NavItem("pipeline_admin.stages", _l("Pipeline stages"), Permission.MANAGE_REFERENCE, ("pipeline_admin",)),
     NavItem("pipeline_admin.reasons", _l("Transition reasons"), Permission.MANAGE_REFERENCE),
+    NavItem("dashboard_admin.targets", _l("Certification targets"), Permission.MANAGE_REFERENCE, ("dashboard_admin",)),
 )
 
 

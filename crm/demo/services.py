@@ -398,6 +398,7 @@ def seed_enterprises(ctx: DemoContext, count: int) -> None:
 def feature_seeders() -> list[tuple[str, Callable[[DemoContext], Any]]]:
     """Each feature's demo records, listed by hand, run after users and enterprises."""
     from crm.cohorts.demo import seed_cohorts
+    from crm.dashboard.demo import seed_targets
     from crm.enterprises.demo import seed_contacts_and_recommendations
     from crm.events.demo import seed_events
     from crm.pipeline.demo import seed_pipeline_demo
@@ -413,6 +414,7 @@ def feature_seeders() -> list[tuple[str, Callable[[DemoContext], Any]]]:
         ("training events", seed_events),
         ("visits", seed_visits),
         ("1+N cohorts", seed_cohorts),
+        ("certification targets", seed_targets),
     ]
 
 

@@ -60,15 +60,22 @@ def _failed(exc: Exception) -> None:
     logger.warning("Stage-count cache unavailable, counting directly for 30 s: %s", exc)
 
 
-def cached_counts(parts: dict[str, Any], compute: Callable[[], dict[str, int]]) -> dict[str, int]:
+def cached_counts(
+    parts: dict[str, Any],
+    compute: Callable[[], dict[str, Any]],
+    *,
+    versioned: bool = True,
+    ttl: int = TTL_SECONDS,
+) -> dict[str, Any]:
     """``compute()``'s counts, from the cache when the same ``parts`` (scope, filters) were counted since the
-    last change."""
+    last change. ``versioned=False`` keeps a figure that one change hardly moves (a percentile over a year of
+    history) for ``ttl`` seconds whatever changes."""
     client = _client()
     if client is None:
         return compute()
     digest = hashlib.sha1(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
     try:
-        version = (client.get(VERSION_KEY) or b"0").decode()
+        version = (client.get(VERSION_KEY) or b"0").decode() if versioned else "ttl"
         key = f"crm:enterprise-counts:{version}:{digest}"
         hit = client.get(key)
     except Exception as exc:  # any Redis failure: count directly
@@ -78,7 +85,7 @@ def cached_counts(parts: dict[str, Any], compute: Callable[[], dict[str, int]]) 
         return json.loads(hit)
     counts = compute()
     try:
-        client.set(key, json.dumps(counts), ex=TTL_SECONDS)
+        client.set(key, json.dumps(counts), ex=ttl)
     except Exception as exc:  # the counts are right; only caching failed
         _failed(exc)
     return counts

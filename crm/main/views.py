@@ -11,7 +11,7 @@ from sqlalchemy import text
 from werkzeug.exceptions import HTTPException
 
 from crm.core.i18n import normalise_language
-from crm.core.permissions import permission_required, public
+from crm.core.permissions import Role, permission_required, public
 from crm.extensions import db, limiter
 from crm.main import queries
 
@@ -23,9 +23,17 @@ bp = Blueprint("main", __name__)
 @bp.get("/")
 @permission_required()
 def home():
+    """Managers and administrators land on the dashboard; everyone else on their scope's summary and their work."""
+    if Role(current_user.role).sees_everything:
+        from crm.dashboard.views import render_dashboard
+
+        return render_dashboard(heading=_("Pipeline in my jurisdiction"))
+    from crm.dashboard.charts import scope_summary
+
     return render_template(
         "main/home.html",
         stage_counts=queries.stage_counts(),
+        summary=scope_summary(current_user),
         my_enterprises=queries.my_enterprises(current_user, limit=10),
     )
 

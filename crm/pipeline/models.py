@@ -52,7 +52,11 @@ class StageChange(db.Model):
     """One move of an enterprise between stages, with who made it, why, and the data entered."""
 
     __tablename__ = "stage_changes"
-    __table_args__ = (Index("ix_stage_changes_enterprise_id_changed_at", "enterprise_id", "changed_at"),)
+    __table_args__ = (
+        Index("ix_stage_changes_enterprise_id_changed_at", "enterprise_id", "changed_at"),
+        # The dashboard's monthly entries, applications and certifications.
+        Index("ix_stage_changes_to_stage_changed_at", "to_stage", "changed_at"),
+    )
     __audit__ = True
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)

@@ -31,6 +31,12 @@ MAIN_PAGES = [
     ("bureau", "/events/{event_id}"),
     ("bureau", "/events/{event_id}/checkin"),
     (None, "{registration_url}"),
+    ("manager", "/"),
+    ("manager", "/dashboard/"),
+    ("bureau", "/dashboard/"),
+    ("customs", "/dashboard/"),
+    ("admin", "/admin/targets/"),
+    ("admin", "/admin/targets/new"),
 ]
 
 
@@ -53,7 +59,7 @@ def test_main_pages_have_no_serious_accessibility_violation(new_page, facts, rol
     assert not violations, describe_violations(violations)
 
 
-@pytest.mark.parametrize("path", ["/", "/enterprises/", "/enterprises/{in_scope}", "/profile"])
+@pytest.mark.parametrize("path", ["/", "/enterprises/", "/enterprises/{in_scope}", "/profile", "/dashboard/"])
 def test_english_pages_have_no_serious_accessibility_violation(new_page, facts, path):
     page = new_page("english")
     page.goto(path.format(**facts["enterprises"]["english"]))
