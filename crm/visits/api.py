@@ -187,7 +187,8 @@ class _Reader:
         return user
 
     def contact(self, value: Any, name: str) -> Contact | None:
-        contact = db.session.get(Contact, value) if isinstance(value, int) and not isinstance(value, bool) else None
+        contact_id = as_id(value) if isinstance(value, int) and not isinstance(value, bool) else None
+        contact = db.session.get(Contact, contact_id) if contact_id is not None else None
         if contact is None or contact.enterprise_id != self.enterprise.id:
             self.error(name, _("Contact %(id)s is not a contact of this enterprise.", id=value))
             return None

@@ -76,7 +76,7 @@ def test_post_answers_422_with_every_invalid_field(client, officer, make_enterpr
         "kind": "visit",
         "participants": ["nobody"],
         "items": [99],
-        "contacts": [12345],
+        "contacts": [12345, -4028870783775744720896, 2**31],
         "colour": "red",
     }
     response = client.post(f"/api/v1/enterprises/{enterprise.id}/visits", json=body, headers=api_token(officer))
