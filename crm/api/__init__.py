@@ -63,13 +63,23 @@ def register_children() -> None:
     """Attach each feature's API blueprint (listed by hand)."""
     from crm.enterprises.api import bp as enterprises_api
     from crm.events.api import bp as events_api
+    from crm.exports.api import bp as exports_api
     from crm.notifications.api import bp as notifications_api
     from crm.pipeline.api import bp as pipeline_api
     from crm.plans.api import bp as plans_api
     from crm.standards.api import bp as standards_api
     from crm.visits.api import bp as visits_api
 
-    for child in (enterprises_api, standards_api, plans_api, notifications_api, events_api, visits_api, pipeline_api):
+    for child in (
+        enterprises_api,
+        standards_api,
+        plans_api,
+        notifications_api,
+        events_api,
+        visits_api,
+        pipeline_api,
+        exports_api,
+    ):
         csrf.exempt(child)  # token-authenticated like the parent: nested blueprints are not covered by its exemption
         bp.register_blueprint(child)
 

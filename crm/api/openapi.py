@@ -11,7 +11,18 @@ import yaml
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 
 #: Each feature's fragment, listed by hand; a fragment holds ``paths`` and ``components``.
-FRAGMENTS = ("api", "auth", "enterprises", "standards", "plans", "notifications", "events", "visits", "pipeline")
+FRAGMENTS = (
+    "api",
+    "auth",
+    "enterprises",
+    "standards",
+    "plans",
+    "notifications",
+    "events",
+    "visits",
+    "pipeline",
+    "exports",
+)
 
 
 @lru_cache(maxsize=1)

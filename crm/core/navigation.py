@@ -32,6 +32,7 @@ MAIN_NAVIGATION: tuple[NavItem, ...] = (
     NavItem("calendar.index", _l("Calendar"), blueprints=("calendar",)),
     NavItem("standards.list_versions", _l("AEO standards"), blueprints=("standards",)),
     NavItem("events.list_events", _l("Training events"), blueprints=("events",)),
+    NavItem("exports.index", _l("My exports"), Permission.EXPORT, ("exports",)),
 )
 
 ADMIN_NAVIGATION: tuple[NavItem, ...] = (
