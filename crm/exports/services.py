@@ -245,12 +245,14 @@ def _tell_done(job: ExportJob, stored: StoredFile) -> None:
     link = path_for("exports.progress", export_job_id=job.id)
     subscription = job.subscription
     if subscription is not None:
-        subject = _("%(title)s (%(date)s)", title=subscription.title, date=f"{to_local(job.scheduled_for):%Y-%m-%d}")
+        day = f"{to_local(job.scheduled_for):%Y-%m-%d}"
+        finished = f"{to_local(job.finished_at):%Y-%m-%d %H:%M}"
+        subject = _("%(title)s (%(date)s)", title=subscription.title, date=day)
         body = _(
             "Your scheduled report %(title)s is attached: %(rows)s rows, generated %(when)s.",
             title=subscription.title,
             rows=job.row_count,
-            when=f"{to_local(job.finished_at):%Y-%m-%d %H:%M}",
+            when=finished,
         )
         if job.user.email:
             queue_email(
