@@ -8,7 +8,7 @@ from urllib.parse import parse_qsl
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, IntegerField, SelectField, StringField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from crm.exports.models import Frequency
 from crm.exports.registry import FORMATS, exporters_for
@@ -53,6 +53,9 @@ class SubscriptionForm(FlaskForm):
         self.weekday.choices = [(index, str(name)) for index, name in enumerate(WEEKDAYS)]
         self.hour.choices = [(hour, f"{hour:02d}:00") for hour in range(24)]
 
-    def validate_day_of_month(self, field) -> None:
-        if self.frequency.data == Frequency.MONTHLY.value and field.data is None:
-            raise ValidationError(_l("Choose the day of the month."))
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        if self.frequency.data == Frequency.MONTHLY.value and self.day_of_month.data is None:
+            self.day_of_month.errors = [*self.day_of_month.errors, _l("Choose the day of the month.")]
+            return False
+        return valid
