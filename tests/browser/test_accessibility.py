@@ -18,6 +18,9 @@ MAIN_PAGES = [
     ("bureau", "/profile"),
     ("admin", "/admin/users/"),
     ("admin", "/admin/reference/"),
+    ("manager", "/exports/"),
+    ("manager", "/exports/subscriptions"),
+    ("manager", "/exports/subscriptions/new?kind=enterprises&format=xlsx&params=area%3D350500"),
 ]
 
 
