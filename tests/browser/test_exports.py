@@ -21,7 +21,7 @@ def test_a_background_export_reaches_its_download_link(new_page, facts):
     expect(page).to_have_url(re.compile(r"/exports/\d+$"))
     expect(page.get_by_role("heading", level=1)).to_have_text("企业名单 (XLSX)")
 
-    expect_progress_complete(page.get_by_role("progressbar"))
+    expect_progress_complete(page.locator("[data-progress]"))
     link = page.get_by_role("link", name="下载")
     expect(link).to_be_visible()
     expect(page.get_by_role("status")).to_have_text("可以下载")
@@ -34,7 +34,7 @@ def test_a_background_export_reaches_its_download_link(new_page, facts):
     assert rows[0][0] == "企业名单" and rows[1][0] == "导出人" and rows[3][0] == "企业名称"
     assert len(rows) > 4 and all(row[3] == "泉州" for row in rows[4:]), "only the bureau's area"
 
-    page.get_by_role("link", name="我的导出").click()
+    page.get_by_role("navigation", name="主导航").get_by_role("link", name="我的导出").click()
     expect(page.get_by_role("heading", name="我的导出")).to_be_visible()
     row = page.locator("main table tbody tr").first
     expect(row).to_contain_text("企业名单")
