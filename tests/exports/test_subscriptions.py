@@ -4,6 +4,7 @@ with its attachment in the outbox, and the subscription pages (own ones; adminis
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from email import message_from_bytes, policy
 
 import pytest
 from sqlalchemy import func, select
@@ -13,7 +14,8 @@ from crm.core import jobs
 from crm.exports import services
 from crm.exports.models import ExportJob, ExportJobStatus, Frequency, ReportSubscription
 from crm.extensions import db
-from crm.notifications.models import Channel, OutboxMessage
+from crm.notifications.models import Channel, OutboxMessage, OutboxStatus
+from tests.notifications.test_delivery import smtp_port, start_smtp  # noqa: F401  (fixtures)
 
 
 def utc(*args: int) -> datetime:
@@ -195,3 +197,19 @@ def test_the_scheduled_sweep_is_a_periodic_job(app):
     assert "exports.purge_expired" in BEAT_SCHEDULE
     result = app.test_cli_runner().invoke(args=["crm", "run-job", "exports.send_scheduled"])
     assert result.exit_code == 0, result.output
+
+
+def test_the_report_email_carries_the_file_through_smtp(make_user, listed, start_smtp):  # noqa: F811
+    inbox = start_smtp()
+    manager = make_user("manager", email="jingli@example.test")
+    subscription = subscribe(manager, fmt="csv")
+    sweep(subscription.next_run_at)
+    jobs.dispatch_ready()  # the delivery job queued by the export job
+    email = db.session.scalars(select(OutboxMessage).where(OutboxMessage.channel == Channel.EMAIL)).one()
+    assert email.status == OutboxStatus.SENT, email.last_error
+    [envelope] = inbox.messages
+    parsed = message_from_bytes(envelope.content, policy=policy.default)
+    [attachment] = list(parsed.iter_attachments())
+    assert attachment.get_filename().startswith("enterprises-") and attachment.get_filename().endswith(".csv")
+    content = attachment.get_payload(decode=True)
+    assert content.startswith(b"\xef\xbb\xbf") and "泉州甲导出有限公司".encode() in content
