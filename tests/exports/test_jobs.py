@@ -203,3 +203,14 @@ def test_the_purge_runs_from_the_schedule(app, make_user, listed, run_job):
     result = app.test_cli_runner().invoke(args=["crm", "run-job", "exports.purge_expired"])
     assert result.exit_code == 0, result.output
     assert db.session.get(ExportJob, job.id) is None
+
+
+def test_the_list_offers_a_background_export_of_its_filters_to_those_who_may_export(app, client, make_user):
+    client.login(make_user("manager"))
+    page = client.get("/enterprises/?area=350500&sort=name").get_data(as_text=True)
+    assert 'action="/exports/"' in page and 'name="kind" value="enterprises"' in page
+    assert 'name="query" value="area=350500&amp;sort=name"' in page
+    assert "/exports/subscriptions/new?kind=enterprises&amp;format=xlsx&amp;params=area%3D350500%26sort%3Dname" in page
+    viewer = app.test_client()
+    viewer.login(make_user("viewer"))
+    assert 'action="/exports/"' not in viewer.get("/enterprises/").get_data(as_text=True)
