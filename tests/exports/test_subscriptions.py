@@ -89,6 +89,12 @@ def test_the_sweep_sends_a_due_report_once_by_email_with_its_file(make_user, lis
     assert subscription.next_run_at == utc(2026, 12, 6, 16, 0)
     assert subscription.last_run_at is not None
 
+    # Deleting the subscription keeps the export it made (until it expires).
+    db.session.delete(subscription)
+    db.session.commit()
+    db.session.expire_all()
+    assert db.session.get(ExportJob, job.id).subscription_id is None
+
 
 def test_a_second_claim_of_the_same_run_is_refused(make_user, listed):
     manager = make_user("manager")
