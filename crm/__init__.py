@@ -101,6 +101,7 @@ def register_blueprints(app: Flask) -> None:
     from crm.enterprises.views import bp as enterprises_bp
     from crm.events.public import public_bp as events_public_bp
     from crm.events.views import bp as events_bp
+    from crm.exports.views import bp as exports_bp
     from crm.main.views import bp as main_bp
     from crm.notifications.views import bp as notifications_bp
     from crm.notifications.views import rules_bp as reminder_rules_bp
@@ -130,6 +131,7 @@ def register_blueprints(app: Flask) -> None:
         operations_bp,
         events_bp,
         events_public_bp,
+        exports_bp,
         audit_bp,
         pipeline_bp,
         pipeline_admin_bp,

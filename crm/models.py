@@ -6,6 +6,7 @@ from crm.core import audit, files, jobs, settings  # noqa: F401
 from crm.dashboard import models as dashboard_models  # noqa: F401
 from crm.enterprises import models as enterprise_models  # noqa: F401
 from crm.events import models as event_models  # noqa: F401
+from crm.exports import models as export_models  # noqa: F401
 from crm.notifications import models as notification_models  # noqa: F401
 from crm.operations import models as operation_models  # noqa: F401
 from crm.pipeline import models as pipeline_models  # noqa: F401

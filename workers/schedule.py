@@ -19,6 +19,10 @@ BEAT_SCHEDULE: dict[str, dict] = {
     "reminders.sweep": {"task": "reminders.sweep", "schedule": crontab(minute=0, hour="7-20")},
     # 08:00: one digest email per user who prefers it, bundling the reminders waiting for it.
     "notifications.send_digests": {"task": "notifications.send_digests", "schedule": crontab(minute=0, hour=8)},
+    # Every 15 minutes: start the scheduled reports that are due (each runs once per period, however often).
+    "exports.send_scheduled": {"task": "exports.send_scheduled", "schedule": crontab(minute="*/15")},
+    # 03:10: delete exports older than 7 days, their files with them.
+    "exports.purge_expired": {"task": "exports.purge_expired", "schedule": crontab(minute=10, hour=3)},
     # 03:30: delete job-run records older than 30 days.
     "operations.prune": {"task": "operations.prune", "schedule": crontab(minute=30, hour=3)},
 }

@@ -64,6 +64,7 @@ def register_children() -> None:
     from crm.cohorts.api import bp as cohorts_api
     from crm.enterprises.api import bp as enterprises_api
     from crm.events.api import bp as events_api
+    from crm.exports.api import bp as exports_api
     from crm.notifications.api import bp as notifications_api
     from crm.pipeline.api import bp as pipeline_api
     from crm.plans.api import bp as plans_api
@@ -81,6 +82,7 @@ def register_children() -> None:
         pipeline_api,
         cohorts_api,
         reports_api,
+        exports_api,
     )
     for child in children:
         csrf.exempt(child)  # token-authenticated like the parent: nested blueprints are not covered by its exemption

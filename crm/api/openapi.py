@@ -23,6 +23,7 @@ FRAGMENTS = (
     "pipeline",
     "cohorts",
     "reports",
+    "exports",
 )
 
 

@@ -35,6 +35,7 @@ MAIN_NAVIGATION: tuple[NavItem, ...] = (
     NavItem("standards.list_versions", _l("AEO standards"), blueprints=("standards",)),
     NavItem("events.list_events", _l("Training events"), blueprints=("events",)),
     NavItem("reports.index", _l("Reports"), Permission.REPORTS, ("reports",)),
+    NavItem("exports.index", _l("My exports"), Permission.EXPORT, ("exports",)),
 )
 
 ADMIN_NAVIGATION: tuple[NavItem, ...] = (

@@ -116,6 +116,7 @@ def send_email(message: OutboxMessage) -> None:
     email.set_content(message.body_text)
     if message.body_html:
         email.add_alternative(message.body_html, subtype="html")
+    attach_files(email, message.attachments or [])
     with smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=10) as smtp:
         if config.get("MAIL_USE_TLS"):
             smtp.starttls()
@@ -129,6 +130,23 @@ def send_email(message: OutboxMessage) -> None:
             if 500 <= exc.smtp_code < 600:
                 raise PermanentDeliveryError(f"{exc.smtp_code} {exc.smtp_error!r}") from exc
             raise
+
+
+def attach_files(email: EmailMessage, file_ids: list[int]) -> None:
+    """Attach the stored files of an outbox message; a file no longer kept is a permanent failure."""
+    from crm.core.files import StoredFile
+
+    for file_id in file_ids:
+        stored = db.session.get(StoredFile, file_id)
+        if stored is None or not stored.path.exists():
+            raise PermanentDeliveryError(f"attachment {file_id} is no longer kept")
+        maintype, _sep, subtype = stored.content_type.partition("/")
+        email.add_attachment(
+            stored.path.read_bytes(),
+            maintype=maintype or "application",
+            subtype=subtype or "octet-stream",
+            filename=stored.filename,
+        )
 
 
 def _sent(message: OutboxMessage, now: datetime) -> None:

@@ -21,6 +21,7 @@ from crm.auth.models import User
 from crm.core.scope import scope_of
 from crm.core.timeutil import local_date
 from crm.enterprises.models import Enterprise, TargetTier
+from crm.exports.registry import ExportParamsError
 from crm.extensions import db
 from crm.pipeline.models import Stage
 from crm.reference.models import Area, CustomsOffice
@@ -28,14 +29,6 @@ from crm.reports import fixed, queries, render
 from crm.reports.filters import FilterError, ReportFilters, parse_filters
 from crm.reports.queries import GROUPINGS_BY_KEY, PipelineReport
 from crm.reports.render import Column, Document, Sheet
-
-try:
-    from crm.exports.registry import ExportParamsError
-except ImportError:  # the export jobs package is merged separately
-
-    class ExportParamsError(ValueError):  # type: ignore[no-redef]
-        """Invalid export parameters (the message is shown to the user)."""
-
 
 Progress = Callable[[int, int | None], None]
 LOCALE = "zh_CN"
@@ -62,6 +55,12 @@ def _grouping_key(params: Mapping[str, Any]) -> str:
     if not isinstance(key, str) or key not in GROUPINGS_BY_KEY:
         raise ExportParamsError(_("Unknown grouping."))
     return key
+
+
+def check_pipeline_params(params: Mapping[str, Any]) -> None:
+    """Refuse invalid filters or grouping of a pipeline report before its export job is queued."""
+    _filters(params)
+    _grouping_key(params)
 
 
 def _exporter(user: Any) -> str:

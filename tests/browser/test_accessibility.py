@@ -37,6 +37,9 @@ MAIN_PAGES = [
     ("customs", "/dashboard/"),
     ("admin", "/admin/targets/"),
     ("admin", "/admin/targets/new"),
+    ("manager", "/exports/"),
+    ("manager", "/exports/subscriptions"),
+    ("manager", "/exports/subscriptions/new?kind=enterprises&format=xlsx&params=area%3D350500"),
 ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 
@@ -16,11 +17,9 @@ from tests.dashboard.conftest import YEAR, area_id, office_id
 
 def charts_of(response) -> dict:
     """The JSON the page embeds for its charts."""
-    match = re.search(
-        r'<script type="application/json" id="dashboard-data">(.*?)</script>', response.get_data(as_text=True)
-    )
+    match = re.search(r"<div id=\"dashboard-data\" hidden data-charts='(.*?)'></div>", response.get_data(as_text=True))
     assert match, "no chart data on the page"
-    return json.loads(match.group(1))
+    return json.loads(html.unescape(match.group(1)))
 
 
 def funnel_count(charts: dict, stage_name: str) -> int:

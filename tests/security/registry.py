@@ -141,6 +141,15 @@ COLUMN_VALUES: dict[str, Any] = {
     "enterprise_exports.status": "done",
     "standard_versions.code": "security-world-2026",
     "standard_items.computed_from": "solvency",
+    # Exports and report subscriptions name an exporter of crm.exports.registry, one of its formats, and a
+    # schedule the pages render (a weekday 0-6, a day of the month, an hour).
+    "export_jobs.exporter": "enterprises",
+    "export_jobs.format": "xlsx",
+    "report_subscriptions.exporter": "enterprises",
+    "report_subscriptions.format": "xlsx",
+    "report_subscriptions.weekday": 0,
+    "report_subscriptions.day_of_month": 1,
+    "report_subscriptions.hour": 8,
 }
 
 REUSE_EXISTING: frozenset[str] = frozenset({"stages"})
@@ -214,6 +223,36 @@ def _own_row(table: str, owner: str, role: str, files: dict[str, str] | None = N
     return make
 
 
+def _own_export(role: str):
+    """A finished export of the world's user of a role, with its file: only its owner opens or downloads it."""
+
+    def make(builder, side):
+        from datetime import timedelta
+
+        from crm.core.models import utcnow
+        from crm.exports.models import ExportJob, ExportJobStatus
+        from crm.extensions import db
+
+        builder._users()
+        user = builder.user_rows[role]
+        job = ExportJob(
+            user_id=user.id,
+            exporter="enterprises",
+            format="xlsx",
+            params={"q": builder.text(40)},
+            status=ExportJobStatus.DONE,
+            row_count=1,
+            error=builder.text(),
+            expires_at=utcnow() + timedelta(days=7),
+        )
+        db.session.add(job)
+        db.session.flush()
+        job.file_id = _pdf(builder, side, owner_type="export_job", owner_id=job.id, enterprise_id=None).id
+        return job
+
+    return make
+
+
 def _visit_attachment(builder, side):
     from crm.visits.services import PHOTO_OWNER
 
@@ -226,6 +265,33 @@ IMPORTERS = ("admin", "bureau", "customs")
 EXPORTERS = ("admin", "manager", "bureau", "customs")
 EDITORS = ("admin", "bureau", "customs")
 ALL_ROLES = ("admin", "manager", "bureau", "customs", "viewer")
+
+
+def _own_subscription(role: str):
+    """A report subscription of the world's user of a role: each user manages their own."""
+
+    def make(builder, side):
+        from crm.core.models import utcnow
+        from crm.exports.models import Frequency, ReportSubscription
+        from crm.extensions import db
+
+        builder._users()
+        subscription = ReportSubscription(
+            user_id=builder.user_rows[role].id,
+            title=builder.text(200),
+            exporter="enterprises",
+            format="xlsx",
+            params={"q": builder.text(40)},
+            frequency=Frequency.WEEKLY,
+            weekday=0,
+            hour=8,
+            next_run_at=utcnow(),
+        )
+        db.session.add(subscription)
+        return subscription
+
+    return make
+
 
 EXTRA_ROWS: dict[str, Any] = {
     "event_material": _event_material,
@@ -250,6 +316,11 @@ EXTRA_ROWS: dict[str, Any] = {
     },
     # A note can be deleted by its author (or an administrator): each editor deletes their own.
     **{f"note:{role}": _own_row("enterprise_notes", "author_id", role) for role in EDITORS},
+    **{f"export_job:{role}": _own_export(role) for role in ("admin", "manager", "bureau", "customs", "viewer")},
+    **{
+        f"report_subscription:{role}": _own_subscription(role)
+        for role in ("admin", "manager", "bureau", "customs", "viewer")
+    },
 }
 
 #: Text columns the application writes itself (hashes, keys, codes): no user text reaches them, so the world
@@ -264,6 +335,10 @@ SYSTEM_TEXT_COLUMNS: dict[str, str] = {
     "stored_files.content_type": "derived from the sniffed kind",
     "stored_files.sha256": "a hash",
     "stored_files.storage_key": "random, never from user input",
+    "export_jobs.exporter": "an exporter key (COLUMN_VALUES)",
+    "export_jobs.format": "a format code",
+    "report_subscriptions.exporter": "an exporter key (COLUMN_VALUES)",
+    "report_subscriptions.format": "a format code",
 }
 
 SKIP_TABLES: dict[str, str] = {
@@ -359,6 +434,8 @@ PARAMS: dict[Any, Any] = {
     ("standards.download_attachment", "file_id"): extra_row("assessment_attachment"),
     ("standards.delete_attachment", "file_id"): extra_row("assessment_attachment"),
     ("operations.job_runs", "name"): "reminders.sweep",
+    # <job_id> names a queued job (export jobs have their own <export_job_id>).
+    ("operations.retry_job", "job_id"): lambda world, role, side: world.key("queued_jobs", side),
     ("calendar.feed", "secret"): _feed_secret,
     ("visits.attachment", "file_id"): extra_row("visit_attachment"),
     ("visits.delete_attachment", "file_id"): extra_row("visit_attachment"),
@@ -392,6 +469,21 @@ PARAMS: dict[Any, Any] = {
     ("notifications.open_notification", "notification_id"): _own_notification_id,
     ("notifications.mark_read", "notification_id"): _own_notification_id,
     ("api.notifications_api.mark_read", "notification_id"): _own_notification_id,
+    # An export is seen and downloaded by its owner only; a subscription is managed by its owner (or an admin).
+    **{
+        (endpoint, "export_job_id"): own_row("export_job")
+        for endpoint in (
+            "exports.progress",
+            "exports.status",
+            "exports.download",
+            "api.exports_api.get_export",
+            "api.exports_api.download_export",
+        )
+    },
+    **{
+        (endpoint, "subscription_id"): own_row("report_subscription")
+        for endpoint in ("exports.toggle_subscription", "exports.delete_subscription")
+    },
     # A plan template's task (task_id alone names a cultivation task).
     ("plans.edit_template_task", "task_id"): lambda world, role, side: world.key("plan_template_tasks", side),
     ("plans.delete_template_task", "task_id"): lambda world, role, side: world.key("plan_template_tasks", side),
