@@ -57,8 +57,9 @@ URLS: dict[str, str | None] = {
     "list_page": "/enterprises/?page={page}",
     "enterprise_detail": "/enterprises/{id}",
     "home": "/",
-    "dashboard": None,  # the dashboard's page, e.g. "/dashboard/"
-    "board": None,  # the pipeline board, e.g. "/pipeline/board"
+    # The home page until the dashboard lands there (the dashboard is built as the home page).
+    "dashboard": "/",
+    "board": "/pipeline/",
     "csv_export": None,  # where an export of every enterprise as CSV is started
     "xlsx_export": None,  # the same as XLSX
     "import": None,  # the import upload
@@ -76,6 +77,7 @@ MIXED_PATHS: tuple[str, ...] = (
     "/enterprises/{id}",
     "/enterprises/{id}",
     "/profile",
+    "/pipeline/",
 )
 MIXED_REQUESTS = 2_000
 

@@ -91,8 +91,19 @@ def scope_of(user: Any = None) -> Scope:
     cache = g.setdefault("_crm_scopes", {})
     key = getattr(user, "id", None)
     if key not in cache:
-        cache[key] = build_scope(user)
+        cache[key] = _kept_scope(user)
     return cache[key]
+
+
+def _kept_scope(user: Any) -> Scope:
+    """``build_scope(user)``, kept per process with the reference rows it is computed from (users, their
+    areas and offices, the offices' hierarchy): see ``crm.reference.cache``."""
+    from crm.reference.cache import cached
+
+    user_id = getattr(user, "id", None)
+    if user_id is None or not getattr(user, "is_authenticated", False):
+        return build_scope(user)
+    return cached(("scope", user_id), lambda: build_scope(user))
 
 
 def forget_scope(user: Any) -> None:
