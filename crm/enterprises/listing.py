@@ -70,9 +70,9 @@ class ListReference:
 
     @cached_property
     def stages(self) -> list[Any]:
-        from crm.pipeline.models import Stage
+        from crm.pipeline.queries import stage_rows
 
-        return _reference_rows("stages", select(Stage).order_by(Stage.sort_order))
+        return stage_rows()
 
     @cached_property
     def categories(self) -> list[Any]:

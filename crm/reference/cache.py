@@ -42,6 +42,8 @@ WATCHED_TABLES = frozenset(
         "stages",
         "key_categories",
         "business_types",
+        "transition_reasons",
+        "settings",
         "users",
         "user_areas",
         "user_offices",
