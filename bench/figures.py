@@ -259,6 +259,7 @@ def board(bench: Bench) -> Outcome:
 #: for their stage's time limit in the sweep's window are moved 400 days back, then ``SWEEP_DUE`` of them
 #: (the lowest ids in a stage with a limit) are made due today.
 SWEEP_DUE = 200
+SWEEP_RULE = "stage_sla"
 SWEEP_SETUP_SQL = f"""
 DELETE FROM reminders; DELETE FROM notifications; DELETE FROM outbox_messages;
 UPDATE enterprises e SET stage_entered_at = e.stage_entered_at - interval '400 days'
@@ -276,11 +277,13 @@ ANALYZE enterprises;
 
 
 def _sweep(dsn: str, env: dict[str, str]) -> tuple[float, str, dict]:
-    """``flask crm run-reminders`` (the whole sweep, every rule) on a database prepared by ``SWEEP_SETUP_SQL``."""
+    """``flask crm run-reminders --rule stage_sla`` on a database prepared by ``SWEEP_SETUP_SQL``: the rule whose
+    due records the setup controls (the other rules' due tasks, visits and plans grow with the seeded volumes, so
+    the whole sweep would not have "200 due")."""
     from bench.run import psql
 
     psql(dsn, SWEEP_SETUP_SQL)
-    run = timed_process([*_python(), "-m", "flask", "crm", "run-reminders"], env=env)
+    run = timed_process([*_python(), "-m", "flask", "crm", "run-reminders", "--rule", SWEEP_RULE], env=env)
     sent = next((line for line in run.output.splitlines() if line.startswith("Sent ")), "").strip()
     enterprises = int(psql(dsn, "SELECT count(*) FROM enterprises"))
     return run.seconds, f"{enterprises:,} enterprises; {sent}", {"output": run.output[-2000:], "peak_mb": run.peak_mb}
