@@ -58,7 +58,7 @@ URLS: dict[str, str | None] = {
     "enterprise_detail": "/enterprises/{id}",
     "home": "/",
     "dashboard": "/dashboard/",
-    "board": None,  # the pipeline board, e.g. "/pipeline/board"
+    "board": "/pipeline/",
     "csv_export": None,  # where an export of every enterprise as CSV is started
     "xlsx_export": None,  # the same as XLSX
     "import": None,  # the import upload
@@ -76,6 +76,7 @@ MIXED_PATHS: tuple[str, ...] = (
     "/enterprises/{id}",
     "/enterprises/{id}",
     "/profile",
+    "/pipeline/",
 )
 MIXED_REQUESTS = 2_000
 

@@ -12,6 +12,7 @@ import logging
 import os
 import tempfile
 from pathlib import Path
+from typing import Any, ClassVar
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -94,3 +95,37 @@ def is_chinese() -> bool:
 def request_prefers(value: str | None = None) -> str | None:
     """Normalise an explicitly requested language (query string or form)."""
     return normalise_language(value or (request.args.get("lang") if has_request_context() else None))
+
+
+class SharedWtformsTranslations:
+    """WTForms' own messages ("This field is required.") for Flask-WTF, loaded once per language per process.
+
+    Flask-WTF reads WTForms' catalog from disk on every request that builds a form; ``share_wtforms_translations``
+    (a ``before_request`` hook) hands it this object instead, which looks the language up when a message is
+    translated, so a language chosen later in the request still applies."""
+
+    _catalogs: ClassVar[dict[str, Any]] = {}
+
+    def _catalog(self) -> Any:
+        from babel import support
+        from flask_babel import get_locale
+        from wtforms.i18n import messages_path
+
+        locale = get_locale()
+        key = str(locale)
+        if key not in self._catalogs:
+            self._catalogs[key] = support.Translations.load(messages_path(), [locale], domain="wtforms")
+        return self._catalogs[key]
+
+    def ugettext(self, string: str) -> str:
+        return self._catalog().ugettext(string)
+
+    def ungettext(self, singular: str, plural: str, n: int) -> str:
+        return self._catalog().ungettext(singular, plural, n)
+
+
+_SHARED_WTFORMS = SharedWtformsTranslations()
+
+
+def share_wtforms_translations() -> None:
+    request.wtforms_translations = _SHARED_WTFORMS

@@ -91,8 +91,19 @@ def scope_of(user: Any = None) -> Scope:
     cache = g.setdefault("_crm_scopes", {})
     key = getattr(user, "id", None)
     if key not in cache:
-        cache[key] = build_scope(user)
+        cache[key] = _kept_scope(user)
     return cache[key]
+
+
+def _kept_scope(user: Any) -> Scope:
+    """``build_scope(user)``, kept per process with the reference rows it is computed from (users, their
+    areas and offices, the offices' hierarchy): see ``crm.reference.cache``."""
+    from crm.reference.cache import cached
+
+    user_id = getattr(user, "id", None)
+    if user_id is None or not getattr(user, "is_authenticated", False):
+        return build_scope(user)
+    return cached(("scope", user_id), lambda: build_scope(user))
 
 
 def forget_scope(user: Any) -> None:
@@ -125,9 +136,15 @@ def scoped_by_enterprise(stmt: Select, enterprise_id_column: Any, user: Any = No
     return stmt.where(enterprise_id_column.in_(enterprise_ids_in_scope(user)))
 
 
-def get_enterprise_or_404(enterprise_id: int, user: Any = None, *, for_update: bool = False) -> Enterprise:
-    """Load an enterprise the user may see; 404 when it does not exist or lies outside their scope."""
+def get_enterprise_or_404(
+    enterprise_id: int, user: Any = None, *, for_update: bool = False, options: tuple = ()
+) -> Enterprise:
+    """Load an enterprise the user may see; 404 when it does not exist or lies outside their scope.
+
+    ``options``: loader options (``joinedload(...)``) for what the caller is about to read of it."""
     stmt = scoped_enterprises(user=user).where(_enterprise_id_column() == enterprise_id)
+    if options:
+        stmt = stmt.options(*options)
     if for_update:
         stmt = stmt.with_for_update()
     enterprise = db.session.scalars(stmt).one_or_none()

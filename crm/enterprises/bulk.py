@@ -23,7 +23,7 @@ from sqlalchemy.orm import selectinload
 from wtforms import SelectField
 from wtforms.validators import InputRequired
 
-from crm.core.permissions import Permission, Role, has_permission
+from crm.core.permissions import Permission, has_permission
 from crm.enterprises.registry import resolve
 from crm.extensions import db
 
@@ -72,13 +72,9 @@ class AssignOfficerForm(FlaskForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        from crm.auth.models import User
+        from crm.enterprises.listing import active_officers
 
-        users = db.session.scalars(
-            select(User)
-            .where(User.role.in_((Role.BUREAU, Role.CUSTOMS)), User.is_active.is_(True))
-            .order_by(User.role, User.display_name)
-        ).all()
+        users = active_officers()
         self.officer.choices = [(u.id, f"{u.display_name} ({u.role_enum.label})") for u in users]
 
 
@@ -87,11 +83,9 @@ class CategoryForm(FlaskForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        from crm.reference.models import KeyCategory
+        from crm.enterprises.listing import ListReference
 
-        categories = db.session.scalars(
-            select(KeyCategory).where(KeyCategory.is_active.is_(True)).order_by(KeyCategory.sort_order)
-        ).all()
+        categories = [c for c in ListReference().categories if c.is_active]
         self.category.choices = [(c.id, c.display_name) for c in categories]
 
 

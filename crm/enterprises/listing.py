@@ -60,44 +60,38 @@ class ListReference:
     def areas(self) -> list[Any]:
         from crm.reference.models import Area
 
-        return list(db.session.scalars(select(Area).order_by(Area.sort_order, Area.code)))
+        return _reference_rows("areas", select(Area).order_by(Area.sort_order, Area.code))
 
     @cached_property
     def offices(self) -> list[Any]:
         from crm.reference.models import CustomsOffice
 
-        return list(db.session.scalars(select(CustomsOffice).order_by(CustomsOffice.sort_order, CustomsOffice.code)))
+        return _reference_rows("offices", select(CustomsOffice).order_by(CustomsOffice.sort_order, CustomsOffice.code))
 
     @cached_property
     def stages(self) -> list[Any]:
-        from crm.pipeline.models import Stage
+        from crm.pipeline.queries import stage_rows
 
-        return list(db.session.scalars(select(Stage).order_by(Stage.sort_order)))
+        return stage_rows()
 
     @cached_property
     def categories(self) -> list[Any]:
         from crm.reference.models import KeyCategory
 
-        return list(db.session.scalars(select(KeyCategory).order_by(KeyCategory.sort_order, KeyCategory.code)))
+        return _reference_rows("categories", select(KeyCategory).order_by(KeyCategory.sort_order, KeyCategory.code))
 
     @cached_property
     def business_types(self) -> list[Any]:
         from crm.reference.models import BusinessType
 
-        return list(db.session.scalars(select(BusinessType).order_by(BusinessType.sort_order, BusinessType.code)))
+        return _reference_rows(
+            "business_types", select(BusinessType).order_by(BusinessType.sort_order, BusinessType.code)
+        )
 
     @cached_property
     def officers(self) -> list[Any]:
         """Commerce staff and customs officers (active), for the officer filter and the rows."""
-        from crm.auth.models import User
-
-        return list(
-            db.session.scalars(
-                select(User)
-                .where(User.role.in_((Role.BUREAU, Role.CUSTOMS)), User.is_active.is_(True))
-                .order_by(User.role, User.display_name)
-            )
-        )
+        return active_officers()
 
     def by_code(self, rows: list[Any], code: str) -> Any:
         return next((row for row in rows if row.code == code), None)
@@ -122,6 +116,29 @@ class ListReference:
 
             known.update(db.session.execute(select(User.id, User.display_name).where(User.id.in_(missing))).all())
         return known
+
+
+def _reference_rows(key: str, stmt: Select) -> list[Any]:
+    """Snapshots of a reference table's rows in order, kept per process (``crm.reference.cache``)."""
+    from crm.reference.cache import cached, snapshot
+
+    return cached(("list", key), lambda: [snapshot(row) for row in db.session.scalars(stmt)])
+
+
+def active_officers() -> list[Any]:
+    """Active commerce staff and customs officers (id, display name, role), by role and name; kept per process."""
+    from crm.auth.models import User
+    from crm.reference.cache import OfficerRow, cached
+
+    def load() -> list[Any]:
+        rows = db.session.execute(
+            select(User.id, User.display_name, User.role)
+            .where(User.role.in_((Role.BUREAU, Role.CUSTOMS)), User.is_active.is_(True))
+            .order_by(User.role, User.display_name)
+        )
+        return [OfficerRow(dict(row._mapping)) for row in rows]
+
+    return cached(("list", "officers"), load)
 
 
 Condition = Callable[[str, ListReference], "ColumnElement[bool] | None"]
@@ -486,6 +503,8 @@ class ListRow:
     incentives_suspended: bool
     readiness_outcome: str | None
     readiness_total: int | None
+    #: The readiness badge's markup (``crm.standards.badges``).
+    readiness_badge: Any
     commerce_officer: str | None
     customs_officer: str | None
     trade_value: Any
@@ -516,8 +535,10 @@ def _rows(raw: list[Any], ref: ListReference, users: dict[int, str]) -> list[Lis
     """Rows with names, labels, dates and durations worked out once per page, not once per cell."""
     from crm.core.filters import format_date
     from crm.core.timeutil import local_date, local_today
+    from crm.standards.badges import ReadinessBadges
 
     today = local_today()
+    badges = ReadinessBadges()
     days_text = _("%(n)s days")
     credit_labels = {member: member.label for member in CreditStatus}
     dates: dict[Any, str] = {}
@@ -551,6 +572,7 @@ def _rows(raw: list[Any], ref: ListReference, users: dict[int, str]) -> list[Lis
                 incentives_suspended=r.incentives_suspended,
                 readiness_outcome=r.readiness_outcome,
                 readiness_total=r.readiness_total,
+                readiness_badge=badges(r.readiness_outcome, r.readiness_total),
                 commerce_officer=users.get(r.commerce_officer_id),
                 customs_officer=users.get(r.customs_officer_id),
                 trade_value=r.trade_value,

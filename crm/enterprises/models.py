@@ -122,7 +122,13 @@ class Enterprise(TimestampMixin, AuthorMixin, db.Model):
         Index("ix_enterprises_office_id_stage", "office_id", "stage"),
         Index("ix_enterprises_stage_stage_entered_at", "stage", "stage_entered_at"),
         # The list's sort orders, each ending in id so that deep pages are read from the index alone.
-        Index("ix_enterprises_updated_at_id", "updated_at", "id"),
+        # Covers the scope and stage columns, so deep pages of the default order read the index alone.
+        Index(
+            "ix_enterprises_updated_at_id_scope",
+            "updated_at",
+            "id",
+            postgresql_include=["area_id", "office_id", "stage"],
+        ),
         Index("ix_enterprises_area_id_updated_at_id", "area_id", "updated_at", "id"),
         Index("ix_enterprises_office_id_updated_at_id", "office_id", "updated_at", "id"),
         Index("ix_enterprises_created_at_id", "created_at", "id"),

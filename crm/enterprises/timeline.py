@@ -38,7 +38,8 @@ def _display_names(ids: set[int | None]) -> dict[int, str]:
 
 def stage_change_entries(enterprise_id: int, *, before: datetime | None = None, limit: int = 50) -> list[TimelineEntry]:
     """Every move between pipeline stages, with its comment or override reason."""
-    from crm.pipeline.models import Stage, StageChange
+    from crm.pipeline.models import StageChange
+    from crm.pipeline.queries import stage_rows
 
     stmt = select(StageChange).where(StageChange.enterprise_id == enterprise_id)
     if before is not None:
@@ -46,7 +47,7 @@ def stage_change_entries(enterprise_id: int, *, before: datetime | None = None, 
     changes = db.session.scalars(stmt.order_by(StageChange.changed_at.desc(), StageChange.id.desc()).limit(limit)).all()
     if not changes:
         return []
-    stages = {s.code: s.display_name for s in db.session.scalars(select(Stage))}
+    stages = {s.code: s.display_name for s in stage_rows()}
     names = _display_names({c.changed_by_id for c in changes})
     entries = []
     for change in changes:

@@ -152,12 +152,10 @@ def detail(enterprise_id: int):
     from crm.auth.models import User
     from crm.pipeline.queries import days_in_stage
 
-    enterprise = _load_enterprise(enterprise_id)
     # What the page shows of the record itself, in one round of queries rather than one per attribute.
-    db.session.scalars(
-        select(Enterprise)
-        .where(Enterprise.id == enterprise.id)
-        .options(
+    enterprise = get_enterprise_or_404(
+        enterprise_id,
+        options=(
             joinedload(Enterprise.area),
             joinedload(Enterprise.office),
             joinedload(Enterprise.commerce_officer),
@@ -166,8 +164,8 @@ def detail(enterprise_id: int):
             selectinload(Enterprise.business_types),
             selectinload(Enterprise.categories),
             selectinload(Enterprise.contacts),
-        )
-    ).one()
+        ),
+    )
     sections = [
         (section, Markup(render_template(section.template, enterprise=enterprise, **context)))
         for section, context in sections_for(enterprise)

@@ -97,7 +97,28 @@ def decision_overdue_condition(today: date | None = None) -> ColumnElement[bool]
 
 
 def reverification_cycle_years() -> int:
-    return int(get_setting("reverification_cycle_years"))
+    from crm.reference.cache import cached
+
+    return cached(("setting", "reverification_cycle_years"), lambda: int(get_setting("reverification_cycle_years")))
+
+
+def stage_rows() -> list[Any]:
+    """Every stage in order, as snapshots kept per process (``crm.reference.cache``): for pages that only read."""
+    from crm.reference.cache import cached, snapshot
+
+    return cached(
+        ("pipeline", "stages"),
+        lambda: [snapshot(s) for s in db.session.scalars(select(Stage).order_by(Stage.sort_order))],
+    )
+
+
+def reason_rows() -> dict[str, Any]:
+    """Every transition reason by code, as snapshots kept per process."""
+    from crm.reference.cache import cached, snapshot
+
+    return cached(
+        ("pipeline", "reasons"), lambda: {r.code: snapshot(r) for r in db.session.scalars(select(TransitionReason))}
+    )
 
 
 def reverification_due_condition(start: date, end: date, cycle_years: int | None = None) -> ColumnElement[bool]:
@@ -585,7 +606,7 @@ def enterprise_section_context(enterprise: Enterprise, user: Any = None, today: 
     """
     user = user if user is not None else current_user
     today = today or local_today()
-    stages = list(db.session.scalars(select(Stage).order_by(Stage.sort_order)))
+    stages = stage_rows()
     stage = next(s for s in stages if s.code == enterprise.stage)
     days = days_since(enterprise.stage_entered_at, today)
     cert = db.session.get(Certification, enterprise.id)
@@ -656,7 +677,7 @@ def enterprise_section_context(enterprise: Enterprise, user: Any = None, today: 
         benefit_total=benefit_total or 0,
         history=history,
         history_total=history_total or 0,
-        reasons={r.code: r for r in db.session.scalars(select(TransitionReason))},
+        reasons=reason_rows(),
         suspended_since=incentives_suspended_since(enterprise),
         today=today,
         can_transition=has_permission(user, Permission.TRANSITION),

@@ -20,7 +20,7 @@ from crm.enterprises.models import TargetTier
 from crm.extensions import db
 from crm.pipeline import forms, queries, services
 from crm.pipeline.models import BenefitRecord, Stage, TransitionReason
-from crm.reference.models import Area, CustomsOffice
+from crm.reference.models import Area
 
 bp = Blueprint("pipeline", __name__, url_prefix="/pipeline")
 admin_bp = Blueprint("pipeline_admin", __name__, url_prefix="/admin/pipeline")
@@ -148,22 +148,24 @@ def _safe_next(default: str) -> str:
 @bp.get("/")
 @permission_required()
 def board():
+    from crm.enterprises.listing import ListReference
+
     filters = _filters()
     stages = services.ordered_stages()
     columns = queries.board(filters)
+    reference = ListReference(current_user)
     return render_template(
         "pipeline/board.html",
         columns=columns,
         filters=filters,
         stages=stages,
-        areas=db.session.scalars(select(Area).order_by(Area.sort_order)).all(),
-        offices=db.session.scalars(select(CustomsOffice).order_by(CustomsOffice.sort_order)).all(),
+        # Reference rows from the per-process cache (crm.reference.cache), as the enterprise list reads them.
+        areas=reference.areas,
+        offices=reference.offices,
         deadline_filters=queries.DEADLINE_FILTERS,
-        reasons=db.session.scalars(
-            select(TransitionReason)
-            .where(TransitionReason.is_active.is_(True))
-            .order_by(TransitionReason.sort_order, TransitionReason.code)
-        ).all(),
+        reasons=sorted(
+            (r for r in queries.reason_rows().values() if r.is_active), key=lambda r: (r.sort_order, r.code)
+        ),
         can_move=has_permission(current_user, Permission.TRANSITION),
         can_override=services.can_override(current_user),
         stage_names={s.code: s.display_name for s in stages},

@@ -253,24 +253,73 @@ def record_judgements(
     return changed
 
 
+@dataclass(frozen=True)
+class ItemShape:
+    """What the pass rule needs of a standard item: number, category code, bonus flag, the business types it names."""
+
+    id: int
+    number: int
+    category: str
+    is_bonus: bool
+    business_type_ids: frozenset[int]
+
+
+def version_layout(version_id: int) -> list[ItemShape]:
+    """A standard version's items in number order, kept per process (``crm.reference.cache``)."""
+    from crm.reference.cache import cached
+    from crm.standards.models import StandardCategory
+
+    def load() -> list[ItemShape]:
+        categories = dict(
+            db.session.execute(
+                select(StandardCategory.id, StandardCategory.code).where(StandardCategory.version_id == version_id)
+            ).all()
+        )
+        items = db.session.scalars(
+            select(StandardItem)
+            .where(StandardItem.version_id == version_id)
+            .order_by(StandardItem.number)
+            .options(selectinload(StandardItem.business_types), selectinload(StandardItem.clause))
+        ).all()
+        return [
+            ItemShape(
+                item.id,
+                item.number,
+                categories.get(item.clause.category_id, ""),
+                item.is_bonus,
+                frozenset(t.id for t in item.business_types),
+            )
+            for item in items
+        ]
+
+    return cached(("standards", "layout", version_id), load)
+
+
 def entries_for(assessment: Assessment) -> list[Entry]:
     """The judged (or still pending) applicable items of an assessment, as the pass rule sees them."""
-    results = db.session.scalars(
-        select(AssessmentResult)
-        .where(AssessmentResult.assessment_id == assessment.id)
-        .options(selectinload(AssessmentResult.item).selectinload(StandardItem.clause))
-    ).all()
-    by_item = {r.item_id: r for r in results}
-    entries = []
-    categories = {c.id: c.code for c in assessment.version.categories}
+    by_item = dict(
+        db.session.execute(
+            select(AssessmentResult.item_id, AssessmentResult.judgement).where(
+                AssessmentResult.assessment_id == assessment.id
+            )
+        ).all()
+    )
     enterprise = db.session.get(Enterprise, assessment.enterprise_id)
-    for item in applicable_items(assessment.version, enterprise):
-        result = by_item.pop(item.id, None)
-        judgement = result.judgement if result is not None else Judgement.PENDING
-        entries.append(Entry(item.number, categories.get(item.clause.category_id, ""), judgement, item.is_bonus))
-    for result in by_item.values():  # judged although the enterprise's business types no longer name it
-        item = result.item
-        entries.append(Entry(item.number, categories.get(item.clause.category_id, ""), result.judgement, item.is_bonus))
+    types = {t.id for t in enterprise.business_types}
+    layout = version_layout(assessment.version_id)
+    entries = []
+    for item in layout:  # item_applies(), on the shape
+        if not item.business_type_ids or not types or item.business_type_ids & types:
+            judgement = by_item.pop(item.id, Judgement.PENDING)
+            entries.append(Entry(item.number, item.category, judgement, item.is_bonus))
+    shapes = {item.id: item for item in layout}
+    for item_id, judgement in by_item.items():  # judged although the enterprise's business types no longer name it
+        item = shapes.get(item_id)
+        if item is None:  # an item of another version: read it as before
+            row = db.session.get(StandardItem, item_id)
+            categories = {c.id: c.code for c in row.version.categories}
+            item = ItemShape(row.id, row.number, categories.get(row.clause.category_id, ""), row.is_bonus, frozenset())
+        entries.append(Entry(item.number, item.category, judgement, item.is_bonus))
     return entries
 
 

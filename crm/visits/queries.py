@@ -42,6 +42,11 @@ def _visit_options(stmt: Select) -> Select:
     )
 
 
+def _enterprise_visit_options(stmt: Select) -> Select:
+    """For one enterprise's visits: its ``Visit.enterprise`` is already in the session (no query for it)."""
+    return stmt.options(selectinload(Visit.officer), selectinload(Visit.participants))
+
+
 def office_ids_under(office_code: str) -> Select:
     """The ids of an office and of its subordinate offices (a 直属海关 covers its 隶属海关)."""
     office_id = select(CustomsOffice.id).where(CustomsOffice.code == office_code).scalar_subquery()
@@ -169,7 +174,7 @@ def get_attachment_or_404(visit: Visit, file_id: int) -> StoredFile:
 def enterprise_section_context(enterprise: Enterprise) -> dict[str, Any]:
     """What ``templates/visits/_enterprise_section.html`` needs, under the one key ``visits_section``: recent and
     planned visits and the "log a visit" button. The caller has already checked the enterprise is in scope."""
-    base = _visit_options(select(Visit)).where(Visit.enterprise_id == enterprise.id)
+    base = _enterprise_visit_options(select(Visit)).where(Visit.enterprise_id == enterprise.id)
     planned = db.session.scalars(
         base.where(Visit.status == VisitStatus.PLANNED).order_by(Visit.starts_at).limit(5)
     ).all()
@@ -196,7 +201,7 @@ def enterprise_section_context(enterprise: Enterprise) -> dict[str, Any]:
 def timeline_entries(enterprise_id: int, *, before: datetime | None = None, limit: int = 50) -> list[TimelineEntry]:
     """The enterprise's visits that took place (or were cancelled), newest first, for its timeline."""
     stmt = (
-        _visit_options(select(Visit))
+        _enterprise_visit_options(select(Visit))
         .where(Visit.enterprise_id == enterprise_id, Visit.status.in_((VisitStatus.DONE, VisitStatus.CANCELLED)))
         .order_by(Visit.starts_at.desc(), Visit.id.desc())
         .limit(limit)

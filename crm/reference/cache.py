@@ -1,0 +1,207 @@
+"""Reference rows kept per process: areas, customs offices, stages, key categories, business types, the active
+officers, and each user's scope. Every list and detail page needs them, and they change a few times a year.
+
+The rows are plain snapshots (``RefRow``, ``OfficerRow``), never ORM instances, so they outlive the request's
+session. They are dropped:
+
+- at once in the process that writes one of ``WATCHED_TABLES`` (a flush of such a row, or an UPDATE/DELETE
+  statement on the table), and again after that transaction commits or rolls back;
+- in every other process within ``CHECK_SECONDS``: a commit that wrote one of them bumps a version in Redis,
+  which each process reads at most once per ``CHECK_SECONDS``;
+- after ``TTL_SECONDS`` in any case (which bounds writes made outside the application, and runs without Redis).
+
+Under tests the cache is off unless a test sets ``REFERENCE_CACHE`` (the suite's rolled-back transactions
+would otherwise leave rows behind); it is then read straight from the database, as before.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from flask import current_app, has_app_context
+from sqlalchemy import event, inspect
+from sqlalchemy.orm import Session
+
+from crm.core.i18n import is_chinese
+
+logger = logging.getLogger(__name__)
+
+VERSION_KEY = "crm:reference:version"
+TTL_SECONDS = 300
+CHECK_SECONDS = 2.0
+#: Tables whose rows are cached here (users and their areas and offices: the officers and the scopes).
+WATCHED_TABLES = frozenset(
+    {
+        "areas",
+        "customs_offices",
+        "office_areas",
+        "stages",
+        "key_categories",
+        "business_types",
+        "transition_reasons",
+        "standard_versions",
+        "standard_categories",
+        "standard_clauses",
+        "standard_items",
+        "standard_item_business_types",
+        "settings",
+        "users",
+        "user_areas",
+        "user_offices",
+    }
+)
+_STALE_KEY = "crm_reference_stale"
+
+_lock = threading.Lock()
+_entries: dict[Any, tuple[float, Any]] = {}
+_state = {"version": None, "checked": 0.0, "down_until": 0.0}
+_clients: dict[str, Any] = {}
+
+
+class RefRow:
+    """A snapshot of a reference row (every column), with the model's ``display_name``."""
+
+    def __init__(self, values: dict[str, Any]):
+        self.__dict__.update(values)
+
+    @property
+    def display_name(self) -> str:
+        name_en = self.__dict__.get("name_en")
+        return self.name_zh if is_chinese() or not name_en else name_en
+
+    def __str__(self) -> str:
+        return self.name_zh
+
+    def __repr__(self) -> str:
+        return f"<RefRow {self.__dict__.get('code') or self.__dict__.get('id')}>"
+
+
+class OfficerRow:
+    """A snapshot of a user for filters and rows: id, display name, role."""
+
+    def __init__(self, values: dict[str, Any]):
+        self.__dict__.update(values)
+
+    @property
+    def role_enum(self) -> Any:
+        from crm.core.permissions import Role
+
+        return Role(self.role)
+
+    def __str__(self) -> str:
+        return self.display_name
+
+
+def snapshot(obj: Any, cls: type = RefRow) -> Any:
+    """Every column attribute of an ORM instance, copied into ``cls``."""
+    mapper = inspect(obj).mapper
+    return cls({attr.key: getattr(obj, attr.key) for attr in mapper.column_attrs})
+
+
+def enabled() -> bool:
+    if not has_app_context():
+        return False
+    return bool(current_app.config.get("REFERENCE_CACHE", not current_app.testing))
+
+
+def _redis() -> Any:
+    url = current_app.config.get("REDIS_URL")
+    if not url or _state["down_until"] > time.monotonic():
+        return None
+    if url not in _clients:
+        import redis
+
+        _clients[url] = redis.Redis.from_url(url, socket_connect_timeout=0.2, socket_timeout=0.2)
+    return _clients[url]
+
+
+def _check_version(now: float) -> None:
+    """Drop everything when another process committed a change (read from Redis at most every few seconds)."""
+    if now - _state["checked"] < CHECK_SECONDS:
+        return
+    _state["checked"] = now
+    client = _redis()
+    if client is None:
+        return
+    try:
+        version = client.get(VERSION_KEY)
+    except Exception as exc:  # entries still expire after TTL_SECONDS
+        _state["down_until"] = now + 30
+        logger.warning("Reference cache cannot read its version from Redis for 30 s: %s", exc)
+        return
+    if version != _state["version"]:
+        _entries.clear()
+        _state["version"] = version
+
+
+def cached(key: Any, load: Callable[[], Any]) -> Any:
+    """``load()``'s value, kept per process until a change of the reference tables (or ``TTL_SECONDS``)."""
+    if not enabled():
+        return load()
+    now = time.monotonic()
+    with _lock:
+        _check_version(now)
+        entry = _entries.get(key)
+    if entry is not None and now - entry[0] < TTL_SECONDS:
+        return entry[1]
+    value = load()
+    with _lock:
+        _entries[key] = (now, value)
+    return value
+
+
+def clear() -> None:
+    with _lock:
+        _entries.clear()
+
+
+def _bump_version() -> None:
+    if not enabled():
+        return
+    client = _redis()
+    if client is None:
+        return
+    try:
+        client.incr(VERSION_KEY)
+    except Exception as exc:  # other processes drop their entries after TTL_SECONDS
+        _state["down_until"] = time.monotonic() + 30
+        logger.warning("Reference cache cannot bump its version in Redis: %s", exc)
+
+
+def _mark_stale(session: Session) -> None:
+    session.info[_STALE_KEY] = True
+    clear()
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _note_statement(state: Any) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        table = getattr(state.statement, "table", None)
+        if getattr(table, "name", None) in WATCHED_TABLES:
+            _mark_stale(state.session)
+
+
+@event.listens_for(Session, "after_flush")
+def _note_flush(session: Session, flush_context: Any) -> None:
+    for objects in (session.new, session.dirty, session.deleted):
+        for obj in objects:
+            if getattr(obj, "__tablename__", None) in WATCHED_TABLES:
+                _mark_stale(session)
+                return
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    if session.info.pop(_STALE_KEY, False):
+        clear()
+        _bump_version()
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _after_rollback(session: Session, previous_transaction: Any) -> None:
+    if session.info.pop(_STALE_KEY, False):
+        clear()
