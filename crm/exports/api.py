@@ -54,8 +54,6 @@ def create_export():
     if unknown:
         raise validation_error({name: [_("Unknown field.")] for name in unknown})
     filters = body.get("filters", {})
-    if filters is None:
-        filters = {}
     try:
         job = services.start_export(current_user, body.get("kind"), body.get("format"), filters)
     except services.ExportRequestError as exc:

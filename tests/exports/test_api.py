@@ -72,6 +72,8 @@ def test_another_users_export_is_not_found(client, make_user, api_token, listed)
         ({"kind": "enterprises", "format": "csv", "filters": {"area": ["350500"]}}, "filters"),
         ({"kind": "enterprises", "format": "csv", "filters": {"sort": "nonsense"}}, "filters"),
         ({"kind": "enterprises", "format": "csv", "filters": ["area"]}, "filters"),
+        ({"kind": "enterprises", "format": "csv", "filters": None}, "filters"),
+        ({"kind": "pipeline_report", "format": "xlsx", "filters": {"group_by": "nope"}}, "filters"),
         ({"kind": "enterprises", "format": "csv", "colour": "blue"}, "colour"),
     ],
 )
