@@ -9,7 +9,10 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from unittest import mock
 
 import pytest
@@ -136,7 +139,34 @@ def test_a_web_action_succeeds_while_redis_is_down(real_db, service_app, make_us
     ]
 
 
-def test_a_job_goes_through_a_real_redis_broker_and_worker(real_db, redis_url, service_app, app_environ, tmp_path):
+@dataclass
+class RunningWorker:
+    """A Celery worker process consuming a queue of its own, and an app whose jobs go to that queue."""
+
+    app: Flask
+    process: subprocess.Popen
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_for(self, probe: Callable[[], Any], seconds: float = 90) -> Any:
+        """Call ``probe()`` in the app's context until it returns something other than None (the worker alive)."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, self.log()
+            with self.app.app_context():
+                result = probe()
+                db.session.remove()
+            if result is not None:
+                return result
+            time.sleep(0.5)
+        raise AssertionError(f"the worker did not finish in {seconds} s:\n{self.log()}")
+
+
+@contextmanager
+def running_worker(service_app, redis_url: str, app_environ: dict[str, str], tmp_path: Path) -> Iterator[RunningWorker]:
+    """Start ``celery -A workers.celery_app worker`` on a queue of its own; stop it and clear its keys after."""
     queue = f"crm-test-{uuid.uuid4().hex[:10]}"
     broker_app = service_app(REDIS_URL=redis_url)
     broker_app.extensions["celery"].conf.task_default_queue = queue
@@ -164,10 +194,33 @@ def test_a_job_goes_through_a_real_redis_broker_and_worker(real_db, redis_url, s
         "--loglevel=INFO",
     ]
     with log_path.open("wb") as log:
-        worker = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
-        with broker_app.app_context():
-            user = User(username=f"worker-{queue}", display_name="工作进程测试", role="bureau", email="w@example.test")
+        yield RunningWorker(broker_app, process, log_path)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+        import redis
+
+        client = redis.Redis.from_url(redis_url)
+        for key in client.scan_iter(match=f"*{queue}*"):
+            client.delete(key)
+        client.close()
+
+
+def test_a_job_goes_through_a_real_redis_broker_and_worker(real_db, redis_url, service_app, app_environ, tmp_path):
+    with running_worker(service_app, redis_url, app_environ, tmp_path) as worker:
+        with worker.app.app_context():
+            user = User(
+                username=f"worker-{uuid.uuid4().hex[:8]}",
+                display_name="工作进程测试",
+                role="bureau",
+                email="w@example.test",
+            )
             user.set_password(TEST_PASSWORD)
             db.session.add(user)
             db.session.commit()
@@ -180,33 +233,14 @@ def test_a_job_goes_through_a_real_redis_broker_and_worker(real_db, redis_url, s
             assert job.sent_at is not None and job.started_at is None
             db.session.remove()
 
-        deadline = time.monotonic() + 90
-        finished = None
-        while time.monotonic() < deadline and finished is None:
-            assert worker.poll() is None, log_path.read_text(errors="replace")
-            with broker_app.app_context():
-                job = delivery_job(message_id)
-                finished = job if job.finished_at is not None else None
-                db.session.remove()
-            if finished is None:
-                time.sleep(0.5)
-        assert finished is not None, log_path.read_text(errors="replace")
+        def finished_job():
+            job = delivery_job(message_id)
+            return job if job.finished_at is not None else None
+
+        finished = worker.wait_for(finished_job)
         assert finished.attempts == 1 and finished.failed_at is None
-        with broker_app.app_context():
+        with worker.app.app_context():
             assert db.session.get(OutboxMessage, message_id).status == OutboxStatus.SENT
             titles = db.session.scalars(select(Notification.title).where(Notification.user_id == user_id)).all()
             assert titles == ["经由 Redis 投递的提醒"]
             db.session.remove()
-    finally:
-        worker.terminate()
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait(timeout=10)
-        import redis
-
-        client = redis.Redis.from_url(redis_url)
-        for key in client.scan_iter(match=f"*{queue}*"):
-            client.delete(key)
-        client.close()
