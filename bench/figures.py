@@ -370,7 +370,7 @@ def _export(bench: Bench, fmt: str) -> Outcome:
         raise BenchError(f"export {job_id} failed: {payload['error']}\n{worker.log_tail()}")
     rows = payload["row_count"] or 0
     note = f"{rows:,} rows as {EXPORT_USER}, Celery job {job_id}"
-    memory_note = "the Celery worker that wrote it (solo pool), whole process"
+    memory_note = f"the Celery worker that wrote it (solo pool), {before['peak_mb']:.0f} MB before the export"
     return {
         f"{fmt}_export_s": (seconds, note, {"rows": rows, "job": job_id, "poll_s": EXPORT_POLL_S}),
         f"{fmt}_export_peak_mb": (after["peak_mb"], memory_note, {"before": before, "after": after}),
