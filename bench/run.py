@@ -231,7 +231,8 @@ def main(argv: list[str] | None = None) -> int:
 
     timings: dict[str, Any] = {}
     if args.reuse_db and enterprises_in(dsn) == args.size and read_logins(workdir / "instance"):
-        log(f"reusing {make_url(dsn).database} ({args.size:,} enterprises)")
+        log(f"reusing {make_url(dsn).database} ({args.size:,} enterprises); flask db upgrade")
+        flask({**env, "CRM_ENV": "development"}, "db", "upgrade")
     else:
         log(f"seeding {make_url(dsn).database} with {args.size:,} enterprises")
         timings = seed(dsn, {**env, "CRM_ENV": "development"}, args.size)

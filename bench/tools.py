@@ -173,6 +173,33 @@ def expect_page(url: str, cookie: str | None) -> str:
     return body
 
 
+def csrf_token(url: str, cookie: str) -> str:
+    """The CSRF token of the session, read from a page's form (every logged-in page has the logout form)."""
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', expect_page(url, cookie))
+    if not match:
+        raise BenchError(f"{url} has no CSRF token")
+    return match.group(1)
+
+
+def post_form(url: str, fields: dict[str, str], cookie: str, timeout: float = 60) -> tuple[int, str]:
+    """POST a form without following the redirect; the status and the ``Location`` (or the body)."""
+    request = urllib.request.Request(
+        quote_path(url),
+        data=urllib.parse.urlencode(fields).encode(),
+        headers={"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"},
+    )
+    opener = urllib.request.build_opener(_NoRedirect)
+    try:
+        with opener.open(request, timeout=timeout) as response:
+            return response.status, response.read().decode("utf-8", errors="replace")
+    except urllib.error.HTTPError as exc:
+        if 300 <= exc.code < 400:
+            return exc.code, exc.headers.get("Location", "")
+        return exc.code, exc.read().decode("utf-8", errors="replace")
+    except urllib.error.URLError as exc:
+        raise BenchError(f"{url}: {exc.reason}") from None
+
+
 def log_in(base_url: str, username: str, password: str) -> str:
     """Log in through the login form like a browser; the ``Cookie`` header value of the session."""
     jar = http.cookiejar.CookieJar()
@@ -277,6 +304,86 @@ def run_wrk(
     if result.requests == 0:
         raise BenchError(f"{url}: wrk completed no request")
     return result
+
+
+# --- Celery ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class CeleryWorker:
+    """A Celery worker of the app (``workers.celery_app``) for one measurement, with the solo pool: the worker
+    process itself runs the jobs, so its ``VmHWM`` is the peak memory of the process that wrote the file.
+
+    ``--purge`` drops messages left in the queue by earlier runs (the benchmark's ``REDIS_URL`` is its own)."""
+
+    env: dict[str, str]
+    log_path: Path
+    name: str = "bench"
+    process: subprocess.Popen | None = field(default=None, repr=False)
+
+    def start(self, timeout: float = 120) -> CeleryWorker:
+        log = self.log_path.open("w")
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "workers.celery_app",
+                "worker",
+                "--pool",
+                "solo",
+                "--concurrency",
+                "1",
+                "--loglevel",
+                "INFO",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "--purge",
+                "--hostname",
+                f"{self.name}@%h",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if re.search(r"\bready\.", self.log_path.read_text(errors="replace")):
+                return self
+            if self.process.poll() is not None:
+                raise BenchError(f"the Celery worker exited at start:\n{self.log_tail()}")
+            time.sleep(0.1)
+        self.stop()
+        raise BenchError(f"the Celery worker did not get ready:\n{self.log_tail()}")
+
+    def memory_mb(self) -> dict[str, float]:
+        """Resident memory of the worker process now and its peak (``VmHWM``)."""
+        status = proc_status(self.process.pid) if self.process else {}
+        return {"rss_mb": status.get("VmRSS", 0) / 1024, "peak_mb": status.get("VmHWM", 0) / 1024}
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def log_tail(self, lines: int = 30) -> str:
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def __enter__(self) -> CeleryWorker:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
 
 # --- child processes ------------------------------------------------------------------------------------
