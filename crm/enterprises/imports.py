@@ -94,7 +94,20 @@ IMPORT_FIELDS: tuple[ImportField, ...] = (
     ImportField(
         "area",
         _l("Area"),
-        ("所在地市", "地区", "所属地市", "地市", "城市", "所在地区", "设区市", "所在城市", "区域", "所在地", "area"),
+        (
+            "所在地市",
+            "地区",
+            "所属地市",
+            "地市",
+            "城市",
+            "所在地区",
+            "所属地区",
+            "设区市",
+            "所在城市",
+            "区域",
+            "所在地",
+            "area",
+        ),
     ),
     ImportField(
         "office", _l("Competent customs office"), ("主管海关", "所属海关", "隶属海关", "海关", "关区", "office")

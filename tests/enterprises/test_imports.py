@@ -463,3 +463,8 @@ def test_large_files_are_checked_and_imported_by_jobs(client, make_user, monkeyp
         "enterprises.commit_import",
     }
     assert count(Recommendation) == 0
+
+
+def test_the_usual_area_headings_are_recognised():
+    for heading in ("所在地市", "所属地区", "设区市"):
+        assert imports.guess_mapping(["企业名称", heading]) == {"0": "name", "1": "area"}, heading
