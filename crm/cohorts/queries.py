@@ -18,7 +18,7 @@ from sqlalchemy import ColumnElement, Select, case, exists, func, or_, select, t
 from sqlalchemy.orm import aliased, selectinload
 
 from crm.cohorts.models import Cohort, CohortActivity, CohortKind, CohortMember
-from crm.core.scope import enterprise_ids_in_scope, scope_of
+from crm.core.scope import enterprise_in_scope, scope_of
 from crm.core.timeutil import local_date, local_today
 from crm.enterprises.models import CreditStatus, Enterprise
 from crm.extensions import db
@@ -35,10 +35,9 @@ def visible_condition(user: Any = None) -> ColumnElement[bool]:
     """A WHERE clause on ``Cohort``: its lead or one of its members is in the user's scope."""
     if scope_of(user).unrestricted:
         return true()
-    in_scope = enterprise_ids_in_scope(user)
     return or_(
-        Cohort.lead_enterprise_id.in_(in_scope),
-        exists().where(CohortMember.cohort_id == Cohort.id, CohortMember.enterprise_id.in_(in_scope)),
+        enterprise_in_scope(Cohort.lead_enterprise_id, user),
+        exists().where(CohortMember.cohort_id == Cohort.id, enterprise_in_scope(CohortMember.enterprise_id, user)),
     )
 
 

@@ -128,6 +128,23 @@ def enterprise_ids_in_scope(user: Any = None) -> Select:
     return select(Enterprise.id).where(scope_of(user).enterprise_filter())
 
 
+def enterprise_in_scope(enterprise_id_column: Any, user: Any = None) -> ColumnElement[bool]:
+    """A correlated EXISTS: the enterprise ``enterprise_id_column`` points at is in scope (one primary-key
+    lookup per outer row). Use it instead of ``IN (enterprise_ids_in_scope())`` where the condition sits under
+    an OR, which keeps PostgreSQL from turning the IN into a join and makes it hash every enterprise in scope."""
+    from crm.enterprises.models import Enterprise
+
+    scope = scope_of(user)
+    if scope.unrestricted:
+        return true()
+    return (
+        select(Enterprise.id)
+        .where(Enterprise.id == enterprise_id_column, scope.enterprise_filter())
+        .correlate_except(Enterprise)
+        .exists()
+    )
+
+
 def scoped_by_enterprise(stmt: Select, enterprise_id_column: Any, user: Any = None) -> Select:
     """Limit a statement over records that belong to an enterprise (visits, tasks, ...) to the scope."""
     scope = scope_of(user)
