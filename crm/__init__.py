@@ -49,7 +49,14 @@ def register_extensions(app: Flask) -> None:
     @app.before_request
     def _fresh_request_state():
         """Per-request caches live on ``g``; start every request without them (tests reuse one app context)."""
-        for key in ("_login_user", "_flask_babel", "_crm_scopes", "crm_jobs_ready", "_crm_language"):
+        for key in (
+            "_login_user",
+            "_flask_babel",
+            "_crm_scopes",
+            "crm_jobs_ready",
+            "_crm_language",
+            "_crm_data_version",
+        ):
             g.pop(key, None)
 
     import crm.models  # noqa: F401  (every model, so the metadata is complete)

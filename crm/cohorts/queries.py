@@ -313,11 +313,21 @@ def priority_condition() -> ColumnElement[bool]:
 
 
 def priority_ids(enterprise_ids: Iterable[int]) -> set[int]:
-    """Which of these enterprises carry the priority flag (one query)."""
+    """Which of these enterprises carry the priority flag: one query, or none while the set of flagged
+    enterprises (members of cohorts whose lead is certified: a few hundred) is kept for the data version."""
+    from crm.enterprises.counts_cache import cached_per_version, data_version
+
     ids = list(enterprise_ids)
     if not ids:
         return set()
+    if data_version() is not None:
+        flagged = cached_per_version("cohort-priority-ids", _all_priority_ids)
+        return flagged.intersection(ids)
     return set(db.session.scalars(select(Enterprise.id).where(Enterprise.id.in_(ids), priority_condition())))
+
+
+def _all_priority_ids() -> frozenset[int]:
+    return frozenset(db.session.scalars(select(Enterprise.id).where(priority_condition())))
 
 
 def is_priority(enterprise_id: int) -> bool:

@@ -12,7 +12,7 @@ from babel.dates import format_date as babel_format_date
 from babel.dates import format_datetime as babel_format_datetime
 from babel.numbers import format_decimal
 from flask import Flask, request, url_for
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from crm.core.i18n import current_language, is_chinese
 from crm.core.timeutil import to_local
@@ -81,6 +81,17 @@ def nl2br(value: str | None) -> Markup:
     return Markup("<br>").join(escaped.split("\n"))
 
 
+def select_options(options: list[tuple[str, str]], selected: str | None = None) -> Markup:
+    """``<option>`` elements for ``(value, text)`` pairs, ``selected`` marked: one join instead of a template loop
+    (the enterprise list's filter bar has about 200 options)."""
+    parts = []
+    for value, text in options:
+        value_html = escape(value)
+        mark = " selected" if selected is not None and value == selected else ""
+        parts.append(f'<option value="{value_html}"{mark}>{escape(text)}</option>')
+    return Markup("".join(parts))
+
+
 def register(app: Flask) -> None:
     app.jinja_env.filters.update(
         date=format_date,
@@ -89,5 +100,6 @@ def register(app: Flask) -> None:
         number=format_number,
         label=label,
         nl2br=nl2br,
+        select_options=select_options,
     )
     app.jinja_env.globals.update(url_with=url_with, current_language=current_language)

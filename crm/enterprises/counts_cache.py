@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from flask import current_app, has_app_context
+from flask import current_app, g, has_app_context, has_request_context
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -34,7 +34,10 @@ WATCHED_TABLES = frozenset(
     {"enterprises", "enterprise_key_categories", "enterprise_business_types", "cohorts", "cohort_members"}
 )
 _STALE_KEY = "crm_enterprise_counts_stale"
+#: Where the request keeps the data version it read (``g``), so a page reads it from Redis once.
+_REQUEST_VERSION_KEY = "_crm_data_version"
 _clients: dict[str, Any] = {}
+_kept_version: list[str | None] = [None]
 _down_until: dict[str, float] = {}
 
 
@@ -74,8 +77,10 @@ def cached_counts(
     if client is None:
         return compute()
     digest = hashlib.sha1(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+    version = data_version() if versioned else "ttl"
+    if version is None:
+        return compute()
     try:
-        version = (client.get(VERSION_KEY) or b"0").decode() if versioned else "ttl"
         key = f"crm:enterprise-counts:{version}:{digest}"
         hit = client.get(key)
     except Exception as exc:  # any Redis failure: count directly
@@ -89,6 +94,40 @@ def cached_counts(
     except Exception as exc:  # the counts are right; only caching failed
         _failed(exc)
     return counts
+
+
+def data_version() -> str | None:
+    """The version of the enterprise data (bumped by every committed change of ``WATCHED_TABLES``), read from
+    Redis once per request; None when there is no cache (no Redis, tests, Redis down): then nothing that
+    depends on the data may be cached."""
+    client = _client()
+    if client is None:
+        return None
+    if has_request_context() and _REQUEST_VERSION_KEY in g:
+        return g.get(_REQUEST_VERSION_KEY)
+    try:
+        version = (client.get(VERSION_KEY) or b"0").decode()
+    except Exception as exc:  # no version, no caching
+        _failed(exc)
+        version = None
+    if has_request_context():
+        setattr(g, _REQUEST_VERSION_KEY, version)
+    return version
+
+
+def cached_per_version(key: Any, load: Callable[[], Any]) -> Any:
+    """``load()``'s value kept in this process until the enterprise data changes (``data_version``) or the
+    reference data changes (``crm.reference.cache``): for what is cheap to keep and costly to rebuild per request,
+    such as the list's filter options or the cohorts' priority flags."""
+    version = data_version()
+    if version is None:
+        return load()
+    from crm.reference.cache import cached, drop
+
+    if _kept_version[0] != version:  # values of older versions are of no use any more
+        _kept_version[0] = version
+        drop(lambda k: not (isinstance(k, tuple) and k[:1] == ("data",) and k[1] != version))
+    return cached(("data", version, key), load)
 
 
 def bump_version() -> None:
@@ -116,14 +155,19 @@ def _note_statement(state: Any) -> None:
 def _note_flush(session: Session, flush_context: Any) -> None:
     from crm.enterprises.models import Enterprise
 
-    if any(isinstance(obj, Enterprise) for objects in (session.new, session.dirty, session.deleted) for obj in objects):
-        session.info[_STALE_KEY] = True
+    for objects in (session.new, session.dirty, session.deleted):
+        for obj in objects:
+            if isinstance(obj, Enterprise) or getattr(obj, "__tablename__", None) in WATCHED_TABLES:
+                session.info[_STALE_KEY] = True
+                return
 
 
 @event.listens_for(Session, "after_commit")
 def _bump_after_commit(session: Session) -> None:
     if session.info.pop(_STALE_KEY, False):
         bump_version()
+        if has_request_context():  # the rest of this request reads the new version
+            g.pop(_REQUEST_VERSION_KEY, None)
 
 
 @event.listens_for(Session, "after_soft_rollback")

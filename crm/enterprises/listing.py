@@ -308,6 +308,18 @@ LIST_FILTERS: tuple[ListFilter, ...] = (
 FILTERS_BY_NAME = {f.name: f for f in LIST_FILTERS}
 
 
+def filter_options(ref: ListReference) -> dict[str, list[tuple[str, str]]]:
+    """Each filter's choices for the user of ``ref`` in the page's language (officers, offices, the cohorts the
+    user can see ...), kept per process until the enterprise or reference data change."""
+    from crm.core.i18n import current_language
+    from crm.enterprises.counts_cache import cached_per_version
+
+    def load() -> dict[str, list[tuple[str, str]]]:
+        return {spec.name: [(str(v), str(t)) for v, t in spec.options(ref)] for spec in LIST_FILTERS if spec.options}
+
+    return cached_per_version(("list-filter-options", getattr(ref.user, "id", None), current_language()), load)
+
+
 def search_condition(q: str) -> ColumnElement[bool] | None:
     """Substring of the name, the 统一社会信用代码 or the 海关注册编码 (full-width input accepted).
 

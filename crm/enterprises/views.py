@@ -21,22 +21,26 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user
+from markupsafe import Markup
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 from wtforms import SelectField
 
 from crm.core.files import send_stored
 from crm.core.forms import EmptyForm
+from crm.core.i18n import current_language
 from crm.core.jobs import enqueue
 from crm.core.pagination import Page, PageArgumentError, page_args, paginate
 from crm.core.permissions import Permission, has_permission, permission_required
 from crm.core.scope import get_enterprise_or_404, scope_of
 from crm.enterprises import exports, forms, imports, queries, services
 from crm.enterprises.bulk import BULK_ACTIONS_BY_KEY, BulkRequest, actions_for
+from crm.enterprises.counts_cache import cached_per_version
 from crm.enterprises.listing import (
     LIST_FILTERS,
     ListQuery,
     ListReference,
+    filter_options,
     run_list,
     sort_choices,
 )
@@ -99,18 +103,33 @@ def list_enterprises():
         page=result.page,
         query=query,
         filters=LIST_FILTERS,
+        filter_options=filter_options(result.ref),
         sorts=sort_choices(),
         per_page_choices=PER_PAGE_CHOICES,
         own_views=own_views,
         shared_views=shared_views,
         view_form=forms.SavedViewForm(formdata=None, query=urlencode(query.as_args())),
-        bulk_actions=[(a, a.build_form()) for a in actions],
+        bulk_actions=actions,
+        bulk_fields=_bulk_fields(actions),
         bulk_form=EmptyForm(),
         export_form=EmptyForm(),
         can_export=has_permission(current_user, Permission.EXPORT),
         can_edit=has_permission(current_user, Permission.EDIT),
         can_import=has_permission(current_user, Permission.IMPORT),
     )
+
+
+def _bulk_fields(actions: list) -> Markup:
+    """The bulk actions' fields (officers, categories, cohorts ... to choose from), kept per user, language and
+    data version: building their forms costs more than the rest of the list's bar."""
+
+    def render() -> Markup:
+        return Markup(
+            render_template("enterprises/_bulk_fields.html", bulk_actions=[(a, a.build_form()) for a in actions])
+        )
+
+    key = ("list-bulk-fields", current_user.id, current_language(), tuple(a.key for a in actions))
+    return cached_per_version(key, render)
 
 
 @bp.get("/pool")

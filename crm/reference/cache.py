@@ -33,6 +33,8 @@ logger = logging.getLogger(__name__)
 VERSION_KEY = "crm:reference:version"
 TTL_SECONDS = 300
 CHECK_SECONDS = 2.0
+#: At most this many entries per process; past it the oldest go first.
+MAX_ENTRIES = 2_000
 #: Tables whose rows are cached here (users and their areas and offices: the officers and the scopes).
 WATCHED_TABLES = frozenset(
     {
@@ -150,8 +152,19 @@ def cached(key: Any, load: Callable[[], Any]) -> Any:
         return entry[1]
     value = load()
     with _lock:
+        _entries.pop(key, None)
         _entries[key] = (now, value)
+        if len(_entries) > MAX_ENTRIES:
+            for old in list(_entries)[: MAX_ENTRIES // 4]:
+                del _entries[old]
     return value
+
+
+def drop(keep: Callable[[Any], bool]) -> None:
+    """Forget the entries whose key ``keep(key)`` rejects (e.g. values of an older data version)."""
+    with _lock:
+        for key in [key for key in _entries if not keep(key)]:
+            del _entries[key]
 
 
 def clear() -> None:

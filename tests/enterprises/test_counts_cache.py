@@ -44,3 +44,61 @@ def test_scope_is_part_of_the_key(cache_on, real_db, make_user, make_enterprise)
 def test_without_redis_counts_are_computed(app, make_user, make_enterprise):
     make_enterprise()
     assert run_list(ListQuery(), 1, 50, make_user("manager")).counts == {"candidate": 1}
+
+
+@pytest.fixture
+def both_caches(cache_on, app):
+    from crm.reference import cache
+
+    app.config["REFERENCE_CACHE"] = True
+    cache.clear()
+    yield
+    app.config.pop("REFERENCE_CACHE")
+    cache.clear()
+
+
+def test_values_are_kept_per_data_version(both_caches, real_db, make_enterprise):
+    from crm.enterprises.counts_cache import cached_per_version
+
+    loads = []
+
+    def load():
+        loads.append(1)
+        return len(loads)
+
+    assert cached_per_version("figure", load) == 1
+    assert cached_per_version("figure", load) == 1
+    make_enterprise()  # a committed change: a new version, loaded again
+    assert cached_per_version("figure", load) == 2
+
+
+def test_cohort_changes_through_the_orm_refresh_the_list(both_caches, real_db, make_user, make_enterprise):
+    """Adding a member is a flush of a cohort row, not of an enterprise: it must still count as a change."""
+    from crm.cohorts import services
+    from crm.enterprises.listing import filter_options
+    from crm.enterprises.models import CreditStatus
+
+    user = make_user("manager")
+    lead = make_enterprise(credit_status=CreditStatus.AEO_ADVANCED)
+    member = make_enterprise()
+    query = ListQuery.from_args({"cohort_priority": "1"})
+    assert run_list(query, 1, 50, user).counts == {}
+    assert filter_options(run_list(query, 1, 50, user).ref)["cohort"] == []
+    cohort = services.create_cohort(name="Lead group", kind="group", lead=lead, by=None)
+    db.session.commit()
+    assert filter_options(run_list(query, 1, 50, user).ref)["cohort"] == [(str(cohort.id), "Lead group")]
+    assert run_list(query, 1, 50, user).counts == {}
+    services.add_member(cohort, member, "subsidiary", by=None)
+    db.session.commit()
+    result = run_list(query, 1, 50, user)
+    assert sum(result.counts.values()) == 1
+    assert [row.id for row in result.page.items] == [member.id]
+    assert result.page.items[0].cohort_priority
+
+
+def test_without_redis_nothing_is_kept(app):
+    from crm.enterprises.counts_cache import cached_per_version
+
+    values = iter([1, 2])
+    assert cached_per_version("figure", lambda: next(values)) == 1
+    assert cached_per_version("figure", lambda: next(values)) == 2
