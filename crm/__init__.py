@@ -68,6 +68,7 @@ def register_extensions(app: Flask) -> None:
     i18n.compile_catalogs()
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(i18n.translation_directories())
     babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=lambda: app.config["CRM_TIMEZONE"])
+    i18n.install_request_domain(app, babel)
     app.before_request(i18n.share_wtforms_translations)
     login_manager.init_app(app)
     security.init_app(app)

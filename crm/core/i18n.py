@@ -16,7 +16,8 @@ from typing import Any, ClassVar
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from flask import current_app, g, has_request_context, request, session
+from flask import Flask, current_app, g, has_app_context, has_request_context, request, session
+from flask_babel import Domain
 from flask_login import current_user
 
 logger = logging.getLogger(__name__)
@@ -95,6 +96,37 @@ def is_chinese() -> bool:
 def request_prefers(value: str | None = None) -> str | None:
     """Normalise an explicitly requested language (query string or form)."""
     return normalise_language(value or (request.args.get("lang") if has_request_context() else None))
+
+
+class RequestDomain(Domain):
+    """Flask-Babel's message domain, looking the request's catalog up once per locale instead of once per
+    message (Flask-Babel resolves the request context, the locale and its name for every ``_()``; a list page
+    translates a few hundred strings). ``force_locale`` swaps the locale object, which looks the catalog up again."""
+
+    def get_translations(self) -> Any:
+        ctx = g.get("_flask_babel") if has_app_context() else None
+        locale = getattr(ctx, "babel_locale", None)
+        if locale is None:
+            return super().get_translations()
+        kept = getattr(ctx, "crm_translations", None)
+        if kept is not None and kept[0] is locale:
+            return kept[1]
+        translations = super().get_translations()
+        ctx.crm_translations = (locale, translations)
+        return translations
+
+
+def install_request_domain(app: Flask, babel: Any) -> None:
+    """Use ``RequestDomain`` for Python's ``_()`` and the templates' (call after ``babel.init_app``)."""
+    domain = RequestDomain(domain=app.config.get("BABEL_DOMAIN", "messages"))
+    babel.domain_instance = domain
+    app.jinja_env.install_gettext_callables(
+        gettext=lambda s: domain.get_translations().ugettext(s),
+        ngettext=lambda s, p, n: domain.get_translations().ungettext(s, p, n),
+        newstyle=True,
+        pgettext=lambda c, s: domain.get_translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: domain.get_translations().unpgettext(c, s, p, n),
+    )
 
 
 class SharedWtformsTranslations:
