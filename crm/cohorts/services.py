@@ -195,6 +195,19 @@ def remove_member(cohort: Cohort, member: CohortMember, *, by: Any = None) -> No
 # --- the timeline ------------------------------------------------------------------------------------------
 
 
+def drop_self_memberships(enterprise_id: int) -> int:
+    """Remove the memberships of an enterprise in the cohorts it leads (a lead is never its own member); after a
+    merge moved both a lead and a membership onto the same record. Returns how many went."""
+    members = db.session.scalars(
+        select(CohortMember)
+        .join(Cohort, Cohort.id == CohortMember.cohort_id)
+        .where(CohortMember.enterprise_id == enterprise_id, Cohort.lead_enterprise_id == enterprise_id)
+    ).all()
+    for member in members:
+        db.session.delete(member)
+    return len(members)
+
+
 def record_activity(
     cohort: Cohort, kind: ActivityKind, summary: str = "", *, data: dict | None = None, by: Any = None
 ) -> CohortActivity:

@@ -174,6 +174,10 @@ def merge_enterprises(
             parts = [p for p in (getattr(survivor, attribute), getattr(absorbed, attribute)) if p]
             taken[attribute] = "\n\n".join(dict.fromkeys(parts))
     moved = _move_related(absorbed.id, survivor.id)
+    from crm.cohorts.services import drop_self_memberships
+
+    db.session.expire_all()
+    drop_self_memberships(survivor.id)
     absorbed_id, absorbed_name = absorbed.id, absorbed.name
     db.session.expunge(absorbed)
     db.session.execute(delete(Enterprise).where(Enterprise.id == absorbed_id))

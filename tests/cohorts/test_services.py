@@ -209,3 +209,16 @@ def test_merging_duplicates_moves_memberships_and_leads(make_enterprise, make_co
     db.session.commit()
     assert db.session.get(type(led), led.id).lead_enterprise_id == survivor.id
     assert [m.enterprise_id for m in db.session.get(type(both), both.id).members] == [survivor.id]
+
+
+def test_merging_a_lead_into_its_own_member_leaves_no_self_membership(make_enterprise, make_cohort, make_user):
+    """The absorbed record led a cohort in which the survivor was a member: the survivor becomes its lead only."""
+    from crm.enterprises.related import merge_enterprises
+
+    survivor, absorbed, other = make_enterprise(), make_enterprise(), make_enterprise()
+    cohort = make_cohort(lead=absorbed, members=[(survivor, "subsidiary"), (other, "supplier")])
+    merge_enterprises(survivor, absorbed, {}, by=make_user("admin"))
+    db.session.commit()
+    merged = db.session.get(type(cohort), cohort.id)
+    assert merged.lead_enterprise_id == survivor.id
+    assert [m.enterprise_id for m in merged.members] == [other.id]

@@ -5,14 +5,13 @@ from flask_babel import force_locale, gettext, refresh
 
 
 def test_force_locale_switches_and_restores(app):
-    with app.test_request_context("/"):
-        with force_locale("en"):
-            assert gettext("Enterprises") == "Enterprises"
-            with force_locale("zh_CN"):
-                assert gettext("Enterprises") == "企业"
-                assert render_template_string("{{ _('Enterprises') }}") == "企业"
-            assert gettext("Enterprises") == "Enterprises"
-            assert render_template_string("{{ _('Enterprises') }}") == "Enterprises"
+    with app.test_request_context("/"), force_locale("en"):
+        assert gettext("Enterprises") == "Enterprises"
+        with force_locale("zh_CN"):
+            assert gettext("Enterprises") == "企业"
+            assert render_template_string("{{ _('Enterprises') }}") == "企业"
+        assert gettext("Enterprises") == "Enterprises"
+        assert render_template_string("{{ _('Enterprises') }}") == "Enterprises"
 
 
 def test_refresh_picks_the_new_language(app):
