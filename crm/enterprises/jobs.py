@@ -1,4 +1,5 @@
-"""Background work of the enterprise feature: checking and committing large imports, writing large exports.
+"""Background work of the enterprise feature: checking and committing large imports (large exports are
+background exports of ``crm.exports``).
 
 Each function takes an id, is safe to run twice (it acts only on a record in the expected state), commits
 once, and on failure leaves nothing half-written: the transaction is rolled back and the record is marked
@@ -9,8 +10,6 @@ the page can read it while the job's own transaction is still open.
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from collections.abc import Callable
 from typing import Any
 
@@ -19,10 +18,8 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import update
 
-from crm.core.files import CSV, XLSX, store_bytes_from
-from crm.core.models import utcnow
-from crm.enterprises import exports, imports
-from crm.enterprises.models import EnterpriseExport, EnterpriseImport, ExportStatus, ImportStatus
+from crm.enterprises import imports
+from crm.enterprises.models import EnterpriseImport, ImportStatus
 from crm.enterprises.spreadsheets import SpreadsheetError
 from crm.extensions import db
 
@@ -100,58 +97,4 @@ def commit_import(import_id: int) -> None:
         logger.exception("Import %s failed", import_id)
         with force_locale(imports.language_of(user)):
             _fail(EnterpriseImport, import_id, _("The import failed and was rolled back: nothing was imported."))
-        raise
-
-
-def write_export(export_id: int) -> None:
-    """Write a large export to the file store; the user downloads it from the export's page."""
-    from urllib.parse import parse_qsl
-
-    from crm.core.audit import Actor
-    from crm.enterprises.listing import ListQuery, ListReference
-
-    export = db.session.get(EnterpriseExport, export_id)
-    if export is None or export.status != ExportStatus.QUEUED:
-        return
-    user = export.user
-    try:
-        query = ListQuery.from_args(dict(parse_qsl(export.query)))
-        ref = ListReference(user)
-        total = exports.count_export(query, ref, user)
-        report = progress_reporter(EnterpriseExport, export_id)
-        if report is not None:
-            report(0, total_rows=total, status=ExportStatus.RUNNING)
-        stmt = exports.export_select(query, ref, user)
-        fd, path = tempfile.mkstemp(prefix="crm-export-", suffix=f".{export.format}")
-        os.close(fd)
-        try:
-            if export.format == "xlsx":
-                rows = exports.write_xlsx(stmt, path, progress=report)
-            else:
-                with open(path, "wb") as out:
-                    for chunk in exports.csv_chunks(stmt):
-                        out.write(chunk)
-                rows = total
-            with open(path, "rb") as fh:
-                stored = store_bytes_from(
-                    fh,
-                    filename=exports.export_filename(export.format),
-                    kind=XLSX if export.format == "xlsx" else CSV,
-                    owner_type="enterprise_export",
-                    owner_id=export.id,
-                    enterprise_id=None,
-                    uploaded_by=user,
-                )
-        finally:
-            os.unlink(path)
-        exports.record_export(export.format, query, rows, actor=Actor(user.id, user.username))
-        export.file_id = stored.id
-        export.total_rows = rows
-        export.processed_rows = rows
-        export.status = ExportStatus.DONE
-        export.finished_at = utcnow()
-        db.session.commit()
-    except Exception:
-        logger.exception("Export %s failed", export_id)
-        _fail(EnterpriseExport, export_id, "export failed")
         raise

@@ -47,12 +47,10 @@ from crm.enterprises.listing import (
 from crm.enterprises.models import (
     Contact,
     Enterprise,
-    EnterpriseExport,
     EnterpriseImport,
     EnterpriseImportRow,
     EnterpriseNote,
     ExistingAction,
-    ExportStatus,
     ImportStatus,
     Priority,
     Recommendation,
@@ -641,7 +639,10 @@ def background_export_rows() -> int:
 @bp.post("/exports")
 @permission_required(Permission.EXPORT)
 def start_export():
-    """Small exports download at once; large ones are written by a job while a progress bar runs."""
+    """Small exports download at once; large ones become a background export (``crm.exports``), whose page
+    shows the progress and then the download."""
+    from crm.exports import services as export_services
+
     if not EmptyForm().validate_on_submit():
         abort(400)
     fmt = request.form.get("format", "xlsx")
@@ -651,43 +652,14 @@ def start_export():
     rows = exports.count_export(query, ListReference(current_user), current_user)
     if rows <= background_export_rows():
         return redirect(url_for(".export", fmt=fmt, **query.as_args()))
-    job = EnterpriseExport(user_id=current_user.id, format=fmt, query=urlencode(query.as_args()), total_rows=rows)
-    db.session.add(job)
-    db.session.flush()
-    enqueue("enterprises.export", job.id)
+    try:
+        job = export_services.start_export(current_user, "enterprises", fmt, query.as_args())
+    except export_services.ExportRequestError as exc:
+        db.session.rollback()
+        flash(str(exc), "danger")
+        return redirect(url_for(".list_enterprises", **query.as_args()))
     db.session.commit()
-    return redirect(url_for(".export_status", export_id=job.id))
-
-
-def _export_or_404(export_id: int) -> EnterpriseExport:
-    job = db.session.get(EnterpriseExport, export_id)
-    if job is None or job.user_id != current_user.id:
-        abort(404)
-    return job
-
-
-@bp.get("/exports/<int:export_id>")
-@permission_required(Permission.EXPORT)
-def export_status(export_id: int):
-    job = _export_or_404(export_id)
-    if request.accept_mimetypes.best == "application/json" or request.args.get("format") == "json":
-        return jsonify(
-            status=job.status.value,
-            label=job.status.label,
-            percent=job.progress_percent,
-            done=job.status == ExportStatus.DONE,
-            download=url_for(".export_download", export_id=job.id) if job.status == ExportStatus.DONE else None,
-        )
-    return render_template("enterprises/export_status.html", job=job)
-
-
-@bp.get("/exports/<int:export_id>/download")
-@permission_required(Permission.EXPORT)
-def export_download(export_id: int):
-    job = _export_or_404(export_id)
-    if job.status != ExportStatus.DONE or job.file is None:
-        abort(404)
-    return send_stored(job.file)
+    return redirect(url_for("exports.progress", export_job_id=job.id))
 
 
 # --- imports -----------------------------------------------------------------------------------------------

@@ -27,7 +27,6 @@ NOT_AUDITED = {
     "JobRun": "the ledger of background job runs, written by the jobs themselves (trigger and outcome in the row)",
     "Reminder": "the once-only ledger of reminders the sweep sent, written by the system, never edited by users",
     "EnterpriseImportRow": "the preview rows the import's check writes; the import itself is audited",
-    "EnterpriseExport": "the progress of a background export; the export is recorded as an export event",
 }
 
 

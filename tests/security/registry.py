@@ -137,8 +137,6 @@ COLUMN_VALUES: dict[str, Any] = {
     "enterprises.readiness_outcome": "pass",
     "reminder_rules.watch": "task_due",
     "job_runs.job_name": "reminders.sweep",
-    # A finished background export (its file is downloadable).
-    "enterprise_exports.status": "done",
     "standard_versions.code": "security-world-2026",
     "standard_items.computed_from": "solvency",
     # Exports and report subscriptions name an exporter of crm.exports.registry, one of its formats, and a
@@ -299,12 +297,8 @@ EXTRA_ROWS: dict[str, Any] = {
     "second_assessment": _second_assessment,
     **{f"notification:{role}": _own_notification(role) for role in ("admin", "manager", "bureau", "customs", "viewer")},
     "visit_attachment": _visit_attachment,
-    # Saved views, exports and imports are their owner's: each user opens their own.
+    # Saved views and imports are their owner's: each user opens their own.
     **{f"saved_view:{role}": _own_row("saved_views", "owner_id", role) for role in ALL_ROLES},
-    **{
-        f"export:{role}": _own_row("enterprise_exports", "user_id", role, {"file_id": "enterprise_export"})
-        for role in EXPORTERS
-    },
     **{
         f"import:{role}": _own_row(
             "enterprise_imports",
@@ -444,10 +438,6 @@ PARAMS: dict[Any, Any] = {
     **{
         (endpoint, "view_id"): own_row("saved_view")
         for endpoint in ("enterprises.show_view", "enterprises.delete_view")
-    },
-    **{
-        (endpoint, "export_id"): own_row("export")
-        for endpoint in ("enterprises.export_status", "enterprises.export_download")
     },
     **{
         (endpoint, "import_id"): own_row("import")

@@ -1,4 +1,4 @@
-"""Enterprise jobs: checking and committing large spreadsheet imports, writing large exports."""
+"""Enterprise jobs: checking and committing large spreadsheet imports."""
 
 from __future__ import annotations
 
@@ -15,8 +15,3 @@ def analyse_import(import_id: int) -> None:
 @shared_task(name="enterprises.commit_import", ignore_result=True)
 def commit_import(import_id: int) -> None:
     jobs.commit_import(import_id)
-
-
-@shared_task(name="enterprises.export", ignore_result=True)
-def export(export_id: int) -> None:
-    jobs.write_export(export_id)
