@@ -358,11 +358,13 @@ def board_base(filters: Mapping[str, Any], user: Any = None, today: date | None 
     return stmt.order_by(None)
 
 
-def _column_order(column: BoardColumn):
+def _column_order(column: BoardColumn) -> tuple[Any, Any]:
     # Open columns: longest in the stage first (the ones that need attention); closed columns: latest first.
+    # Table columns rather than the ORM's attributes: the board builds one short query per stage per view.
+    table = Enterprise.__table__
     if column.kind == StageKind.OPEN:
-        return (Enterprise.stage_entered_at.asc(), Enterprise.id.asc())
-    return (Enterprise.stage_entered_at.desc(), Enterprise.id.desc())
+        return (table.c.stage_entered_at.asc(), table.c.id.asc())
+    return (table.c.stage_entered_at.desc(), table.c.id.desc())
 
 
 def encode_cursor(enterprise: Any) -> str:
@@ -383,25 +385,27 @@ def decode_cursor(cursor: str) -> tuple[datetime, int] | None:
 
 
 def _stage_ids(
-    base: Select, column: BoardColumn, stage_code: str, after: tuple[datetime, int] | None, limit: int
+    ids: Select, column: BoardColumn, stage_code: str, after: tuple[datetime, int] | None, limit: int
 ) -> Select:
-    """The ids of one page of one stage of a column: an ORDER BY ... LIMIT the (stage, stage_entered_at) index
-    serves, after a keyset cursor (one stage at a time: ``stage IN (...)`` would walk another index)."""
-    stmt = base.with_only_columns(Enterprise.id).where(Enterprise.stage == stage_code)
+    """One page of one stage of a column, from ``ids`` (the board's base selecting only ``enterprises.id``): an
+    ORDER BY ... LIMIT that the (scope, stage, stage_entered_at, id) indexes serve, after a keyset cursor (one stage
+    at a time: ``stage IN (...)`` would make PostgreSQL walk another index)."""
+    table = Enterprise.__table__
+    stmt = ids.where(table.c.stage == stage_code)
     if after is not None:
         moment, ident = after
         if column.kind == StageKind.OPEN:
             stmt = stmt.where(
                 or_(
-                    Enterprise.stage_entered_at > moment,
-                    and_(Enterprise.stage_entered_at == moment, Enterprise.id > ident),
+                    table.c.stage_entered_at > moment,
+                    and_(table.c.stage_entered_at == moment, table.c.id > ident),
                 )
             )
         else:
             stmt = stmt.where(
                 or_(
-                    Enterprise.stage_entered_at < moment,
-                    and_(Enterprise.stage_entered_at == moment, Enterprise.id < ident),
+                    table.c.stage_entered_at < moment,
+                    and_(table.c.stage_entered_at == moment, table.c.id < ident),
                 )
             )
     return stmt.order_by(*_column_order(column)).limit(limit)
@@ -410,34 +414,37 @@ def _stage_ids(
 def card_select(pages: Any = None) -> Select:
     """What a card shows, as plain rows of one statement: the enterprise's columns, its customs officer's name, its
     certification's dates and the 1+N priority flag. From ``pages`` (a subquery of ``id`` and ``column_index``)
-    when given, else from every enterprise (add a WHERE)."""
+    when given, else from every enterprise (add a WHERE). Written on the tables, not the ORM's attributes, since
+    the board builds it on every view."""
     from crm.auth.models import User
     from crm.cohorts.queries import priority_condition
 
+    enterprises = Enterprise.__table__
+    users = User.__table__
+    certifications = Certification.__table__
     stmt = select(
         *([pages.c.column_index] if pages is not None else []),
-        Enterprise.id,
-        Enterprise.name,
-        Enterprise.area_id,
-        Enterprise.stage,
-        Enterprise.stage_entered_at,
-        Enterprise.readiness_outcome,
-        Enterprise.readiness_total,
-        Enterprise.incentives_suspended,
-        User.display_name.label("officer_display_name"),
-        User.username.label("officer_username"),
-        Certification.decision_due_on,
-        Certification.decided_on,
-        Certification.cycle_start_on,
-        Certification.reapply_on,
+        enterprises.c.id,
+        enterprises.c.name,
+        enterprises.c.area_id,
+        enterprises.c.stage,
+        enterprises.c.stage_entered_at,
+        enterprises.c.readiness_outcome,
+        enterprises.c.readiness_total,
+        enterprises.c.incentives_suspended,
+        users.c.display_name.label("officer_display_name"),
+        users.c.username.label("officer_username"),
+        certifications.c.decision_due_on,
+        certifications.c.decided_on,
+        certifications.c.cycle_start_on,
+        certifications.c.reapply_on,
         priority_condition().label("is_priority"),
     )
-    if pages is not None:
-        stmt = stmt.select_from(pages).join(Enterprise, Enterprise.id == pages.c.id)
-    else:
-        stmt = stmt.select_from(Enterprise)
-    return stmt.outerjoin(User, User.id == Enterprise.customs_officer_id).outerjoin(
-        Certification, Certification.enterprise_id == Enterprise.id
+    source = enterprises if pages is None else pages.join(enterprises, enterprises.c.id == pages.c.id)
+    return stmt.select_from(
+        source.outerjoin(users, users.c.id == enterprises.c.customs_officer_id).outerjoin(
+            certifications, certifications.c.enterprise_id == enterprises.c.id
+        )
     )
 
 
@@ -457,10 +464,12 @@ def fill_columns(
     """
     if not columns:
         return columns
+    ids = base.with_only_columns(Enterprise.__table__.c.id)
+    # Each page is wrapped in its own subquery (SQLite allows no ORDER BY or LIMIT in a part of a UNION).
     parts = [
-        select(
-            _stage_ids(base, column, code, after, per_page + 1).subquery().c.id, literal(index).label("column_index")
-        )
+        _stage_ids(ids.add_columns(literal(index).label("column_index")), column, code, after, per_page + 1)
+        .subquery()
+        .select()
         for index, column in enumerate(columns)
         for code in column.codes
     ]
@@ -482,7 +491,7 @@ def load_card_rows(ids: list[int]) -> dict[int, Any]:
     """The card rows (``card_select()``) of the given enterprises, by id (rows with attribute access)."""
     if not ids:
         return {}
-    stmt = card_select().where(Enterprise.id.in_(ids))
+    stmt = card_select().where(Enterprise.__table__.c.id.in_(ids))
     return {row.id: row for row in db.session.execute(stmt)}
 
 

@@ -4,7 +4,7 @@ certification follow-up, and the administration of stages and reasons."""
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -173,19 +173,28 @@ def board():
         stage_names={s.code: s.display_name for s in stages},
         tiers=TargetTier.choices(),
         cohorts=cohort_choices(),
-        column_urls={column.key: _column_urls(column, filters) for column in columns if column.next_cursor},
+        column_urls=_column_urls([column for column in columns if column.next_cursor], filters),
         **card_context(),
     )
 
 
-def _column_urls(column: queries.BoardColumn, filters: dict[str, str]) -> tuple[str, str]:
-    """Where a column's "Load more" leads: its next cards as a fragment for the script, and without a script the
-    enterprise list with the board's filters (and the column's stage when it has one)."""
-    fragment = url_for(".column", key=column.key, after=column.next_cursor, **filters)
-    listed = dict(filters)
-    if column.target:
-        listed["stage"] = column.target
-    return fragment, url_for("enterprises.list_enterprises", **listed)
+def _column_urls(columns: list[queries.BoardColumn], filters: dict[str, str]) -> dict[str, tuple[str, str]]:
+    """Where each column's "Load more" leads: its next cards as a fragment for the script, and without a script the
+    enterprise list with the board's filters (and the column's stage when it has one). Two ``url_for`` calls per
+    page, not two per column."""
+    placeholder = "__column__"
+    fragment = url_for(".column", key=placeholder)
+    listed = url_for("enterprises.list_enterprises")
+    urls = {}
+    for column in columns:
+        stage = {"stage": column.target} if column.target else {}
+        urls[column.key] = (
+            fragment.replace(placeholder, quote(column.key))
+            + "?"
+            + urlencode({"after": column.next_cursor, **filters}),
+            listed + ("?" + urlencode({**filters, **stage}) if filters or stage else ""),
+        )
+    return urls
 
 
 @bp.get("/columns/<key>")
