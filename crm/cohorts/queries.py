@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cache
 from typing import Any
 
 from flask_babel import gettext as _
@@ -18,7 +19,7 @@ from sqlalchemy import ColumnElement, Select, case, exists, func, or_, select, t
 from sqlalchemy.orm import aliased, selectinload
 
 from crm.cohorts.models import Cohort, CohortActivity, CohortKind, CohortMember
-from crm.core.scope import enterprise_ids_in_scope, scope_of
+from crm.core.scope import scope_of
 from crm.core.timeutil import local_date, local_today
 from crm.enterprises.models import CreditStatus, Enterprise
 from crm.extensions import db
@@ -33,13 +34,20 @@ CERTIFIED_STAGE = "certified"
 
 def visible_condition(user: Any = None) -> ColumnElement[bool]:
     """A WHERE clause on ``Cohort``: its lead or one of its members is in the user's scope."""
-    if scope_of(user).unrestricted:
+    scope = scope_of(user)
+    if scope.unrestricted:
         return true()
-    in_scope = enterprise_ids_in_scope(user)
-    return or_(
-        Cohort.lead_enterprise_id.in_(in_scope),
-        exists().where(CohortMember.cohort_id == Cohort.id, CohortMember.enterprise_id.in_(in_scope)),
+    # Correlated lookups by primary key (a few rows per cohort) rather than ``IN (every id in scope)``, which read
+    # the whole scope (tens of thousands of ids) on every page with a cohort filter. Never correlated to an outer
+    # query's enterprises (the cohort filter of the list and the board nests this inside one).
+    in_scope = scope.enterprise_filter()
+    lead_in_scope = exists().where(Enterprise.id == Cohort.lead_enterprise_id, in_scope).correlate_except(Enterprise)
+    member_in_scope = (
+        exists()
+        .where(CohortMember.cohort_id == Cohort.id, Enterprise.id == CohortMember.enterprise_id, in_scope)
+        .correlate_except(Enterprise)
     )
+    return or_(lead_in_scope, member_in_scope)
 
 
 def cohort_list(filters: Mapping[str, str], user: Any = None) -> Select:
@@ -302,14 +310,17 @@ def activities(cohort: Cohort, limit: int = 100) -> list[CohortActivity]:
 # --- priority ------------------------------------------------------------------------------------------------
 
 
-#: The cohort's lead in ``priority_condition``: one alias for the process (a fresh ``aliased()`` per call costs
-#: about a millisecond of CPU the first time its columns are used, and the board asks on every view).
-_LEAD = aliased(Enterprise, name="cohort_lead")
+@cache
+def _lead_alias() -> Any:
+    """The cohort's lead in ``priority_condition``: one alias for the process, made on first use (after every
+    model is mapped). A fresh ``aliased()`` per call costs about a millisecond of CPU the first time its columns
+    are used, and the board asks on every view."""
+    return aliased(Enterprise, name="cohort_lead")
 
 
 def priority_condition() -> ColumnElement[bool]:
     """A WHERE clause on ``Enterprise``: a member of a cohort whose lead is 高级认证企业 or 认证企业."""
-    lead = _LEAD
+    lead = _lead_alias()
     return Enterprise.id.in_(
         select(CohortMember.enterprise_id)
         .join(Cohort, Cohort.id == CohortMember.cohort_id)
