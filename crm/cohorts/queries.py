@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cache
 from typing import Any
 
 from flask_babel import gettext as _
@@ -33,8 +34,11 @@ CERTIFIED_STAGE = "certified"
 
 def visible_condition(user: Any = None) -> ColumnElement[bool]:
     """A WHERE clause on ``Cohort``: its lead or one of its members is in the user's scope."""
-    if scope_of(user).unrestricted:
+    scope = scope_of(user)
+    if scope.unrestricted:
         return true()
+    # Correlated lookups by primary key (a few rows per cohort) rather than ``IN (every id in scope)`` under the
+    # OR, which read the whole scope (tens of thousands of ids) on every page with a cohort filter.
     return or_(
         enterprise_in_scope(Cohort.lead_enterprise_id, user),
         exists().where(CohortMember.cohort_id == Cohort.id, enterprise_in_scope(CohortMember.enterprise_id, user)),
@@ -301,9 +305,17 @@ def activities(cohort: Cohort, limit: int = 100) -> list[CohortActivity]:
 # --- priority ------------------------------------------------------------------------------------------------
 
 
+@cache
+def _lead_alias() -> Any:
+    """The cohort's lead in ``priority_condition``: one alias for the process, made on first use (after every
+    model is mapped). A fresh ``aliased()`` per call costs about a millisecond of CPU the first time its columns
+    are used, and the board asks on every view."""
+    return aliased(Enterprise, name="cohort_lead")
+
+
 def priority_condition() -> ColumnElement[bool]:
     """A WHERE clause on ``Enterprise``: a member of a cohort whose lead is 高级认证企业 or 认证企业."""
-    lead = aliased(Enterprise)
+    lead = _lead_alias()
     return Enterprise.id.in_(
         select(CohortMember.enterprise_id)
         .join(Cohort, Cohort.id == CohortMember.cohort_id)

@@ -118,9 +118,11 @@ recommendation_key_categories = Table(
 class Enterprise(TimestampMixin, AuthorMixin, db.Model):
     __tablename__ = "enterprises"
     __table_args__ = (
-        Index("ix_enterprises_area_id_stage", "area_id", "stage"),
-        Index("ix_enterprises_office_id_stage", "office_id", "stage"),
-        Index("ix_enterprises_stage_stage_entered_at", "stage", "stage_entered_at"),
+        # The board: a column is one stage's first cards in a scope, ORDER BY stage_entered_at, id LIMIT n (and the
+        # stage counts of a scope read the first two alone).
+        Index("ix_enterprises_area_id_stage_stage_entered_at_id", "area_id", "stage", "stage_entered_at", "id"),
+        Index("ix_enterprises_office_id_stage_stage_entered_at_id", "office_id", "stage", "stage_entered_at", "id"),
+        Index("ix_enterprises_stage_stage_entered_at_id", "stage", "stage_entered_at", "id"),
         # The list's sort orders, each ending in id so that deep pages are read from the index alone.
         # Covers the scope and stage columns, so deep pages of the default order read the index alone.
         Index(

@@ -22,7 +22,7 @@ from sqlalchemy.orm import selectinload
 from crm.core.permissions import Permission, has_permission
 from crm.core.scope import scoped_by_enterprise, scoped_enterprises
 from crm.core.settings import get_setting
-from crm.core.timeutil import days_since, local_midnight, local_today
+from crm.core.timeutil import days_since, local_date, local_midnight, local_today
 from crm.enterprises.models import CreditStatusChange, Enterprise
 from crm.extensions import db
 from crm.pipeline import deadlines
@@ -281,7 +281,8 @@ def reverification_due_on(certification: Certification | None, cycle_years: int 
 
 # --- the board ----------------------------------------------------------------------------------------
 
-BOARD_PAGE_SIZE = 15
+#: Cards shown per column (about what a screen shows); "Load more" fetches the next ones of that column.
+BOARD_PAGE_SIZE = 10
 #: Filters of the enterprise list the board passes on (the board's columns replace the stage filter).
 BOARD_FILTER_KEYS = ("q", "area", "office", "deadline")
 
@@ -291,7 +292,7 @@ class BoardColumn:
     key: str
     title: str
     kind: StageKind
-    stages: list[Stage]
+    stages: list[Any]
     total: int = 0
     cards: list[Card] = field(default_factory=list)
     next_cursor: str | None = None
@@ -308,12 +309,11 @@ class BoardColumn:
 
 @dataclass
 class Card:
-    #: A row of ``CARD_COLUMNS`` (id, name, area_id, stage, stage_entered_at, readiness ...).
+    #: A row of ``card_select()`` (id, name, area_id, stage, stage_entered_at, readiness ...).
     enterprise: Any
-    stage: Stage
+    stage: Any
     days_in_stage: int
     is_stale: bool
-    certification: Certification | None
     officer_name: str | None = None
     decision_due_on: date | None = None
     decision_overdue: bool = False
@@ -323,9 +323,9 @@ class Card:
     is_priority: bool = False
 
 
-def board_layout(stages: list[Stage] | None = None) -> list[BoardColumn]:
+def board_layout(stages: list[Any] | None = None) -> list[BoardColumn]:
     """A column per open stage, then one for the won stages and one for the lost stages."""
-    stages = stages if stages is not None else list(db.session.scalars(select(Stage).order_by(Stage.sort_order)))
+    stages = stages if stages is not None else stage_rows()
     columns = [BoardColumn(s.code, s.display_name, s.kind, [s]) for s in stages if s.kind == StageKind.OPEN]
     won = [s for s in stages if s.kind == StageKind.WON]
     lost = [s for s in stages if s.kind == StageKind.LOST]
@@ -358,11 +358,13 @@ def board_base(filters: Mapping[str, Any], user: Any = None, today: date | None 
     return stmt.order_by(None)
 
 
-def _column_order(column: BoardColumn):
+def _column_order(column: BoardColumn) -> tuple[Any, Any]:
     # Open columns: longest in the stage first (the ones that need attention); closed columns: latest first.
+    # Table columns rather than the ORM's attributes: the board builds one short query per stage per view.
+    table = Enterprise.__table__
     if column.kind == StageKind.OPEN:
-        return (Enterprise.stage_entered_at.asc(), Enterprise.id.asc())
-    return (Enterprise.stage_entered_at.desc(), Enterprise.id.desc())
+        return (table.c.stage_entered_at.asc(), table.c.id.asc())
+    return (table.c.stage_entered_at.desc(), table.c.id.desc())
 
 
 def encode_cursor(enterprise: Any) -> str:
@@ -382,26 +384,68 @@ def decode_cursor(cursor: str) -> tuple[datetime, int] | None:
         return None
 
 
-def _column_ids(base: Select, column: BoardColumn, after: tuple[datetime, int] | None, limit: int) -> Select:
-    """The ids of one page of a column: an index-friendly ORDER BY ... LIMIT, after a keyset cursor."""
-    stmt = base.with_only_columns(Enterprise.id).where(Enterprise.stage.in_(column.codes))
+def _stage_ids(
+    ids: Select, column: BoardColumn, stage_code: str, after: tuple[datetime, int] | None, limit: int
+) -> Select:
+    """One page of one stage of a column, from ``ids`` (the board's base selecting only ``enterprises.id``): an
+    ORDER BY ... LIMIT that the (scope, stage, stage_entered_at, id) indexes serve, after a keyset cursor (one stage
+    at a time: ``stage IN (...)`` would make PostgreSQL walk another index)."""
+    table = Enterprise.__table__
+    stmt = ids.where(table.c.stage == stage_code)
     if after is not None:
         moment, ident = after
         if column.kind == StageKind.OPEN:
             stmt = stmt.where(
                 or_(
-                    Enterprise.stage_entered_at > moment,
-                    and_(Enterprise.stage_entered_at == moment, Enterprise.id > ident),
+                    table.c.stage_entered_at > moment,
+                    and_(table.c.stage_entered_at == moment, table.c.id > ident),
                 )
             )
         else:
             stmt = stmt.where(
                 or_(
-                    Enterprise.stage_entered_at < moment,
-                    and_(Enterprise.stage_entered_at == moment, Enterprise.id < ident),
+                    table.c.stage_entered_at < moment,
+                    and_(table.c.stage_entered_at == moment, table.c.id < ident),
                 )
             )
     return stmt.order_by(*_column_order(column)).limit(limit)
+
+
+def card_select(pages: Any = None) -> Select:
+    """What a card shows, as plain rows of one statement: the enterprise's columns, its customs officer's name, its
+    certification's dates and the 1+N priority flag. From ``pages`` (a subquery of ``id`` and ``column_index``)
+    when given, else from every enterprise (add a WHERE). Written on the tables, not the ORM's attributes, since
+    the board builds it on every view."""
+    from crm.auth.models import User
+    from crm.cohorts.queries import priority_condition
+
+    enterprises = Enterprise.__table__
+    users = User.__table__
+    certifications = Certification.__table__
+    stmt = select(
+        *([pages.c.column_index] if pages is not None else []),
+        enterprises.c.id,
+        enterprises.c.name,
+        enterprises.c.area_id,
+        enterprises.c.stage,
+        enterprises.c.stage_entered_at,
+        enterprises.c.readiness_outcome,
+        enterprises.c.readiness_total,
+        enterprises.c.incentives_suspended,
+        users.c.display_name.label("officer_display_name"),
+        users.c.username.label("officer_username"),
+        certifications.c.decision_due_on,
+        certifications.c.decided_on,
+        certifications.c.cycle_start_on,
+        certifications.c.reapply_on,
+        priority_condition().label("is_priority"),
+    )
+    source = enterprises if pages is None else pages.join(enterprises, enterprises.c.id == pages.c.id)
+    return stmt.select_from(
+        source.outerjoin(users, users.c.id == enterprises.c.customs_officer_id).outerjoin(
+            certifications, certifications.c.enterprise_id == enterprises.c.id
+        )
+    )
 
 
 def fill_columns(
@@ -411,106 +455,70 @@ def fill_columns(
     after: tuple[datetime, int] | None = None,
     per_page: int = BOARD_PAGE_SIZE,
     today: date | None = None,
-    stages: dict[str, Stage] | None = None,
+    stages: dict[str, Any] | None = None,
 ) -> list[BoardColumn]:
     """Fill columns with one page of cards each (after the keyset cursor ``after``, never an OFFSET).
 
-    One UNION ALL of short index-ordered id queries (one per column), then one load of every card's columns:
-    a constant number of queries however many cards.
+    One statement whatever the number of cards: a UNION ALL of short index-ordered id queries (one per stage of
+    each column, one card more than shown, to know whether there is a next page) joined to what the cards show.
     """
     if not columns:
         return columns
-    parts = [_column_ids(base, column, after, per_page + 1).subquery() for column in columns]
-    union = union_all(*(select(part.c.id, literal(index).label("column_index")) for index, part in enumerate(parts)))
-    ids_by_column: dict[int, list[int]] = {index: [] for index in range(len(columns))}
-    for enterprise_id, index in db.session.execute(union):
-        ids_by_column[index].append(enterprise_id)
-    loaded = load_card_rows([i for ids in ids_by_column.values() for i in ids])
-    pages: dict[int, list[Any]] = {}
+    ids = base.with_only_columns(Enterprise.__table__.c.id)
+    # Each page is wrapped in its own subquery (SQLite allows no ORDER BY or LIMIT in a part of a UNION).
+    parts = [
+        _stage_ids(ids.add_columns(literal(index).label("column_index")), column, code, after, per_page + 1)
+        .subquery()
+        .select()
+        for index, column in enumerate(columns)
+        for code in column.codes
+    ]
+    stmt = card_select(union_all(*parts).subquery())
+    rows_by_column: dict[int, list[Any]] = {index: [] for index in range(len(columns))}
+    for row in db.session.execute(stmt):
+        rows_by_column[row.column_index].append(row)
     for index, column in enumerate(columns):
-        rows = [loaded[i] for i in ids_by_column[index] if i in loaded]
-        rows.sort(key=lambda e: (e.stage_entered_at, e.id), reverse=column.kind != StageKind.OPEN)
+        # A column of several stages merges their pages: its first per_page + 1 in the column's order.
+        rows = sorted(
+            rows_by_column[index], key=lambda e: (e.stage_entered_at, e.id), reverse=column.kind != StageKind.OPEN
+        )[: per_page + 1]
         column.next_cursor = encode_cursor(rows[per_page - 1]) if len(rows) > per_page else None
-        pages[index] = rows[:per_page]
-    cards = {card.enterprise.id: card for card in build_cards(list(loaded.values()), today=today, stages=stages)}
-    for index, column in enumerate(columns):
-        column.cards = [cards[row.id] for row in pages[index]]
+        column.cards = build_cards(rows[:per_page], today=today, stages=stages)
     return columns
 
 
-#: What a card shows, read as plain rows: loading full entities would cost more than the page itself.
-CARD_COLUMNS = (
-    Enterprise.id,
-    Enterprise.name,
-    Enterprise.area_id,
-    Enterprise.stage,
-    Enterprise.stage_entered_at,
-    Enterprise.readiness_outcome,
-    Enterprise.readiness_total,
-    Enterprise.incentives_suspended,
-    Enterprise.customs_officer_id,
-)
-
-
 def load_card_rows(ids: list[int]) -> dict[int, Any]:
-    """The card columns of the given enterprises, by id (rows with attribute access: ``row.name`` ...)."""
+    """The card rows (``card_select()``) of the given enterprises, by id (rows with attribute access)."""
     if not ids:
         return {}
-    return {row.id: row for row in db.session.execute(select(*CARD_COLUMNS).where(Enterprise.id.in_(ids)))}
+    stmt = card_select().where(Enterprise.__table__.c.id.in_(ids))
+    return {row.id: row for row in db.session.execute(stmt)}
 
 
-def build_cards(rows: list[Any], *, today: date | None = None, stages: dict[str, Stage] | None = None) -> list[Card]:
-    """Cards for enterprise rows (``load_card_rows``), with deadlines and officers loaded in one query each."""
-    from crm.auth.models import User
-
+def build_cards(rows: list[Any], *, today: date | None = None, stages: dict[str, Any] | None = None) -> list[Card]:
+    """Cards for rows of ``card_select()``: plain Python, no query (the deadlines' dates come with the rows)."""
     today = today or local_today()
-    stages = stages if stages is not None else {s.code: s for s in db.session.scalars(select(Stage))}
-    ids = [row.id for row in rows]
-    certifications = (
-        {
-            c.enterprise_id: c
-            for c in db.session.scalars(select(Certification).where(Certification.enterprise_id.in_(ids)))
-        }
-        if ids
-        else {}
-    )
-    officer_ids = {row.customs_officer_id for row in rows if row.customs_officer_id}
-    officers = (
-        {
-            user_id: display_name or username
-            for user_id, display_name, username in db.session.execute(
-                select(User.id, User.display_name, User.username).where(User.id.in_(officer_ids))
-            )
-        }
-        if officer_ids
-        else {}
-    )
+    stages = stages if stages is not None else {s.code: s for s in stage_rows()}
     cycle_years = reverification_cycle_years() if any(row.stage == CERTIFIED for row in rows) else 0
-    from crm.cohorts.queries import priority_ids
-
-    flagged = priority_ids(ids)
     cards = []
     for row in rows:
         stage = stages[row.stage]
-        days = days_since(row.stage_entered_at, today)
-        cert = certifications.get(row.id)
+        days = (today - local_date(row.stage_entered_at)).days
         card = Card(
             enterprise=row,
             stage=stage,
             days_in_stage=days,
             is_stale=stage.sla_days is not None and days > stage.sla_days,
-            certification=cert,
-            officer_name=officers.get(row.customs_officer_id),
-            is_priority=row.id in flagged,
+            officer_name=row.officer_display_name or row.officer_username,
+            is_priority=bool(row.is_priority),
         )
-        if cert is not None:
-            if row.stage == IN_CERTIFICATION and cert.decided_on is None:
-                card.decision_due_on = cert.decision_due_on
-                card.decision_overdue = cert.decision_due_on is not None and cert.decision_due_on < today
-            if row.stage == CERTIFIED:
-                card.reverification_due_on = deadlines.reverification_due(cert.cycle_start_on, cycle_years)
-            if cert.reapply_on and cert.reapply_on > today:
-                card.reapply_on = cert.reapply_on
+        if row.stage == IN_CERTIFICATION and row.decision_due_on is not None and row.decided_on is None:
+            card.decision_due_on = row.decision_due_on
+            card.decision_overdue = row.decision_due_on < today
+        if row.stage == CERTIFIED and row.cycle_start_on is not None:
+            card.reverification_due_on = deadlines.reverification_due(row.cycle_start_on, cycle_years)
+        if row.reapply_on and row.reapply_on > today:
+            card.reapply_on = row.reapply_on
         cards.append(card)
     return cards
 
@@ -518,14 +526,18 @@ def build_cards(rows: list[Any], *, today: date | None = None, stages: dict[str,
 def board(
     filters: Mapping[str, Any], user: Any = None, *, per_page: int = BOARD_PAGE_SIZE, today: date | None = None
 ) -> list[BoardColumn]:
-    """Every column of the board with its total and first page of cards, for the filters and the user's scope."""
+    """Every column of the board with its total and first page of cards, for the filters and the user's scope.
+
+    Two queries: the totals per stage, and the cards of every column (stages come from the per-process cache).
+    """
     today = today or local_today()
-    stage_rows = list(db.session.scalars(select(Stage).order_by(Stage.sort_order)))
-    stages = {s.code: s for s in stage_rows}
-    columns = board_layout(stage_rows)
+    ordered = stage_rows()
+    stages = {s.code: s for s in ordered}
+    columns = board_layout(ordered)
     base = board_base(filters, user=user, today=today)
-    counted = base.subquery()
-    totals = dict(db.session.execute(select(counted.c.stage, func.count()).group_by(counted.c.stage)).all())
+    totals = dict(
+        db.session.execute(base.with_only_columns(Enterprise.stage, func.count()).group_by(Enterprise.stage)).all()
+    )
     for column in columns:
         column.total = sum(totals.get(code, 0) for code in column.codes)
     fill_columns(base, [c for c in columns if c.total], per_page=per_page, today=today, stages=stages)

@@ -4,7 +4,7 @@ certification follow-up, and the administration of stages and reasons."""
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -20,7 +20,6 @@ from crm.enterprises.models import TargetTier
 from crm.extensions import db
 from crm.pipeline import forms, queries, services
 from crm.pipeline.models import BenefitRecord, Stage, TransitionReason
-from crm.reference.models import Area
 
 bp = Blueprint("pipeline", __name__, url_prefix="/pipeline")
 admin_bp = Blueprint("pipeline_admin", __name__, url_prefix="/admin/pipeline")
@@ -66,11 +65,13 @@ def iso_date_label(value: str | None) -> str:
 
 def card_context() -> dict[str, Any]:
     """What every card needs, translated and resolved once per page rather than once per card."""
+    from crm.enterprises.listing import ListReference
 
     def split(url: str) -> tuple[str, str]:
         prefix, _sep, suffix = url.rpartition("/0")
         return prefix + "/", suffix
 
+    reference = ListReference(current_user)
     return {
         "card_text": {
             "days": _("%(n)s days in stage"),
@@ -90,7 +91,8 @@ def card_context() -> dict[str, Any]:
             "enterprise": split(url_for("pipeline.enterprise", enterprise_id=0)),
             "move": split(url_for("pipeline.choose_move", enterprise_id=0)),
         },
-        "area_names": {a.id: a.display_name for a in db.session.scalars(select(Area))},
+        # Reference rows from the per-process cache (crm.reference.cache), as the enterprise list reads them.
+        "area_names": {a.id: reference.name(a) for a in reference.areas},
         "card_date": _date_formatter(),
     }
 
@@ -151,7 +153,7 @@ def board():
     from crm.enterprises.listing import ListReference
 
     filters = _filters()
-    stages = services.ordered_stages()
+    stages = queries.stage_rows()
     columns = queries.board(filters)
     reference = ListReference(current_user)
     return render_template(
@@ -171,15 +173,35 @@ def board():
         stage_names={s.code: s.display_name for s in stages},
         tiers=TargetTier.choices(),
         cohorts=cohort_choices(),
+        column_urls=_column_urls([column for column in columns if column.next_cursor], filters),
         **card_context(),
     )
+
+
+def _column_urls(columns: list[queries.BoardColumn], filters: dict[str, str]) -> dict[str, tuple[str, str]]:
+    """Where each column's "Load more" leads: its next cards as a fragment for the script, and without a script the
+    enterprise list with the board's filters (and the column's stage when it has one). Two ``url_for`` calls per
+    page, not two per column."""
+    placeholder = "__column__"
+    fragment = url_for(".column", key=placeholder)
+    listed = url_for("enterprises.list_enterprises")
+    urls = {}
+    for column in columns:
+        stage = {"stage": column.target} if column.target else {}
+        urls[column.key] = (
+            fragment.replace(placeholder, quote(column.key))
+            + "?"
+            + urlencode({"after": column.next_cursor, **filters}),
+            listed + ("?" + urlencode({**filters, **stage}) if filters or stage else ""),
+        )
+    return urls
 
 
 @bp.get("/columns/<key>")
 @permission_required()
 def column(key: str):
     """One more page of a column's cards, as HTML for the board's script."""
-    stages = services.ordered_stages()
+    stages = queries.stage_rows()
     column = next((c for c in queries.board_layout(stages) if c.key == key), None)
     if column is None:
         abort(404)
@@ -234,7 +256,7 @@ def move(enterprise_id: int):
             }
         ), 422
     db.session.commit()
-    stages = services.ordered_stages()
+    stages = queries.stage_rows()
     card = queries.build_cards(
         list(queries.load_card_rows([enterprise.id]).values()), stages={s.code: s for s in stages}
     )[0]
@@ -246,7 +268,7 @@ def move(enterprise_id: int):
             "stage_name": card.stage.display_name,
             "column": target_column.key if target_column else None,
             "message": _("%(name)s moved to %(stage)s.", name=enterprise.name, stage=card.stage.display_name),
-            "card": render_template("pipeline/_card.html", card=card, can_move=True, **card_context()),
+            "card": render_template("pipeline/_cards.html", cards=[card], can_move=True, **card_context()),
         }
     )
 

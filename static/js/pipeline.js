@@ -336,15 +336,25 @@
       return;
     }
     var more = event.target.closest && event.target.closest("[data-load-more]");
-    if (more) { loadMore(more); }
+    if (more) {
+      // The link's own target is the enterprise list, for a browser without this script.
+      event.preventDefault();
+      loadMore(more);
+    }
   });
 
   // --- columns in pages ------------------------------------------------------------------------------
 
-  function loadMore(button) {
-    var column = columnOf(button);
-    button.disabled = true;
-    fetch(button.dataset.url, {credentials: "same-origin", headers: {"Accept": "application/json"}})
+  function loadMore(link) {
+    if (link.getAttribute("aria-disabled") === "true") { return; }
+    var column = columnOf(link);
+    link.setAttribute("aria-disabled", "true");
+    link.classList.add("disabled");
+    function enable() {
+      link.removeAttribute("aria-disabled");
+      link.classList.remove("disabled");
+    }
+    fetch(link.dataset.url, {credentials: "same-origin", headers: {"Accept": "application/json"}})
       .then(function (response) { return response.json(); })
       .then(function (data) {
         var list = column.querySelector("[data-cards]");
@@ -358,12 +368,12 @@
           firstNew = firstNew || card;
         });
         if (data.next_url) {
-          button.dataset.url = data.next_url;
-          button.disabled = false;
+          link.dataset.url = data.next_url;
+          enable();
         } else {
-          button.closest(".card-footer").remove();
+          link.closest(".card-footer").remove();
         }
         if (firstNew) { firstNew.focus(); }
-      }, function () { button.disabled = false; });
+      }, enable);
   }
 })();

@@ -3,6 +3,7 @@ card whose move the rules refuse stays put and says why."""
 
 import re
 from datetime import date
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import expect
@@ -65,3 +66,22 @@ def test_a_refused_drag_leaves_the_card_and_says_why(new_page, facts):
     expect(page.locator("#move-dialog")).to_be_hidden()
     expect(column(page, "cultivating").locator(refused)).to_be_visible()
     expect(column(page, "ready").locator(f"[data-enterprise-id='{board['refused']}']")).to_have_count(0)
+
+
+def test_load_more_brings_the_next_cards_of_a_column_in_place(new_page):
+    page = new_page("bureau")
+    page.goto("/pipeline/")
+    more = page.locator("[data-column] [data-load-more]").first
+    expect(more).to_be_visible()
+    column_key = more.locator("xpath=ancestor::*[@data-column][1]").get_attribute("data-column")
+    cards = column(page, column_key).locator("[data-card]")
+    shown = cards.count()
+    assert shown == 10
+    more.click()
+    expect(cards.nth(shown)).to_be_visible()
+    assert cards.count() > shown
+    assert urlsplit(page.url).path == "/pipeline/"  # the script loaded them; the link's list page was not opened
+    # Every card appears once, and the new ones are cards like the others (draggable, with a move menu).
+    ids = cards.evaluate_all("cards => cards.map(card => card.dataset.enterpriseId)")
+    assert len(ids) == len(set(ids))
+    expect(cards.nth(shown).locator("[data-move-menu]")).to_have_count(1)

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from crm.core.timeutil import local_today
 from crm.extensions import db
 from crm.pipeline.models import BenefitRecord, Certification, StageChange
+from crm.pipeline.queries import BOARD_PAGE_SIZE
 from crm.reference.models import SupportMeasure
 
 
@@ -73,23 +74,104 @@ def test_board_filters_as_on_the_list(client, owners, in_stage):
     assert "乙筛选测试有限公司" in body and "甲筛选测试有限公司" not in body
 
 
+def column_html(body: str, key: str) -> str:
+    start = body.index(f'data-column="{key}"')
+    end = body.find("data-column=", start + 1)
+    return body[start : end if end != -1 else len(body)]
+
+
+def load_the_rest(client, column: str) -> list[int]:
+    """Follow a column's "Load more" URLs as the board's script does; the ids of the cards they bring."""
+    seen = []
+    url = re.search(r'data-load-more[^>]*data-url="([^"]+)"', column).group(1).replace("&amp;", "&")
+    while url:
+        page = client.get(url).get_json()
+        assert page["count"] <= BOARD_PAGE_SIZE
+        seen += [int(i) for i in re.findall(r'data-enterprise-id="(\d+)"', page["html"])]
+        url = page["next_url"]
+    return seen
+
+
 def test_board_columns_load_in_pages(client, owners, in_stage):
     commerce, _customs = owners
     start = datetime(2026, 1, 1, tzinfo=UTC)
-    created = [in_stage("pooled", stage_entered_at=start + timedelta(hours=i)) for i in range(37)]
+    created = [in_stage("pooled", stage_entered_at=start + timedelta(hours=i)) for i in range(2 * BOARD_PAGE_SIZE + 7)]
     client.login(commerce)
     body = client.get("/pipeline/").get_data(as_text=True)
-    pooled = body[body.index('data-column="pooled"') : body.index('data-column="cultivating"')]
+    pooled = column_html(body, "pooled")
     shown = [int(i) for i in re.findall(r'data-enterprise-id="(\d+)"', pooled)]
-    assert shown == [e.id for e in created[:15]]  # the longest in the stage first
-    assert re.search(r"data-count[^>]*>37<", pooled)
-    seen = list(shown)
-    url = re.search(r'data-load-more\s+data-url="([^"]+)"', pooled).group(1).replace("&amp;", "&")
-    while url:
-        page = client.get(url).get_json()
-        seen += [int(i) for i in re.findall(r'data-enterprise-id="(\d+)"', page["html"])]
-        url = page["next_url"]
-    assert seen == [e.id for e in created]
+    assert shown == [e.id for e in created[:BOARD_PAGE_SIZE]]  # the longest in the stage first
+    assert re.search(rf"data-count[^>]*>{len(created)}<", pooled)
+    # Without the script, "Load more" is a link to the enterprise list of that stage.
+    link = re.search(r'data-load-more href="([^"]+)"', pooled).group(1).replace("&amp;", "&")
+    assert link.startswith("/enterprises/?") and "stage=pooled" in link
+    assert shown + load_the_rest(client, pooled) == [e.id for e in created]
+    # A column without more cards has no "Load more".
+    assert "data-load-more" not in column_html(body, "cultivating")
+
+
+def test_a_column_of_several_stages_pages_through_all_of_them_newest_first(client, owners, in_stage):
+    commerce, _customs = owners
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    created = [
+        in_stage("withdrawn" if i % 3 else "not_passed", stage_entered_at=start + timedelta(hours=i))
+        for i in range(BOARD_PAGE_SIZE + 6)
+    ]
+    client.login(commerce)
+    body = client.get("/pipeline/?q=").get_data(as_text=True)
+    lost = column_html(body, "lost")
+    shown = [int(i) for i in re.findall(r'data-enterprise-id="(\d+)"', lost)]
+    newest_first = [e.id for e in reversed(created)]
+    assert shown == newest_first[:BOARD_PAGE_SIZE]
+    link = re.search(r'data-load-more href="([^"]+)"', lost).group(1).replace("&amp;", "&")
+    assert "stage=" not in link  # the list filters one stage at a time
+    assert shown + load_the_rest(client, lost) == newest_first
+
+
+@pytest.fixture
+def statements(app):
+    """The SQL statements run while the list is open, with the per-process reference cache on."""
+    from sqlalchemy import event
+
+    from crm.reference import cache
+
+    app.config["REFERENCE_CACHE"] = True
+    cache.clear()
+    seen: list[str] = []
+
+    def note(conn, cursor, statement, params, context, executemany):
+        seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", note)
+    yield seen
+    event.remove(db.engine, "before_cursor_execute", note)
+    app.config.pop("REFERENCE_CACHE")
+    cache.clear()
+
+
+def test_board_shows_a_screenful_per_column_in_a_constant_number_of_queries(client, owners, in_stage, statements):
+    commerce, _customs = owners
+    client.login(commerce)
+    stages = ("candidate", "pooled", "cultivating", "ready", "applied", "in_certification", "certified", "withdrawn")
+
+    def board_queries() -> list[str]:
+        statements.clear()
+        body = client.get("/pipeline/").get_data(as_text=True)
+        return body, [s for s in statements if not s.startswith(("SAVEPOINT", "RELEASE"))]
+
+    for stage in stages:
+        in_stage(stage)
+    client.get("/pipeline/")
+    _body, few = board_queries()
+    for stage in stages:
+        for _ in range(BOARD_PAGE_SIZE + 1):
+            in_stage(stage)
+    client.get("/pipeline/")
+    body, many = board_queries()
+    assert body.count("data-card ") == len(stages) * BOARD_PAGE_SIZE
+    assert len(many) == len(few), "\n".join(s[:100] for s in many)
+    # The totals per stage, every column's cards, the cohort filter and the layout's notifications.
+    assert len(many) <= 4, "\n".join(s[:100] for s in many)
 
 
 def test_board_column_page_rejects_a_bad_cursor_and_unknown_column(client, owners):
