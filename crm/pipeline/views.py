@@ -124,11 +124,11 @@ def tier_label(value: str | None) -> str:
 
 
 def cohort_choices() -> list[tuple[str, str]]:
-    """The 1+N cohorts the user can see, for the board's cohort filter."""
-    from crm.cohorts.queries import list_cohort_options
-    from crm.enterprises.listing import ListReference
+    """The 1+N cohorts the user can see, for the board's cohort filter (the enterprise list's choices, kept per
+    process until the data changes)."""
+    from crm.enterprises.listing import ListReference, filter_options
 
-    return list_cohort_options(ListReference(current_user))
+    return filter_options(ListReference(current_user))["cohort"]
 
 
 def _filters() -> dict[str, str]:
