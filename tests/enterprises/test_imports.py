@@ -333,9 +333,8 @@ def test_fill_empty_changes_only_the_enterprises_with_something_to_fill(make_ent
     assert complete.updated_at == stamps[complete.id] and [c.name for c in complete.contacts] == ["张敏"]
     assert [c.name for c in contactless.contacts] == ["李娜"]
     assert no_industry.industry == "纺织业" and [c.name for c in no_industry.contacts] == ["张敏"]
-    audited = db.session.scalars(
-        select(AuditLog.enterprise_id).where(AuditLog.action == AuditAction.UPDATE, AuditLog.record_type == "Enterprise")
-    ).all()
+    updates = select(AuditLog.enterprise_id).where(AuditLog.action == AuditAction.UPDATE)
+    audited = db.session.scalars(updates.where(AuditLog.record_type == "Enterprise")).all()
     assert complete.id not in audited and no_industry.id in audited
 
 
