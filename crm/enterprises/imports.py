@@ -29,6 +29,7 @@ from crm.core.models import json_value, utcnow
 from crm.core.permissions import Role
 from crm.core.scope import Scope, build_scope
 from crm.core.timeutil import local_today
+from crm.enterprises import counts_cache
 from crm.enterprises.identifiers import name_key, normalise_phone, to_half_width
 from crm.enterprises.models import (
     Contact,
@@ -933,8 +934,7 @@ def _insert_new(batch: EnterpriseImport, rows: list[RowResult], *, now: datetime
 
 def insert_returning_ids(table: Any, rows: list[dict[str, Any]]) -> list[int]:
     """Insert rows and return their ids in order. On PostgreSQL the ids are drawn from the sequence first,
-    so the rows go in as a plain (pipelined) executemany: much faster than INSERT ... RETURNING for
-    thousands of rows."""
+    so the rows go in by ``copy_rows``: much faster than INSERT ... RETURNING for thousands of rows."""
     if not rows:
         return []
     if db.session.get_bind().dialect.name == "postgresql":
@@ -947,16 +947,16 @@ def insert_returning_ids(table: Any, rows: list[dict[str, Any]]) -> list[int]:
         )
         for row, row_id in zip(rows, ids, strict=True):
             row["id"] = row_id
-        db.session.execute(insert(table), rows)
+        copy_rows(table, rows)
         return ids
     return list(db.session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows).scalars())
 
 
 def copy_rows(table: Any, rows: list[dict[str, Any]]) -> None:
-    """Insert rows (dicts with the same keys) into a table no cache watches: by ``COPY`` on PostgreSQL, a third
-    faster than pipelined INSERTs for thousands of rows; an executemany INSERT elsewhere. The values go through
-    the columns' types as in an INSERT; Python-side column defaults are not applied, so every column that has
-    one must be given."""
+    """Insert rows (dicts with the same keys): by ``COPY`` on PostgreSQL, a third faster than pipelined INSERTs
+    for thousands of rows; an executemany INSERT elsewhere. The values go through the columns' types as in an
+    INSERT; Python-side column defaults are not applied, so every column that has one must be given. The list's
+    count cache is told of a write to a table it watches, as it sees an INSERT through the session."""
     if not rows:
         return
     connection = db.session.connection()
@@ -974,6 +974,8 @@ def copy_rows(table: Any, rows: list[dict[str, Any]]) -> None:
     with connection.connection.dbapi_connection.cursor() as cursor, cursor.copy(statement) as copy:
         for row in rows:
             copy.write_row([row[name] if process is None else process(row[name]) for name, process in processors])
+    if table.name in counts_cache.WATCHED_TABLES:
+        counts_cache.note_written(db.session())
 
 
 def _actor_label(by_id: int | None) -> str:
