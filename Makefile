@@ -59,7 +59,7 @@ translations: $(STAMP)
 	$(BIN)/flask crm update-translations
 
 worker: $(STAMP)
-	$(BIN)/celery -A workers.celery_app worker --loglevel=INFO
+	$(BIN)/python -m workers worker --loglevel=INFO
 
 beat: $(STAMP)
 	$(BIN)/celery -A workers.celery_app beat --loglevel=INFO --schedule=instance/celerybeat-schedule

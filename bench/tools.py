@@ -311,8 +311,9 @@ def run_wrk(
 
 @dataclass
 class CeleryWorker:
-    """A Celery worker of the app (``workers.celery_app``) for one measurement, with the solo pool: the worker
-    process itself runs the jobs, so its ``VmHWM`` is the peak memory of the process that wrote the file.
+    """A Celery worker of the app (``python -m workers worker``, as the Procfile starts it) for one measurement,
+    with the solo pool: the worker process itself runs the jobs, so its ``VmHWM`` is the peak memory of the
+    process that wrote the file.
 
     ``--purge`` drops messages left in the queue by earlier runs (the benchmark's ``REDIS_URL`` is its own)."""
 
@@ -327,9 +328,7 @@ class CeleryWorker:
             [
                 sys.executable,
                 "-m",
-                "celery",
-                "-A",
-                "workers.celery_app",
+                "workers",
                 "worker",
                 "--pool",
                 "solo",

@@ -4,11 +4,12 @@ from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
-from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
+
+from crm.core.lazy_migrate import LazyMigrate
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -26,7 +27,8 @@ class Base(DeclarativeBase):
 #: expire_on_commit=False: objects keep their values after a commit, so templates rendered after the commit and
 #: the audit trail (old values of changed fields) need no reload.
 db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
-migrate = Migrate()
+#: Flask-Migrate (Alembic) is imported only when a ``flask db`` command runs.
+migrate = LazyMigrate()
 csrf = CSRFProtect()
 login_manager = LoginManager()
 babel = Babel()

@@ -1,4 +1,4 @@
-"""Entry point for ``celery -A workers.celery_app worker`` and ``celery -A workers.celery_app beat``."""
+"""The Celery app of ``python -m workers worker`` (see ``workers/__main__.py``) and of ``celery beat``."""
 
 from crm import create_app
 

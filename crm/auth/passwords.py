@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from flask_babel import gettext as _
-from zxcvbn import zxcvbn
 
 MIN_LENGTH = 10
 #: zxcvbn score (0-4) a password must reach; 3 resists an offline attack on a slow hash.
@@ -131,6 +130,8 @@ def password_problems(password: str, user_inputs: Iterable[str] = ()) -> list[st
     if len(password) > 128:
         return [_("The password must have at most 128 characters.")]
     words = [value for value in user_inputs if value] + list(CHINESE_COMMON_WORDS)
+    from zxcvbn import zxcvbn  # its dictionaries are 12 MB: loaded by the first password check, not by every process
+
     result = zxcvbn(password[:100], user_inputs=words)
     if result["score"] < MIN_SCORE:
         return [_("This password is too common or too easy to guess; use a longer mix of words, digits and symbols.")]

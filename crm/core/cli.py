@@ -6,7 +6,9 @@ takes the shared templates (``base.html``, ``_macros/``, ``errors/``) and the to
 
 from __future__ import annotations
 
+import atexit
 import functools
+import gc
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -41,11 +43,24 @@ def _audit_command(cmd: click.Command, name: str) -> None:
 def _acting(callback: Callable, label: str) -> Callable:
     @functools.wraps(callback)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        _skip_final_collections()
         with acting_as(label):
             return callback(*args, **kwargs)
 
     wrapper.crm_audited = True  # type: ignore[attr-defined]
     return wrapper
+
+
+_exit_hook: dict[str, bool] = {"registered": False}
+
+
+def _skip_final_collections() -> None:
+    """When the command's process exits, freeze what is left instead of letting the interpreter's last garbage
+    collections walk every object of the application (0.4 s at the end of each command). Nothing is lost: the
+    memory goes back to the system, and atexit handlers and weakref finalizers registered before still run."""
+    if not _exit_hook["registered"]:
+        _exit_hook["registered"] = True
+        atexit.register(gc.freeze)
 
 
 #: No ngettext: Chinese has one plural form, and English strings are phrased to need none ("Enterprises: 5").

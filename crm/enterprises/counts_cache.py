@@ -140,6 +140,12 @@ def bump_version() -> None:
         _failed(exc)
 
 
+def note_written(session: Session) -> None:
+    """A write to a watched table that the session does not see (``COPY``): bump the version once the
+    transaction commits, as for any other write."""
+    session.info[_STALE_KEY] = True
+
+
 def _touches_watched(statement: Any) -> bool:
     table = getattr(statement, "table", None)
     return bool(getattr(statement, "is_dml", False)) and getattr(table, "name", None) in WATCHED_TABLES

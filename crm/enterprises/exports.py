@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-import xlsxwriter
 from flask_babel import force_locale
 from sqlalchemy import Date, Select, String, case, cast, func, literal, select, type_coerce
 from sqlalchemy.orm import aliased
@@ -270,6 +269,8 @@ def write_xlsx(
 ) -> int:
     """Write the rows to an XLSX file at ``path``: ``preamble`` rows (a title, who and when), then a bold frozen
     header, widths, date cells. Returns the rows."""
+    import xlsxwriter
+
     # Cells are data, never formulas or links: a name starting with "=" stays text (no formula injection),
     # and skipping those checks keeps the writer fast.
     workbook = xlsxwriter.Workbook(

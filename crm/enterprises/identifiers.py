@@ -5,9 +5,6 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from stdnum.cn import uscc as stdnum_uscc
-from stdnum.exceptions import InvalidChecksum, InvalidFormat, InvalidLength, ValidationError
-
 #: Company-form words and punctuation ignored when comparing names for similarity.
 _COMPANY_FORMS = ("股份有限公司", "有限责任公司", "有限公司", "集团公司", "公司", "(集团)", "（集团）")
 _BRACKETS = re.compile(r"[()（）\[\]【】〔〕]")
@@ -38,6 +35,9 @@ class IdentifierError(ValueError):
 
 def validate_uscc(value: str | None) -> str:
     """Normalise and validate a USCC with python-stdnum; return the normalised code or raise IdentifierError."""
+    from stdnum.cn import uscc as stdnum_uscc  # python-stdnum loads lazily: most processes validate no code
+    from stdnum.exceptions import InvalidChecksum, InvalidFormat, InvalidLength, ValidationError
+
     code = normalise_uscc(value)
     try:
         return stdnum_uscc.validate(code)
@@ -51,6 +51,8 @@ def validate_uscc(value: str | None) -> str:
 
 def uscc_with_check_character(first_17: str) -> str:
     """Complete the first 17 characters of a USCC with its check character (for generated demo data)."""
+    from stdnum.cn import uscc as stdnum_uscc
+
     return first_17 + stdnum_uscc.calc_check_digit(first_17)
 
 

@@ -22,13 +22,14 @@ from typing import IO, Any
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import ARRAY, any_, bindparam, delete, func, insert, select, update
 
 from crm.core.audit import AuditAction, AuditLog, record_event
 from crm.core.models import json_value, utcnow
 from crm.core.permissions import Role
 from crm.core.scope import Scope, build_scope
 from crm.core.timeutil import local_today
+from crm.enterprises import counts_cache
 from crm.enterprises.identifiers import name_key, normalise_phone, to_half_width
 from crm.enterprises.models import (
     Contact,
@@ -558,6 +559,14 @@ def _chunks(items: list[Any], size: int = CHUNK) -> Iterable[list[Any]]:
         yield items[start : start + size]
 
 
+def one_of(column: Any, values: list[Any]) -> Any:
+    """``column IN (values)``; on PostgreSQL ``column = ANY(:values)`` with one array parameter: a thousand
+    placeholders make a statement too long for psycopg's cache of parsed queries (about 10 ms to parse each)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+    return column.in_(values)
+
+
 def analyse(
     table: Table,
     mapping: dict[str, str],
@@ -602,7 +611,7 @@ def _mark_duplicates_and_existing(results: list[RowResult], scope: Scope, column
         for row in db.session.execute(
             select(
                 Enterprise.id, Enterprise.uscc, Enterprise.area_id, Enterprise.office_id, Enterprise.customs_code
-            ).where(Enterprise.uscc.in_(chunk))
+            ).where(one_of(Enterprise.uscc, chunk))
         ):
             existing[row.uscc] = row
     for result in candidates:
@@ -630,7 +639,7 @@ def _mark_duplicates_and_existing(results: list[RowResult], scope: Scope, column
     for chunk in _chunks([r.values["customs_code"] for r in new_rows]):
         taken.update(
             db.session.execute(
-                select(Enterprise.customs_code, Enterprise.uscc).where(Enterprise.customs_code.in_(chunk))
+                select(Enterprise.customs_code, Enterprise.uscc).where(one_of(Enterprise.customs_code, chunk))
             ).all()
         )
     for result in new_rows:
@@ -651,7 +660,9 @@ def _mark_duplicates_and_existing(results: list[RowResult], scope: Scope, column
     similar: dict[str, str] = {}
     for chunk in _chunks(list(keys)):
         similar.update(
-            db.session.execute(select(Enterprise.name_key, Enterprise.name).where(Enterprise.name_key.in_(chunk))).all()
+            db.session.execute(
+                select(Enterprise.name_key, Enterprise.name).where(one_of(Enterprise.name_key, chunk))
+            ).all()
         )
     for key, name in similar.items():
         keys[key].warnings.append(_("A similarly named enterprise is already in the CRM: %(name)s.", name=name))
@@ -735,7 +746,7 @@ def _recheck_existing(analysis: Analysis, scope: Scope) -> None:
     for chunk in _chunks([r.values["uscc"] for r in new_rows]):
         for row in db.session.execute(
             select(Enterprise.id, Enterprise.uscc, Enterprise.area_id, Enterprise.office_id).where(
-                Enterprise.uscc.in_(chunk)
+                one_of(Enterprise.uscc, chunk)
             )
         ):
             found[row.uscc] = row
@@ -852,8 +863,8 @@ def _insert_new(batch: EnterpriseImport, rows: list[RowResult], *, now: datetime
     ids = insert_returning_ids(Enterprise.__table__, enterprises)
     from crm.pipeline.models import StageChange
 
-    db.session.execute(
-        insert(StageChange.__table__),
+    copy_rows(
+        StageChange.__table__,
         [
             {
                 "enterprise_id": i,
@@ -869,8 +880,8 @@ def _insert_new(batch: EnterpriseImport, rows: list[RowResult], *, now: datetime
         ],
     )
     today = local_today()
-    db.session.execute(
-        insert(CreditStatusChange.__table__),
+    copy_rows(
+        CreditStatusChange.__table__,
         [
             {
                 "enterprise_id": i,
@@ -898,12 +909,11 @@ def _insert_new(batch: EnterpriseImport, rows: list[RowResult], *, now: datetime
         db.session.execute(insert(enterprise_business_types), type_links)
     if category_links:
         db.session.execute(insert(enterprise_key_categories), category_links)
-    if contacts:
-        db.session.execute(insert(Contact.__table__), contacts)
+    copy_rows(Contact.__table__, contacts)
     _insert_recommendations(recommendations, rows_by_enterprise=dict(zip(ids, rows, strict=True)))
     label = _actor_label(by_id)
-    db.session.execute(
-        insert(AuditLog),
+    copy_rows(
+        AuditLog.__table__,
         [
             {
                 "created_at": now,
@@ -924,8 +934,7 @@ def _insert_new(batch: EnterpriseImport, rows: list[RowResult], *, now: datetime
 
 def insert_returning_ids(table: Any, rows: list[dict[str, Any]]) -> list[int]:
     """Insert rows and return their ids in order. On PostgreSQL the ids are drawn from the sequence first,
-    so the rows go in as a plain (pipelined) executemany: much faster than INSERT ... RETURNING for
-    thousands of rows."""
+    so the rows go in by ``copy_rows``: much faster than INSERT ... RETURNING for thousands of rows."""
     if not rows:
         return []
     if db.session.get_bind().dialect.name == "postgresql":
@@ -938,9 +947,35 @@ def insert_returning_ids(table: Any, rows: list[dict[str, Any]]) -> list[int]:
         )
         for row, row_id in zip(rows, ids, strict=True):
             row["id"] = row_id
-        db.session.execute(insert(table), rows)
+        copy_rows(table, rows)
         return ids
     return list(db.session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows).scalars())
+
+
+def copy_rows(table: Any, rows: list[dict[str, Any]]) -> None:
+    """Insert rows (dicts with the same keys): by ``COPY`` on PostgreSQL, a third faster than pipelined INSERTs
+    for thousands of rows; an executemany INSERT elsewhere. The values go through the columns' types as in an
+    INSERT; Python-side column defaults are not applied, so every column that has one must be given. The list's
+    count cache is told of a write to a table it watches, as it sees an INSERT through the session."""
+    if not rows:
+        return
+    connection = db.session.connection()
+    dialect = connection.dialect
+    if dialect.name != "postgresql":
+        db.session.execute(insert(table), rows)
+        return
+    names = list(rows[0])
+    missing = [c.name for c in table.c if c.default is not None and c.name not in names]
+    if missing:
+        raise ValueError(f"copy_rows into {table.name} needs values for {', '.join(missing)}")
+    processors = [(name, table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) for name in names]
+    quote = dialect.identifier_preparer.quote
+    statement = f"COPY {quote(table.name)} ({', '.join(quote(name) for name in names)}) FROM STDIN"
+    with connection.connection.dbapi_connection.cursor() as cursor, cursor.copy(statement) as copy:
+        for row in rows:
+            copy.write_row([row[name] if process is None else process(row[name]) for name, process in processors])
+    if table.name in counts_cache.WATCHED_TABLES:
+        counts_cache.note_written(db.session())
 
 
 def _actor_label(by_id: int | None) -> str:
@@ -1009,7 +1044,7 @@ def _fill_existing(
     from crm.reference.models import CustomsOffice
 
     filled: dict[str, dict[str, Any]] = {}
-    by_id_rows = {r.existing_id: r for r in rows}
+    by_id_rows = {r.existing_id: r for r in _may_fill(rows)}
     for chunk in _chunks(list(by_id_rows)):
         enterprises = db.session.scalars(
             select(Enterprise)
@@ -1056,6 +1091,53 @@ def _fill_existing(
                 filled[str(enterprise.id)] = changes
         db.session.flush()
     return filled
+
+
+def _may_fill(rows: list[RowResult]) -> list[RowResult]:
+    """The rows that may fill something, found by three column queries per chunk: an empty field of the
+    enterprise the row has a value for, a contact when the enterprise has none, a recommendation from a unit
+    that has not recommended it. Most rows of a re-import fill nothing and are not loaded at all."""
+    columns = [getattr(Enterprise, column) for column in FILLABLE]
+    candidates: list[RowResult] = []
+    for chunk in _chunks(rows):
+        ids = [r.existing_id for r in chunk]
+        current = {
+            row.id: row for row in db.session.execute(select(Enterprise.id, *columns).where(one_of(Enterprise.id, ids)))
+        }
+        with_contact = [r.existing_id for r in chunk if r.values.get("contact")]
+        has_contact = (
+            set(db.session.scalars(select(Contact.enterprise_id).where(one_of(Contact.enterprise_id, with_contact))))
+            if with_contact
+            else set()
+        )
+        with_unit = [r.existing_id for r in chunk if r.values.get("unit_id")]
+        recommended = (
+            {
+                (enterprise_id, unit_id)
+                for enterprise_id, unit_id in db.session.execute(
+                    select(Recommendation.enterprise_id, Recommendation.unit_id).where(
+                        one_of(Recommendation.enterprise_id, with_unit)
+                    )
+                )
+            }
+            if with_unit
+            else set()
+        )
+        for r in chunk:
+            enterprise = current.get(r.existing_id)
+            if enterprise is None:
+                continue
+            v = r.values
+            if (
+                any(
+                    v.get(column) not in (None, "", []) and getattr(enterprise, column) in (None, "")
+                    for column in FILLABLE
+                )
+                or (v.get("contact") and r.existing_id not in has_contact)
+                or (v.get("unit_id") and (r.existing_id, v["unit_id"]) not in recommended)
+            ):
+                candidates.append(r)
+    return candidates
 
 
 def _contact_fields(contact: dict) -> dict:

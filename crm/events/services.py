@@ -16,7 +16,6 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
@@ -508,6 +507,8 @@ def attendee_errors(attendee: Attendee) -> dict[str, list[str]]:
     if not MOBILE_PATTERN.match(normalise_mobile(attendee.mobile)):
         errors["mobile"] = [_("Enter an 11-digit mainland mobile number, e.g. 13800138000.")]
     if attendee.email.strip():
+        from email_validator import EmailNotValidError, validate_email
+
         try:
             validate_email(attendee.email.strip(), check_deliverability=False)
         except EmailNotValidError:

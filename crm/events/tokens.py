@@ -14,7 +14,6 @@ import io
 import re
 import secrets
 
-import segno
 from flask import current_app, has_request_context, url_for
 from markupsafe import Markup
 from sqlalchemy import select
@@ -82,6 +81,8 @@ def parse_checkin_payload(payload: str) -> tuple[int, int] | None:
 
 def qr_svg(payload: str, *, title: str = "", scale: int = 6) -> Markup:
     """The payload as an inline SVG QR code (no style attributes, so the CSP is satisfied)."""
+    import segno
+
     buffer = io.BytesIO()
     segno.make(payload, error="m").save(
         buffer,
@@ -99,6 +100,8 @@ def qr_svg(payload: str, *, title: str = "", scale: int = 6) -> Markup:
 
 
 def qr_png(payload: str, *, scale: int = 8) -> bytes:
+    import segno
+
     buffer = io.BytesIO()
     segno.make(payload, error="m").save(buffer, kind="png", scale=scale, border=2)
     return buffer.getvalue()

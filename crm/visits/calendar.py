@@ -15,7 +15,6 @@ from typing import Any
 
 from flask import current_app, request
 from flask_babel import gettext as _
-from icalendar import Calendar, Event
 
 from crm.core.models import utcnow
 from crm.core.timeline import CalendarEntry
@@ -133,6 +132,8 @@ def feed_entries(user: Any, now: datetime | None = None) -> list[CalendarEntry]:
 
 def build_ical(user: Any, entries: list[CalendarEntry], *, now: datetime | None = None) -> bytes:
     """An iCalendar document (RFC 5545) of the entries, times in Asia/Shanghai with its VTIMEZONE."""
+    from icalendar import Calendar, Event  # 80 modules: imported by the feed only
+
     now = now or utcnow()
     tz = local_tz()
     calendar = Calendar()

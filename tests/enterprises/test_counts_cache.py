@@ -102,3 +102,24 @@ def test_without_redis_nothing_is_kept(app):
     values = iter([1, 2])
     assert cached_per_version("figure", lambda: next(values)) == 1
     assert cached_per_version("figure", lambda: next(values)) == 2
+
+
+def test_an_import_counts_again_once_committed(cache_on, real_db, make_user, make_enterprise):
+    from crm.enterprises import imports
+    from crm.enterprises.models import EnterpriseImport
+    from tests.enterprises.conftest import csv_bytes, new_uscc
+    from tests.enterprises.test_imports import table_of
+
+    user = make_user("manager")
+    make_enterprise(area="350500", office="xm-quanzhou")
+    assert run_list(ListQuery.from_args({"area": "350500"}), 1, 50, user).counts == {"candidate": 1}
+    table = table_of(
+        csv_bytes([["企业名称", "统一社会信用代码", "所在地市"], ["计数缓存有限公司", new_uscc(), "泉州"]]), "a.csv"
+    )
+    mapping = imports.guess_mapping(table.headers)
+    batch = EnterpriseImport(filename="a.csv", kind="csv", headers=table.headers, mapping=mapping)
+    db.session.add(batch)
+    db.session.flush()
+    imports.commit(batch, imports.analyse(table, mapping))
+    db.session.commit()
+    assert run_list(ListQuery.from_args({"area": "350500"}), 1, 50, user).counts == {"candidate": 2}

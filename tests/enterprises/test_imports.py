@@ -312,6 +312,32 @@ def test_existing_rows_can_fill_empty_fields_and_undo_clears_them(make_enterpris
     assert batch.status == ImportStatus.UNDONE
 
 
+def test_fill_empty_changes_only_the_enterprises_with_something_to_fill(make_enterprise):
+    complete = make_enterprise(area="350500", office="xm-quanzhou", industry="纺织业")
+    contactless = make_enterprise(area="350500", office="xm-quanzhou", industry="纺织业")
+    no_industry = make_enterprise(area="350500", office="xm-quanzhou")
+    for enterprise in (complete, no_industry):
+        db.session.add(Contact(enterprise=enterprise, name="张敏", mobile="13600136000", is_primary=True))
+    db.session.commit()
+    stamps = {e.id: e.updated_at for e in (complete, contactless, no_industry)}
+    data = xlsx_bytes(
+        [["企业名称", "统一社会信用代码", "所在地市", "联系人", "手机", "行业"]]
+        + [[e.name, e.uscc, "泉州", "李娜", "13900139000", "纺织业"] for e in (complete, contactless, no_industry)]
+    )
+    batch, analysis = run(data, "fill.xlsx", valid_only=True, existing=ExistingAction.FILL_EMPTY)
+    imports.commit(batch, analysis)
+    db.session.commit()
+    assert (batch.created_count, batch.updated_count, batch.skipped_count) == (0, 2, 1)
+    assert batch.filled_fields == {str(contactless.id): {"contact": True}, str(no_industry.id): {"industry": "纺织业"}}
+    db.session.expire_all()
+    assert complete.updated_at == stamps[complete.id] and [c.name for c in complete.contacts] == ["张敏"]
+    assert [c.name for c in contactless.contacts] == ["李娜"]
+    assert no_industry.industry == "纺织业" and [c.name for c in no_industry.contacts] == ["张敏"]
+    updates = select(AuditLog.enterprise_id).where(AuditLog.action == AuditAction.UPDATE)
+    audited = db.session.scalars(updates.where(AuditLog.record_type == "Enterprise")).all()
+    assert complete.id not in audited and no_industry.id in audited
+
+
 def test_undo_removes_what_the_import_created_while_nothing_is_attached(make_enterprise):
     data = csv_bytes([["企业名称", "统一社会信用代码"], ["撤销甲有限公司", new_uscc()], ["撤销乙有限公司", new_uscc()]])
     batch, analysis = run(data, "undo.csv")

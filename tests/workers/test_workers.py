@@ -166,7 +166,8 @@ class RunningWorker:
 
 @contextmanager
 def running_worker(service_app, redis_url: str, app_environ: dict[str, str], tmp_path: Path) -> Iterator[RunningWorker]:
-    """Start ``celery -A workers.celery_app worker`` on a queue of its own; stop it and clear its keys after."""
+    """Start ``python -m workers worker`` (as the Procfile does) on a queue of its own; stop it and clear its keys
+    after."""
     queue = f"crm-test-{uuid.uuid4().hex[:10]}"
     broker_app = service_app(REDIS_URL=redis_url)
     broker_app.extensions["celery"].conf.task_default_queue = queue
@@ -181,9 +182,7 @@ def running_worker(service_app, redis_url: str, app_environ: dict[str, str], tmp
     command = [
         sys.executable,
         "-m",
-        "celery",
-        "-A",
-        "workers.celery_app",
+        "workers",
         "worker",
         "--pool=solo",
         f"--queues={queue}",
@@ -244,3 +243,19 @@ def test_a_job_goes_through_a_real_redis_broker_and_worker(real_db, redis_url, s
             titles = db.session.scalars(select(Notification.title).where(Notification.user_id == user_id)).all()
             assert titles == ["经由 Redis 投递的提醒"]
             db.session.remove()
+
+
+def test_python_m_workers_is_the_celery_command_line_without_its_interactive_shell(tmp_path):
+    script = (
+        "import sys\n"
+        "from workers.__main__ import main\n"
+        "try:\n"
+        "    main(['worker', '--help'])\n"
+        "except SystemExit as exc:\n"
+        "    print('exit', exc.code, 'prompt_toolkit' in sys.modules)\n"
+    )
+    env = {**os.environ, "CRM_ENV": "development", "CRM_INSTANCE_PATH": str(tmp_path)}
+    env.pop("REDIS_URL", None)
+    run = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert "--concurrency" in run.stdout, run.stderr
+    assert run.stdout.splitlines()[-1] == "exit 0 False"
