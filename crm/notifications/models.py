@@ -208,7 +208,9 @@ class Reminder(db.Model):
     url: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     #: The digest email this reminder went out in.
-    digest_message_id: Mapped[int | None] = mapped_column(ForeignKey("outbox_messages.id", ondelete="SET NULL"))
+    digest_message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("outbox_messages.id", ondelete="SET NULL"), index=True
+    )
 
     rule: Mapped[ReminderRule] = relationship()
     user = relationship("User")

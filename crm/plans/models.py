@@ -70,7 +70,7 @@ class Plan(TimestampMixin, AuthorMixin, db.Model):
     target_application_on: Mapped[date | None] = mapped_column(index=True)
     commerce_officer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     customs_officer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
-    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"), index=True)
     #: Tailored measures (free text).
     measures: Mapped[str] = mapped_column(Text, default="")
     template_id: Mapped[int | None] = mapped_column(ForeignKey("plan_templates.id", ondelete="SET NULL"))
@@ -118,7 +118,7 @@ class CultivationTask(TimestampMixin, db.Model):
     description: Mapped[str] = mapped_column(Text, default="")
     #: The owner is a user, or a contact of the enterprise.
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
-    owner_contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
+    owner_contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"), index=True)
     due_on: Mapped[date | None] = mapped_column()
     status: Mapped[TaskStatus] = mapped_column(enum_type(TaskStatus, 10), default=TaskStatus.TODO)
     completed_on: Mapped[date | None] = mapped_column()
