@@ -390,20 +390,20 @@ def enterprise_section_context(enterprise: Enterprise) -> dict[str, Any]:
     from crm.core.permissions import Permission, has_permission
 
     scope = scope_of()
-    entries: list[EnterpriseCohort] = []
-    led = db.session.scalars(
-        select(Cohort).where(Cohort.lead_enterprise_id == enterprise.id).order_by(Cohort.name, Cohort.id)
+    # One query: the cohorts the enterprise leads or belongs to, each with its lead and the membership (if any).
+    membership = aliased(CohortMember)
+    rows = db.session.execute(
+        select(Cohort, membership)
+        .outerjoin(membership, (membership.cohort_id == Cohort.id) & (membership.enterprise_id == enterprise.id))
+        .where(or_(Cohort.lead_enterprise_id == enterprise.id, membership.id.isnot(None)))
+        .options(selectinload(Cohort.lead))
     ).all()
-    entries.extend(EnterpriseCohort(c, _("Lead enterprise"), True, True) for c in led)
-    memberships = db.session.scalars(
-        select(CohortMember)
-        .where(CohortMember.enterprise_id == enterprise.id)
-        .options(selectinload(CohortMember.cohort).selectinload(Cohort.lead))
-        .order_by(CohortMember.id)
-    ).all()
-    entries.extend(
-        EnterpriseCohort(m.cohort, m.relation.label, False, scope.contains(m.cohort.lead)) for m in memberships
+    led = sorted(
+        {c.id: c for c, _m in rows if c.lead_enterprise_id == enterprise.id}.values(), key=lambda c: (c.name, c.id)
     )
+    entries: list[EnterpriseCohort] = [EnterpriseCohort(c, _("Lead enterprise"), True, True) for c in led]
+    memberships = sorted(((m, c) for c, m in rows if m is not None), key=lambda pair: pair[0].id)
+    entries.extend(EnterpriseCohort(c, m.relation.label, False, scope.contains(c.lead)) for m, c in memberships)
     return {
         "cohorts_section": {
             "entries": entries,

@@ -17,8 +17,8 @@ from flask import url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import String, and_, cast, select
+from sqlalchemy.orm import joinedload
 
-from crm.auth.models import User
 from crm.core.audit import AuditAction, AuditLog
 from crm.core.timeline import TimelineEntry
 from crm.core.timeutil import local_date, local_midnight
@@ -30,10 +30,14 @@ Provider = Callable[..., list[TimelineEntry]]
 
 
 def _display_names(ids: set[int | None]) -> dict[int, str]:
+    """{user id: name} of the given users, from the per-process cache of every user's name (no query)."""
+    from crm.reference.cache import user_names
+
     ids = {i for i in ids if i}
     if not ids:
         return {}
-    return dict(db.session.execute(select(User.id, User.display_name).where(User.id.in_(ids))).all())
+    names = user_names()
+    return {i: names[i] for i in ids if i in names}
 
 
 def stage_change_entries(enterprise_id: int, *, before: datetime | None = None, limit: int = 50) -> list[TimelineEntry]:
@@ -101,7 +105,11 @@ def recommendation_entries(
     stmt = select(Recommendation).where(Recommendation.enterprise_id == enterprise_id)
     if before is not None:
         stmt = stmt.where(Recommendation.created_at < before)
-    rows = list(db.session.scalars(stmt.order_by(Recommendation.created_at.desc()).limit(limit)))
+    rows = list(
+        db.session.scalars(
+            stmt.options(joinedload(Recommendation.unit)).order_by(Recommendation.created_at.desc()).limit(limit)
+        )
+    )
     names = _display_names({r.recommended_by_id for r in rows})
     return [
         TimelineEntry(

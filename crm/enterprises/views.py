@@ -149,8 +149,8 @@ def _load_enterprise(enterprise_id: int) -> Enterprise:
 def detail(enterprise_id: int):
     from markupsafe import Markup
 
-    from crm.auth.models import User
     from crm.pipeline.queries import days_in_stage
+    from crm.reference.cache import user_names
 
     # What the page shows of the record itself, in one round of queries rather than one per attribute.
     enterprise = get_enterprise_or_404(
@@ -170,24 +170,23 @@ def detail(enterprise_id: int):
         (section, Markup(render_template(section.template, enterprise=enterprise, **context)))
         for section, context in sections_for(enterprise)
     ]
-    authors = {
-        user.id: user
-        for user in db.session.scalars(
-            select(User).where(User.id.in_({enterprise.created_by_id, enterprise.updated_by_id} - {None}))
-        )
-    }
+    names = user_names()
+    can_edit = has_permission(current_user, Permission.EDIT)
+    notes = queries.recent_notes(enterprise.id)
     return render_template(
         "enterprises/detail.html",
         enterprise=enterprise,
         sections=sections,
         timeline=merged_timeline(enterprise.id, limit=15),
-        notes=queries.recent_notes(enterprise.id),
+        notes=notes,
+        note_authors={note.id: names.get(note.author_id) for note in notes},
         note_form=forms.NoteForm(),
-        can_edit=has_permission(current_user, Permission.EDIT),
+        can_edit=can_edit,
+        can_delete_any_note=can_edit and current_user.role == "admin",
         can_merge=has_permission(current_user, Permission.MERGE),
         days_in_stage=days_in_stage(enterprise),
-        created_by=authors.get(enterprise.created_by_id),
-        updated_by=authors.get(enterprise.updated_by_id),
+        created_by=names.get(enterprise.created_by_id),
+        updated_by=names.get(enterprise.updated_by_id),
         similar=[
             e for e in services.similar_enterprises(enterprise.name, exclude_id=enterprise.id) if scope_of().contains(e)
         ],

@@ -13,7 +13,7 @@ from typing import Any
 
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import Select, and_, case, distinct, exists, func, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import contains_eager, selectinload
 
 from crm.auth.models import User, user_areas, user_offices
 from crm.core.models import utcnow
@@ -470,14 +470,15 @@ class EnterpriseEvents:
 def enterprise_section_context(enterprise: Enterprise, *, limit: int = 20, user: Any = None) -> dict[str, Any]:
     """Context for ``templates/events/_enterprise_section.html``: the enterprise's invitations (newest event
     first), registrations and attendance. The caller has already checked the enterprise is in scope."""
-    invitations = db.session.scalars(
-        select(Invitation)
+    found = db.session.execute(
+        select(Invitation, func.count().over().label("total"))
         .join(Event, Event.id == Invitation.event_id)
         .where(Invitation.enterprise_id == enterprise.id)
-        .options(selectinload(Invitation.event), selectinload(Invitation.registrations))
+        .options(contains_eager(Invitation.event), selectinload(Invitation.registrations))
         .order_by(Event.starts_at.desc(), Invitation.id.desc())
         .limit(limit)
     ).all()
+    invitations = [row[0] for row in found]
     event_ids = [inv.event_id for inv in invitations]
     visible = (
         set(db.session.scalars(visible_events(select(Event.id), user=user).where(Event.id.in_(event_ids))))
@@ -494,15 +495,17 @@ def enterprise_section_context(enterprise: Enterprise, *, limit: int = 20, user:
         )
         for inv in invitations
     ]
-    invited = db.session.scalar(select(func.count(Invitation.id)).where(Invitation.enterprise_id == enterprise.id))
-    attended_events, last_at = db.session.execute(
-        select(func.count(distinct(Registration.event_id)), func.max(Registration.checked_in_at)).where(
-            Registration.enterprise_id == enterprise.id, Registration.checked_in_at.isnot(None)
-        )
-    ).one()
-    completed = db.session.scalar(
-        select(func.count(EventTaskCompletion.id)).where(EventTaskCompletion.enterprise_id == enterprise.id)
+    invited = found[0].total if found else 0
+    completed_tasks = (
+        select(func.count(EventTaskCompletion.id))
+        .where(EventTaskCompletion.enterprise_id == enterprise.id)
+        .scalar_subquery()
     )
+    attended_events, last_at, completed = db.session.execute(
+        select(
+            func.count(distinct(Registration.event_id)), func.max(Registration.checked_in_at), completed_tasks
+        ).where(Registration.enterprise_id == enterprise.id, Registration.checked_in_at.isnot(None))
+    ).one()
     return {
         "events_section": EnterpriseEvents(
             enterprise=enterprise,

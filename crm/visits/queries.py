@@ -42,11 +42,6 @@ def _visit_options(stmt: Select) -> Select:
     )
 
 
-def _enterprise_visit_options(stmt: Select) -> Select:
-    """For one enterprise's visits: its ``Visit.enterprise`` is already in the session (no query for it)."""
-    return stmt.options(selectinload(Visit.officer), selectinload(Visit.participants))
-
-
 def office_ids_under(office_code: str) -> Select:
     """The ids of an office and of its subordinate offices (a 直属海关 covers its 隶属海关)."""
     office_id = select(CustomsOffice.id).where(CustomsOffice.code == office_code).scalar_subquery()
@@ -171,25 +166,50 @@ def get_attachment_or_404(visit: Visit, file_id: int) -> StoredFile:
 # --- the enterprise page (wired in by the lead) ---------------------------------------------------------
 
 
+#: How many planned and how many recent visits the enterprise page lists.
+SECTION_VISITS = 5
+
+
 def enterprise_section_context(enterprise: Enterprise) -> dict[str, Any]:
     """What ``templates/visits/_enterprise_section.html`` needs, under the one key ``visits_section``: recent and
-    planned visits and the "log a visit" button. The caller has already checked the enterprise is in scope."""
-    base = _enterprise_visit_options(select(Visit)).where(Visit.enterprise_id == enterprise.id)
-    planned = db.session.scalars(
-        base.where(Visit.status == VisitStatus.PLANNED).order_by(Visit.starts_at).limit(5)
-    ).all()
-    recent = db.session.scalars(
-        base.where(Visit.status == VisitStatus.DONE).order_by(Visit.starts_at.desc()).limit(5)
-    ).all()
-    done_count = db.session.scalar(
-        select(func.count(Visit.id)).where(Visit.enterprise_id == enterprise.id, Visit.status == VisitStatus.DONE)
+    planned visits and the "log a visit" button. The caller has already checked the enterprise is in scope.
+
+    One query (the next planned and the latest visits that took place, with the count of those, through window
+    functions) and one for their participants."""
+    ranked = (
+        select(
+            Visit.id.label("id"),
+            func.row_number()
+            .over(
+                partition_by=Visit.status,
+                order_by=case((Visit.status == VisitStatus.PLANNED, Visit.starts_at)).asc(),
+            )
+            .label("planned_position"),
+            func.row_number().over(partition_by=Visit.status, order_by=Visit.starts_at.desc()).label("position"),
+            func.count().over(partition_by=Visit.status).label("total"),
+        )
+        .where(Visit.enterprise_id == enterprise.id, Visit.status.in_((VisitStatus.PLANNED, VisitStatus.DONE)))
+        .subquery()
     )
+    rows = db.session.execute(
+        select(Visit, ranked.c.planned_position, ranked.c.position, ranked.c.total)
+        .join(ranked, ranked.c.id == Visit.id)
+        .where(
+            or_(
+                (Visit.status == VisitStatus.PLANNED) & (ranked.c.planned_position <= SECTION_VISITS),
+                (Visit.status == VisitStatus.DONE) & (ranked.c.position <= SECTION_VISITS),
+            )
+        )
+        .options(selectinload(Visit.participants))
+    ).all()
+    planned = [row for row in rows if row[0].status == VisitStatus.PLANNED]
+    recent = [row for row in rows if row[0].status == VisitStatus.DONE]
     return {
         "visits_section": {
             "enterprise": enterprise,
-            "planned": planned,
-            "recent": recent,
-            "done_count": done_count or 0,
+            "planned": [row[0] for row in sorted(planned, key=lambda row: row.planned_position)],
+            "recent": [row[0] for row in sorted(recent, key=lambda row: row.position)],
+            "done_count": recent[0].total if recent else 0,
             "can_log": has_permission(current_user, Permission.EDIT),
             "log_url": url_for("visits.new_visit", enterprise_id=enterprise.id),
             "plan_url": url_for("visits.new_visit", enterprise_id=enterprise.id, status=VisitStatus.PLANNED.value),
@@ -201,13 +221,17 @@ def enterprise_section_context(enterprise: Enterprise) -> dict[str, Any]:
 def timeline_entries(enterprise_id: int, *, before: datetime | None = None, limit: int = 50) -> list[TimelineEntry]:
     """The enterprise's visits that took place (or were cancelled), newest first, for its timeline."""
     stmt = (
-        _enterprise_visit_options(select(Visit))
+        select(Visit)
+        .options(selectinload(Visit.participants))
         .where(Visit.enterprise_id == enterprise_id, Visit.status.in_((VisitStatus.DONE, VisitStatus.CANCELLED)))
         .order_by(Visit.starts_at.desc(), Visit.id.desc())
         .limit(limit)
     )
     if before is not None:
         stmt = stmt.where(Visit.starts_at < before)
+    from crm.reference.cache import user_names
+
+    names = user_names()
     entries = []
     for visit in db.session.scalars(stmt):
         people = "、".join(str(user) for user in visit.participants)
@@ -223,7 +247,7 @@ def timeline_entries(enterprise_id: int, *, before: datetime | None = None, limi
                 kind="visit",
                 title=title,
                 body=_excerpt(body),
-                author=str(visit.officer) if visit.officer else None,
+                author=names.get(visit.officer_id) if visit.officer_id else None,
                 url=visit_url(visit.id),
                 icon=visit.kind.icon,
             )
