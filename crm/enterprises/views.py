@@ -161,9 +161,11 @@ def detail(enterprise_id: int):
             joinedload(Enterprise.commerce_officer),
             joinedload(Enterprise.customs_officer),
             joinedload(Enterprise.coordinator),
-            selectinload(Enterprise.business_types),
-            selectinload(Enterprise.categories),
-            selectinload(Enterprise.contacts),
+            # Short lists, joined into the same query (a few rows each): no query per list.
+            joinedload(Enterprise.business_types),
+            joinedload(Enterprise.categories),
+            joinedload(Enterprise.contacts),
+            joinedload(Enterprise.credit_history),
         ),
     )
     sections = [
