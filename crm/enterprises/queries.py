@@ -128,6 +128,13 @@ def recommendations_section_context(enterprise: Enterprise) -> dict:
     }
 
 
+def recommendation_timeline_answer(enterprise: Enterprise, context: dict, wanted: int) -> list[Any]:
+    """The recommendation entries of the enterprise's timeline: the section holds every recommendation."""
+    from crm.enterprises.timeline import recommendation_entries_of
+
+    return recommendation_entries_of(enterprise.id, context["recommendations"])[:wanted]
+
+
 def credit_section_context(enterprise: Enterprise) -> dict:
     from flask_login import current_user
 

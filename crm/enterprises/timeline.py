@@ -8,7 +8,7 @@ features add theirs with one line, as a ``"crm.<pkg>.queries:timeline_entries"``
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -43,12 +43,18 @@ def _display_names(ids: set[int | None]) -> dict[int, str]:
 def stage_change_entries(enterprise_id: int, *, before: datetime | None = None, limit: int = 50) -> list[TimelineEntry]:
     """Every move between pipeline stages, with its comment or override reason."""
     from crm.pipeline.models import StageChange
-    from crm.pipeline.queries import stage_rows
 
     stmt = select(StageChange).where(StageChange.enterprise_id == enterprise_id)
     if before is not None:
         stmt = stmt.where(StageChange.changed_at < before)
     changes = db.session.scalars(stmt.order_by(StageChange.changed_at.desc(), StageChange.id.desc()).limit(limit)).all()
+    return stage_change_entries_of(changes)
+
+
+def stage_change_entries_of(changes: Sequence[Any]) -> list[TimelineEntry]:
+    """Timeline entries of stage changes already loaded."""
+    from crm.pipeline.queries import stage_rows
+
     if not changes:
         return []
     stages = {s.code: s.display_name for s in stage_rows()}
@@ -83,8 +89,13 @@ def note_entries(enterprise_id: int, *, before: datetime | None = None, limit: i
     if before is not None:
         stmt = stmt.where(EnterpriseNote.created_at < before)
     notes = db.session.scalars(stmt.order_by(EnterpriseNote.created_at.desc(), EnterpriseNote.id.desc()).limit(limit))
-    notes = list(notes)
+    return note_entries_of(enterprise_id, list(notes))
+
+
+def note_entries_of(enterprise_id: int, notes: Sequence[EnterpriseNote]) -> list[TimelineEntry]:
+    """Timeline entries of notes already loaded."""
     names = _display_names({n.author_id for n in notes})
+    page = url_for("enterprises.detail", enterprise_id=enterprise_id)
     return [
         TimelineEntry(
             at=note.created_at,
@@ -92,7 +103,7 @@ def note_entries(enterprise_id: int, *, before: datetime | None = None, limit: i
             title=_("Note"),
             body=note.body,
             author=names.get(note.author_id),
-            url=url_for("enterprises.detail", enterprise_id=enterprise_id, _anchor=f"note-{note.id}"),
+            url=f"{page}#note-{note.id}",
             icon="chat-left-text",
         )
         for note in notes
@@ -107,10 +118,18 @@ def recommendation_entries(
         stmt = stmt.where(Recommendation.created_at < before)
     rows = list(
         db.session.scalars(
-            stmt.options(joinedload(Recommendation.unit)).order_by(Recommendation.created_at.desc()).limit(limit)
+            stmt.options(joinedload(Recommendation.unit))
+            .order_by(Recommendation.created_at.desc(), Recommendation.id)
+            .limit(limit)
         )
     )
+    return recommendation_entries_of(enterprise_id, rows)
+
+
+def recommendation_entries_of(enterprise_id: int, rows: Sequence[Recommendation]) -> list[TimelineEntry]:
+    """Timeline entries of recommendations already loaded (with their units), newest recorded first."""
     names = _display_names({r.recommended_by_id for r in rows})
+    url = url_for("enterprises.detail", enterprise_id=enterprise_id, _anchor="section-recommendations")
     return [
         TimelineEntry(
             at=r.created_at,
@@ -122,10 +141,11 @@ def recommendation_entries(
             ),
             body=r.reason,
             author=names.get(r.recommended_by_id),
-            url=url_for("enterprises.detail", enterprise_id=enterprise_id, _anchor="section-recommendations"),
+            url=url,
             icon="hand-thumbs-up",
         )
-        for r in rows
+        # newest first; recorded together (one import): in the order they were added
+        for r in sorted(sorted(rows, key=lambda r: r.id), key=lambda r: r.created_at, reverse=True)
     ]
 
 
@@ -363,9 +383,24 @@ class TimelinePage:
     next_before: datetime | None
 
 
-def merged_timeline(enterprise_id: int, *, before: datetime | None = None, limit: int = 20) -> TimelinePage:
-    """One page of the merged timeline, newest first, paginated by time."""
-    streams = [resolve(p)(enterprise_id, before=before, limit=limit + 1) for p in TIMELINE_PROVIDERS]
+def merged_timeline(
+    enterprise_id: int,
+    *,
+    before: datetime | None = None,
+    limit: int = 20,
+    known: Mapping[Provider | str, list[TimelineEntry]] | None = None,
+) -> TimelinePage:
+    """One page of the merged timeline, newest first, paginated by time.
+
+    ``known``: entries of some providers that the caller already has (the enterprise page's sections loaded
+    them), used instead of calling those providers; each list must hold at least the provider's newest
+    ``limit + 1`` entries older than ``before``, or all of them.
+    """
+    known = known or {}
+    streams = [
+        known[p] if p in known else resolve(p)(enterprise_id, before=before, limit=limit + 1)
+        for p in TIMELINE_PROVIDERS
+    ]
     merged = list(
         heapq.merge(*[sorted(s, key=lambda e: e.at, reverse=True) for s in streams], key=lambda e: e.at, reverse=True)
     )

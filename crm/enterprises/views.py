@@ -22,7 +22,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload
 from wtforms import SelectField
 
 from crm.core.files import send_stored
@@ -64,7 +64,7 @@ from crm.enterprises.related import (
     differing_fields,
     merge_enterprises,
 )
-from crm.enterprises.sections import sections_for
+from crm.enterprises.sections import sections_for, timeline_answers
 from crm.enterprises.spreadsheets import SpreadsheetError, check_spreadsheet
 from crm.enterprises.timeline import merged_timeline
 from crm.enterprises.validation import check_uscc, enterprise_with_uscc
@@ -73,6 +73,8 @@ from crm.extensions import db
 bp = Blueprint("enterprises", __name__, url_prefix="/enterprises")
 
 PER_PAGE_CHOICES = (20, 50, 100, 200)
+#: How many of the latest notes the enterprise page shows.
+NOTES_SHOWN = 5
 
 
 def _page_args() -> tuple[int, int]:
@@ -149,6 +151,8 @@ def _load_enterprise(enterprise_id: int) -> Enterprise:
 def detail(enterprise_id: int):
     from markupsafe import Markup
 
+    from crm.core.timeline import PAGE_ENTRIES, SECTION_TIMELINE_ROWS
+    from crm.enterprises.timeline import note_entries_of
     from crm.pipeline.queries import days_in_stage
     from crm.reference.cache import user_names
 
@@ -168,18 +172,23 @@ def detail(enterprise_id: int):
             joinedload(Enterprise.credit_history),
         ),
     )
+    contexts = sections_for(enterprise)
     sections = [
         (section, Markup(render_template(section.template, enterprise=enterprise, **context)))
-        for section, context in sections_for(enterprise)
+        for section, context in contexts
     ]
     names = user_names()
     can_edit = has_permission(current_user, Permission.EDIT)
-    notes = queries.recent_notes(enterprise.id)
+    # The newest notes once: the notes card shows a few, the timeline takes its note entries from them.
+    notes = queries.recent_notes(enterprise.id, limit=SECTION_TIMELINE_ROWS)
+    known = timeline_answers(enterprise, contexts, wanted=SECTION_TIMELINE_ROWS)
+    known["crm.enterprises.timeline:note_entries"] = note_entries_of(enterprise.id, notes)
+    notes = notes[:NOTES_SHOWN]
     return render_template(
         "enterprises/detail.html",
         enterprise=enterprise,
         sections=sections,
-        timeline=merged_timeline(enterprise.id, limit=15),
+        timeline=merged_timeline(enterprise.id, limit=PAGE_ENTRIES, known=known),
         notes=notes,
         note_authors={note.id: names.get(note.author_id) for note in notes},
         note_form=forms.NoteForm(),

@@ -518,6 +518,12 @@ def enterprise_section_context(enterprise: Enterprise, *, limit: int = 20, user:
     }
 
 
+def timeline_answer(enterprise: Enterprise, context: dict[str, Any], wanted: int) -> list[TimelineEntry] | None:
+    """The attendance entries of the enterprise's timeline when the section counted no event attended: none.
+    Otherwise None, and the timeline asks its provider."""
+    return [] if context["events_section"].attended == 0 else None
+
+
 def timeline_entries(enterprise_id: int, *, before: datetime | None = None, limit: int = 50) -> list[TimelineEntry]:
     """The enterprise's attendance, one entry per event attended (at its first check-in), newest first."""
     from flask_babel import gettext as _

@@ -22,6 +22,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from crm.core.permissions import Permission, has_permission
 from crm.core.scope import scoped_by_enterprise, scoped_enterprises
 from crm.core.settings import get_setting
+from crm.core.timeline import SECTION_TIMELINE_ROWS
 from crm.core.timeutil import days_since, local_midnight, local_today
 from crm.enterprises.models import CreditStatusChange, Enterprise
 from crm.extensions import db
@@ -565,6 +566,8 @@ class EnterpriseSection:
     can_edit: bool
     #: {user id: name}, for the history's authors.
     user_names: dict[int, str] = field(default_factory=dict)
+    #: The newest stage changes (``SECTION_TIMELINE_ROWS`` of them, or all), for the page's timeline.
+    recent_history: list[StageChange] = field(default_factory=list)
 
     def user_name(self, user_id: int | None) -> str | None:
         return self.user_names.get(user_id) if user_id else None
@@ -630,11 +633,12 @@ def enterprise_section_context(enterprise: Enterprise, user: Any = None, today: 
         if cert and enterprise.stage == CERTIFIED
         else None
     )
+    # A few more than the preview: the page's timeline takes its stage entries from them.
     history_rows = db.session.execute(
         select(StageChange, func.count().over().label("total"))
         .where(StageChange.enterprise_id == enterprise.id)
         .order_by(StageChange.changed_at.desc(), StageChange.id.desc())
-        .limit(HISTORY_PREVIEW)
+        .limit(max(HISTORY_PREVIEW, SECTION_TIMELINE_ROWS))
     ).all()
     benefit_rows = db.session.execute(
         select(BenefitRecord, func.count().over().label("total"))
@@ -674,7 +678,8 @@ def enterprise_section_context(enterprise: Enterprise, user: Any = None, today: 
         credit_events=credit_events,
         benefits=[row[0] for row in benefit_rows],
         benefit_total=benefit_rows[0].total if benefit_rows else 0,
-        history=[row[0] for row in history_rows],
+        history=[row[0] for row in history_rows[:HISTORY_PREVIEW]],
+        recent_history=[row[0] for row in history_rows],
         history_total=history_rows[0].total if history_rows else 0,
         reasons=reason_rows(),
         suspended_since=suspended_since(enterprise),
@@ -684,6 +689,17 @@ def enterprise_section_context(enterprise: Enterprise, user: Any = None, today: 
         user_names=user_names(),
     )
     return {"pipeline": section}
+
+
+def stage_timeline_answer(enterprise: Enterprise, context: dict[str, Any], wanted: int) -> list[Any] | None:
+    """The stage-change entries of the enterprise's timeline, from the section's context (``DetailSection``)."""
+    from crm.enterprises.timeline import stage_change_entries_of
+
+    section = context["pipeline"]
+    rows = section.recent_history
+    if wanted > len(rows) and section.history_total > len(rows):
+        return None
+    return stage_change_entries_of(rows[:wanted])
 
 
 #: How many credit events the enterprise page shows.

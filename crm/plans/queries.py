@@ -159,6 +159,13 @@ def enterprise_section_context(enterprise: Enterprise) -> dict[str, Any]:
     }
 
 
+def task_timeline_answer(enterprise: Enterprise, context: dict[str, Any], wanted: int) -> list[Any] | None:
+    """The task entries of the enterprise's timeline when the section shows it has no plan at all (tasks belong
+    to plans): none. Otherwise None, and the timeline asks its provider."""
+    section = context["plans_section"]
+    return [] if section["plan"] is None and not section["has_past_plans"] else None
+
+
 __all__ = [
     "active_templates",
     "enterprise_plans",

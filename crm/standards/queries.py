@@ -16,7 +16,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from crm.core.files import StoredFile
 from crm.core.permissions import Permission, has_permission
 from crm.core.scope import scoped_by_enterprise
-from crm.core.timeline import TimelineEntry
+from crm.core.timeline import SECTION_TIMELINE_ROWS, TimelineEntry
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
 from crm.standards.models import (
@@ -146,17 +146,32 @@ def enterprise_section_context(enterprise: Enterprise) -> dict[str, Any]:
             func.row_number()
             .over(partition_by=(finished_first, Assessment.kind), order_by=newest)
             .label("kind_position"),
+            func.row_number()
+            .over(partition_by=finished_first, order_by=(Assessment.created_at.desc(), Assessment.id.desc()))
+            .label("recorded_position"),
             func.count().over().label("total"),
+            func.count().over(partition_by=finished_first).label("finished_total"),
         )
         .where(Assessment.enterprise_id == enterprise.id)
         .subquery()
     )
     rows = db.session.execute(
-        select(Assessment, ranked.c.position, ranked.c.finished_position, ranked.c.kind_position, ranked.c.total)
+        select(
+            Assessment,
+            ranked.c.position,
+            ranked.c.finished_position,
+            ranked.c.kind_position,
+            ranked.c.recorded_position,
+            ranked.c.total,
+            ranked.c.finished_total,
+        )
         .join(ranked, ranked.c.id == Assessment.id)
+        .options(joinedload(Assessment.version))
         .where(
             or_(
                 ranked.c.position <= RECENT_SHOWN,
+                # the newest finished ones by recording time: the page's timeline entries
+                and_(Assessment.is_draft.is_(False), ranked.c.recorded_position <= SECTION_TIMELINE_ROWS),
                 and_(Assessment.is_draft.is_(False), ranked.c.finished_position == 1),
                 and_(
                     Assessment.is_draft.is_(False),
@@ -180,6 +195,7 @@ def enterprise_section_context(enterprise: Enterprise) -> dict[str, Any]:
     evaluation = (
         evaluate_assessment(latest) if latest is not None and latest.outcome == AssessmentOutcome.FAIL else None
     )
+    finished = sorted((row for row in rows if not row[0].is_draft), key=lambda row: row.recorded_position)
     return {
         "standards_section": {
             "enterprise": enterprise,
@@ -192,8 +208,20 @@ def enterprise_section_context(enterprise: Enterprise) -> dict[str, Any]:
             "can_edit": has_permission(current_user, Permission.EDIT),
             "list_url": url_for("standards.enterprise_assessments", enterprise_id=enterprise.id),
             "new_url": url_for("standards.new_assessment", enterprise_id=enterprise.id),
+            # The newest finished assessments by recording time (at most SECTION_TIMELINE_ROWS) and their count.
+            "timeline_rows": [row[0] for row in finished if row.recorded_position <= SECTION_TIMELINE_ROWS],
+            "finished_count": finished[0].finished_total if finished else 0,
         }
     }
+
+
+def timeline_answer(enterprise: Enterprise, context: dict[str, Any], wanted: int) -> list[TimelineEntry] | None:
+    """The assessment entries of the enterprise's timeline, from the section's context (``DetailSection``)."""
+    section = context["standards_section"]
+    rows = section["timeline_rows"]
+    if wanted > len(rows) and section["finished_count"] > len(rows):
+        return None
+    return assessment_entries_of(rows[:wanted])
 
 
 def timeline_entries(enterprise_id: int, *, before: datetime | None = None, limit: int = 50) -> list[TimelineEntry]:
@@ -207,11 +235,16 @@ def timeline_entries(enterprise_id: int, *, before: datetime | None = None, limi
     )
     if before is not None:
         stmt = stmt.where(Assessment.created_at < before)
+    return assessment_entries_of(db.session.scalars(stmt).all())
+
+
+def assessment_entries_of(assessments: list[Assessment]) -> list[TimelineEntry]:
+    """Timeline entries of finished assessments already loaded (with their versions)."""
     from crm.reference.cache import user_names
 
     names = user_names()
     entries = []
-    for assessment in db.session.scalars(stmt):
+    for assessment in assessments:
         outcome = assessment.outcome.label if assessment.outcome else "—"
         entries.append(
             TimelineEntry(

@@ -18,7 +18,7 @@ from crm.auth.models import User
 from crm.core.files import StoredFile
 from crm.core.permissions import Permission, has_permission
 from crm.core.scope import scoped_by_enterprise, scoped_enterprises
-from crm.core.timeline import CalendarEntry, TimelineEntry
+from crm.core.timeline import SECTION_TIMELINE_ROWS, CalendarEntry, TimelineEntry
 from crm.core.timeutil import local_midnight, local_today
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
@@ -168,6 +168,8 @@ def get_attachment_or_404(visit: Visit, file_id: int) -> StoredFile:
 
 #: How many planned and how many recent visits the enterprise page lists.
 SECTION_VISITS = 5
+#: The visits the enterprise timeline shows: those that took place or were cancelled.
+TIMELINE_STATUSES = (VisitStatus.DONE, VisitStatus.CANCELLED)
 
 
 def enterprise_section_context(enterprise: Enterprise) -> dict[str, Any]:
@@ -176,6 +178,7 @@ def enterprise_section_context(enterprise: Enterprise) -> dict[str, Any]:
 
     One query (the next planned and the latest visits that took place, with the count of those, through window
     functions) and one for their participants."""
+    happened = case((Visit.status.in_(TIMELINE_STATUSES), 0), else_=1)
     ranked = (
         select(
             Visit.id.label("id"),
@@ -187,23 +190,34 @@ def enterprise_section_context(enterprise: Enterprise) -> dict[str, Any]:
             .label("planned_position"),
             func.row_number().over(partition_by=Visit.status, order_by=Visit.starts_at.desc()).label("position"),
             func.count().over(partition_by=Visit.status).label("total"),
+            func.row_number()
+            .over(partition_by=happened, order_by=(Visit.starts_at.desc(), Visit.id.desc()))
+            .label("timeline_position"),
+            func.count().over(partition_by=happened).label("timeline_total"),
         )
-        .where(Visit.enterprise_id == enterprise.id, Visit.status.in_((VisitStatus.PLANNED, VisitStatus.DONE)))
+        .where(Visit.enterprise_id == enterprise.id)
         .subquery()
     )
     rows = db.session.execute(
-        select(Visit, ranked.c.planned_position, ranked.c.position, ranked.c.total)
+        select(Visit, ranked.c.planned_position, ranked.c.position, ranked.c.total, ranked.c.timeline_position)
+        .add_columns(ranked.c.timeline_total)
         .join(ranked, ranked.c.id == Visit.id)
         .where(
             or_(
                 (Visit.status == VisitStatus.PLANNED) & (ranked.c.planned_position <= SECTION_VISITS),
                 (Visit.status == VisitStatus.DONE) & (ranked.c.position <= SECTION_VISITS),
+                # the newest that took place or were cancelled: the page's timeline entries
+                Visit.status.in_(TIMELINE_STATUSES) & (ranked.c.timeline_position <= SECTION_TIMELINE_ROWS),
             )
         )
         .options(selectinload(Visit.participants))
     ).all()
     planned = [row for row in rows if row[0].status == VisitStatus.PLANNED]
-    recent = [row for row in rows if row[0].status == VisitStatus.DONE]
+    recent = [row for row in rows if row[0].status == VisitStatus.DONE and row.position <= SECTION_VISITS]
+    happened_rows = sorted(
+        (row for row in rows if row[0].status in TIMELINE_STATUSES and row.timeline_position <= SECTION_TIMELINE_ROWS),
+        key=lambda row: row.timeline_position,
+    )
     return {
         "visits_section": {
             "enterprise": enterprise,
@@ -214,8 +228,20 @@ def enterprise_section_context(enterprise: Enterprise) -> dict[str, Any]:
             "log_url": url_for("visits.new_visit", enterprise_id=enterprise.id),
             "plan_url": url_for("visits.new_visit", enterprise_id=enterprise.id, status=VisitStatus.PLANNED.value),
             "list_url": url_for("visits.list_visits", enterprise=enterprise.id),
+            # The newest visits that took place or were cancelled (SECTION_TIMELINE_ROWS at most), and their count.
+            "timeline_rows": [row[0] for row in happened_rows],
+            "timeline_total": happened_rows[0].timeline_total if happened_rows else 0,
         }
     }
+
+
+def timeline_answer(enterprise: Enterprise, context: dict[str, Any], wanted: int) -> list[TimelineEntry] | None:
+    """The visit entries of the enterprise's timeline, from the section's context (``DetailSection``)."""
+    section = context["visits_section"]
+    rows = section["timeline_rows"]
+    if wanted > len(rows) and section["timeline_total"] > len(rows):
+        return None
+    return visit_entries_of(rows[:wanted])
 
 
 def timeline_entries(enterprise_id: int, *, before: datetime | None = None, limit: int = 50) -> list[TimelineEntry]:
@@ -223,17 +249,22 @@ def timeline_entries(enterprise_id: int, *, before: datetime | None = None, limi
     stmt = (
         select(Visit)
         .options(selectinload(Visit.participants))
-        .where(Visit.enterprise_id == enterprise_id, Visit.status.in_((VisitStatus.DONE, VisitStatus.CANCELLED)))
+        .where(Visit.enterprise_id == enterprise_id, Visit.status.in_(TIMELINE_STATUSES))
         .order_by(Visit.starts_at.desc(), Visit.id.desc())
         .limit(limit)
     )
     if before is not None:
         stmt = stmt.where(Visit.starts_at < before)
+    return visit_entries_of(db.session.scalars(stmt).all())
+
+
+def visit_entries_of(visits: list[Visit]) -> list[TimelineEntry]:
+    """Timeline entries of visits already loaded (with their participants)."""
     from crm.reference.cache import user_names
 
     names = user_names()
     entries = []
-    for visit in db.session.scalars(stmt):
+    for visit in visits:
         people = "、".join(str(user) for user in visit.participants)
         if visit.status == VisitStatus.CANCELLED:
             title = _("%(kind)s cancelled", kind=visit.kind.label)
