@@ -115,12 +115,16 @@ def recommendations_section_context(enterprise: Enterprise) -> dict:
     from crm.core.permissions import Permission, has_permission
     from crm.reference.cache import user_names
 
-    recommendations = db.session.scalars(
-        select(Recommendation)
-        .where(Recommendation.enterprise_id == enterprise.id)
-        .options(joinedload(Recommendation.unit), selectinload(Recommendation.categories))
-        .order_by(Recommendation.recommended_on.desc(), Recommendation.id.desc())
-    ).all()
+    recommendations = (
+        db.session.scalars(
+            select(Recommendation)
+            .where(Recommendation.enterprise_id == enterprise.id)
+            .options(joinedload(Recommendation.unit), joinedload(Recommendation.categories))
+            .order_by(Recommendation.recommended_on.desc(), Recommendation.id.desc())
+        )
+        .unique()
+        .all()
+    )
     return {
         "recommendations": recommendations,
         "user_names": user_names(),

@@ -16,7 +16,7 @@ from typing import Any
 from flask import url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import String, and_, cast, select
+from sqlalchemy import String, and_, case, cast, func, or_, select, true
 from sqlalchemy.orm import joinedload
 
 from crm.core.audit import AuditAction, AuditLog
@@ -283,11 +283,47 @@ def edit_entries(enterprise_id: int, *, before: datetime | None = None, limit: i
 
 
 def task_entries(enterprise_id: int, *, before: datetime | None = None, limit: int = 50) -> list[TimelineEntry]:
-    """Cultivation tasks: when each was added and, once done, when it was completed."""
+    """Cultivation tasks: when each was added and, once done, when it was completed.
+
+    One query for both (the newest added and the latest completed, ranked by window functions), with who
+    added each from the audit trail; one more for who completed them when some are done."""
     from crm.plans.models import CultivationTask, TaskStatus
 
-    created_stmt = (
-        select(CultivationTask, AuditLog.actor_id, AuditLog.actor_label)
+    added = CultivationTask.created_at < before if before is not None else true()
+    completed = and_(CultivationTask.status == TaskStatus.DONE, CultivationTask.completed_on.isnot(None))
+    if before is not None:
+        completed = and_(completed, CultivationTask.completed_on <= local_date(before))
+    ranked = (
+        select(
+            CultivationTask.id.label("id"),
+            case((added, 1), else_=0).label("is_added"),
+            case((completed, 1), else_=0).label("is_completed"),
+            func.row_number()
+            .over(
+                partition_by=case((added, 1), else_=0), order_by=(CultivationTask.created_at.desc(), CultivationTask.id)
+            )
+            .label("added_position"),
+            func.row_number()
+            .over(
+                partition_by=case((completed, 1), else_=0),
+                order_by=(CultivationTask.completed_on.desc(), CultivationTask.id),
+            )
+            .label("completed_position"),
+        )
+        .where(CultivationTask.enterprise_id == enterprise_id)
+        .subquery()
+    )
+    rows = db.session.execute(
+        select(
+            CultivationTask,
+            AuditLog.actor_id,
+            AuditLog.actor_label,
+            ranked.c.is_added,
+            ranked.c.is_completed,
+            ranked.c.added_position,
+            ranked.c.completed_position,
+        )
+        .join(ranked, ranked.c.id == CultivationTask.id)
         .outerjoin(
             AuditLog,
             and_(
@@ -296,33 +332,37 @@ def task_entries(enterprise_id: int, *, before: datetime | None = None, limit: i
                 AuditLog.action == AuditAction.CREATE,
             ),
         )
-        .where(CultivationTask.enterprise_id == enterprise_id)
+        .where(
+            or_(
+                and_(ranked.c.is_added == 1, ranked.c.added_position <= limit),
+                and_(ranked.c.is_completed == 1, ranked.c.completed_position <= limit),
+            )
+        )
+    ).all()
+    created = sorted(
+        (row for row in rows if row.is_added and row.added_position <= limit), key=lambda row: row.added_position
     )
-    if before is not None:
-        created_stmt = created_stmt.where(CultivationTask.created_at < before)
-    created = db.session.execute(created_stmt.order_by(CultivationTask.created_at.desc()).limit(limit)).all()
-
-    done_stmt = select(CultivationTask).where(
-        CultivationTask.enterprise_id == enterprise_id,
-        CultivationTask.status == TaskStatus.DONE,
-        CultivationTask.completed_on.isnot(None),
-    )
-    if before is not None:
-        done_stmt = done_stmt.where(CultivationTask.completed_on <= local_date(before))
-    done = list(db.session.scalars(done_stmt.order_by(CultivationTask.completed_on.desc()).limit(limit)))
+    done = [
+        row[0]
+        for row in sorted(
+            (row for row in rows if row.is_completed and row.completed_position <= limit),
+            key=lambda row: row.completed_position,
+        )
+    ]
+    done = list(dict.fromkeys(done))  # a task with two creation records in the audit trail comes twice
     completers = _task_completers([t.id for t in done])
     names = _display_names({row.actor_id for row in created} | set(completers.values()) | {t.owner_id for t in done})
 
     entries = [
         TimelineEntry(
-            at=task.created_at,
+            at=row[0].created_at,
             kind="task",
-            title=_("Cultivation task added: %(title)s", title=task.title),
-            body=task.description,
-            author=names.get(actor_id) or actor_label,
+            title=_("Cultivation task added: %(title)s", title=row[0].title),
+            body=row[0].description,
+            author=names.get(row.actor_id) or row.actor_label,
             icon="list-check",
         )
-        for task, actor_id, actor_label in created
+        for row in created
     ]
     for task in done:
         at = task.updated_at if local_date(task.updated_at) == task.completed_on else local_midnight(task.completed_on)

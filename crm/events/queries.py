@@ -470,15 +470,33 @@ class EnterpriseEvents:
 def enterprise_section_context(enterprise: Enterprise, *, limit: int = 20, user: Any = None) -> dict[str, Any]:
     """Context for ``templates/events/_enterprise_section.html``: the enterprise's invitations (newest event
     first), registrations and attendance. The caller has already checked the enterprise is in scope."""
-    found = db.session.execute(
-        select(Invitation, func.count().over().label("total"))
-        .join(Event, Event.id == Invitation.event_id)
-        .where(Invitation.enterprise_id == enterprise.id)
-        .options(contains_eager(Invitation.event), selectinload(Invitation.registrations))
-        .order_by(Event.starts_at.desc(), Invitation.id.desc())
-        .limit(limit)
-    ).all()
-    invitations = [row[0] for row in found]
+    # One row of counts first (most enterprises were never invited: then that is the only query).
+    invited_count = select(func.count(Invitation.id)).where(Invitation.enterprise_id == enterprise.id).scalar_subquery()
+    completed_tasks = (
+        select(func.count(EventTaskCompletion.id))
+        .where(EventTaskCompletion.enterprise_id == enterprise.id)
+        .scalar_subquery()
+    )
+    attended_events, last_at, completed, invited = db.session.execute(
+        select(
+            func.count(distinct(Registration.event_id)),
+            func.max(Registration.checked_in_at),
+            completed_tasks,
+            invited_count,
+        ).where(Registration.enterprise_id == enterprise.id, Registration.checked_in_at.isnot(None))
+    ).one()
+    invitations = (
+        db.session.scalars(
+            select(Invitation)
+            .join(Event, Event.id == Invitation.event_id)
+            .where(Invitation.enterprise_id == enterprise.id)
+            .options(contains_eager(Invitation.event), selectinload(Invitation.registrations))
+            .order_by(Event.starts_at.desc(), Invitation.id.desc())
+            .limit(limit)
+        ).all()
+        if invited
+        else []
+    )
     event_ids = [inv.event_id for inv in invitations]
     visible = (
         set(db.session.scalars(visible_events(select(Event.id), user=user).where(Event.id.in_(event_ids))))
@@ -495,17 +513,6 @@ def enterprise_section_context(enterprise: Enterprise, *, limit: int = 20, user:
         )
         for inv in invitations
     ]
-    invited = found[0].total if found else 0
-    completed_tasks = (
-        select(func.count(EventTaskCompletion.id))
-        .where(EventTaskCompletion.enterprise_id == enterprise.id)
-        .scalar_subquery()
-    )
-    attended_events, last_at, completed = db.session.execute(
-        select(
-            func.count(distinct(Registration.event_id)), func.max(Registration.checked_in_at), completed_tasks
-        ).where(Registration.enterprise_id == enterprise.id, Registration.checked_in_at.isnot(None))
-    ).one()
     return {
         "events_section": EnterpriseEvents(
             enterprise=enterprise,

@@ -12,7 +12,7 @@ from flask import abort, has_request_context, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import Select, case, exists, func, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from crm.auth.models import User
 from crm.core.files import StoredFile
@@ -210,8 +210,9 @@ def enterprise_section_context(enterprise: Enterprise) -> dict[str, Any]:
                 Visit.status.in_(TIMELINE_STATUSES) & (ranked.c.timeline_position <= SECTION_TIMELINE_ROWS),
             )
         )
-        .options(selectinload(Visit.participants))
-    ).all()
+        .options(joinedload(Visit.participants))
+    )
+    rows = rows.unique().all()
     planned = [row for row in rows if row[0].status == VisitStatus.PLANNED]
     recent = [row for row in rows if row[0].status == VisitStatus.DONE and row.position <= SECTION_VISITS]
     happened_rows = sorted(
