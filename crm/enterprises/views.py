@@ -173,8 +173,16 @@ def detail(enterprise_id: int):
         ),
     )
     contexts = sections_for(enterprise)
+    # The context processors (navigation, the user, the request ...) run once for all the partials, not per partial.
+    shared: dict[str, Any] = {}
+    current_app.update_template_context(shared)
     sections = [
-        (section, Markup(render_template(section.template, enterprise=enterprise, **context)))
+        (
+            section,
+            Markup(
+                current_app.jinja_env.get_template(section.template).render(shared, enterprise=enterprise, **context)
+            ),
+        )
         for section, context in contexts
     ]
     names = user_names()
