@@ -566,6 +566,8 @@ class EnterpriseSection:
     can_edit: bool
     #: {user id: name}, for the history's authors.
     user_names: dict[int, str] = field(default_factory=dict)
+    #: The competent office of the certification (a per-process snapshot), if recorded.
+    certification_office: Any = None
     #: The newest stage changes (``SECTION_TIMELINE_ROWS`` of them, or all), for the page's timeline.
     recent_history: list[StageChange] = field(default_factory=list)
 
@@ -616,6 +618,7 @@ def enterprise_section_context(enterprise: Enterprise, user: Any = None, today: 
     their totals (a window count), the yearly records only once certified; the credit events are the enterprise's
     ``credit_history`` (loaded once for every section that shows it) and names come from the per-process cache.
     """
+    from crm.enterprises.listing import ListReference
     from crm.reference.cache import user_names
 
     user = user if user is not None else current_user
@@ -687,6 +690,7 @@ def enterprise_section_context(enterprise: Enterprise, user: Any = None, today: 
         can_transition=has_permission(user, Permission.TRANSITION),
         can_edit=has_permission(user, Permission.EDIT),
         user_names=user_names(),
+        certification_office=ListReference().office_names.get(cert.office_id) if cert and cert.office_id else None,
     )
     return {"pipeline": section}
 
