@@ -11,12 +11,13 @@ import heapq
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from flask import url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import String, and_, case, cast, func, or_, select, true
+from sqlalchemy import String, and_, bindparam, case, cast, func, or_, select, true
 from sqlalchemy.orm import joinedload
 
 from crm.core.audit import AuditAction, AuditLog
@@ -254,17 +255,26 @@ def _edit_title(log: AuditLog) -> tuple[str, str]:
     ), (_show("source", (changes.get("source") or [None, ""])[1]) if changes.get("source") else "")
 
 
-def edit_entries(enterprise_id: int, *, before: datetime | None = None, limit: int = 50) -> list[TimelineEntry]:
-    """Changes to the enterprise, its contacts, recommendations and credit status, from the audit trail."""
+@cache
+def _edit_statement(has_before: bool, limit: int) -> Any:
+    """``edit_entries``' query, built once per process for each shape (the values are bound when it runs)."""
+    from sqlalchemy import or_
+
     clauses = [
         and_(AuditLog.record_type == record, AuditLog.action.in_(actions)) for record, actions in EDIT_RECORDS.items()
     ]
-    from sqlalchemy import or_
+    stmt = select(AuditLog).where(AuditLog.enterprise_id == bindparam("enterprise_id"), or_(*clauses))
+    if has_before:
+        stmt = stmt.where(AuditLog.created_at < bindparam("before"))
+    return stmt.order_by(AuditLog.created_at.desc(), AuditLog.id.desc()).limit(limit)
 
-    stmt = select(AuditLog).where(AuditLog.enterprise_id == enterprise_id, or_(*clauses))
+
+def edit_entries(enterprise_id: int, *, before: datetime | None = None, limit: int = 50) -> list[TimelineEntry]:
+    """Changes to the enterprise, its contacts, recommendations and credit status, from the audit trail."""
+    params: dict[str, Any] = {"enterprise_id": enterprise_id}
     if before is not None:
-        stmt = stmt.where(AuditLog.created_at < before)
-    logs = list(db.session.scalars(stmt.order_by(AuditLog.created_at.desc(), AuditLog.id.desc()).limit(limit)))
+        params["before"] = before
+    logs = list(db.session.scalars(_edit_statement(before is not None, limit), params))
     names = _display_names({log.actor_id for log in logs})
     entries = []
     for log in logs:
@@ -282,17 +292,15 @@ def edit_entries(enterprise_id: int, *, before: datetime | None = None, limit: i
     return entries
 
 
-def task_entries(enterprise_id: int, *, before: datetime | None = None, limit: int = 50) -> list[TimelineEntry]:
-    """Cultivation tasks: when each was added and, once done, when it was completed.
-
-    One query for both (the newest added and the latest completed, ranked by window functions), with who
-    added each from the audit trail; one more for who completed them when some are done."""
+@cache
+def _task_statement(has_before: bool, limit: int) -> Any:
+    """``task_entries``' query, built once per process for each shape (the values are bound when it runs)."""
     from crm.plans.models import CultivationTask, TaskStatus
 
-    added = CultivationTask.created_at < before if before is not None else true()
+    added = CultivationTask.created_at < bindparam("before") if has_before else true()
     completed = and_(CultivationTask.status == TaskStatus.DONE, CultivationTask.completed_on.isnot(None))
-    if before is not None:
-        completed = and_(completed, CultivationTask.completed_on <= local_date(before))
+    if has_before:
+        completed = and_(completed, CultivationTask.completed_on <= bindparam("before_day"))
     ranked = (
         select(
             CultivationTask.id.label("id"),
@@ -310,10 +318,10 @@ def task_entries(enterprise_id: int, *, before: datetime | None = None, limit: i
             )
             .label("completed_position"),
         )
-        .where(CultivationTask.enterprise_id == enterprise_id)
+        .where(CultivationTask.enterprise_id == bindparam("enterprise_id"))
         .subquery()
     )
-    rows = db.session.execute(
+    return (
         select(
             CultivationTask,
             AuditLog.actor_id,
@@ -338,7 +346,19 @@ def task_entries(enterprise_id: int, *, before: datetime | None = None, limit: i
                 and_(ranked.c.is_completed == 1, ranked.c.completed_position <= limit),
             )
         )
-    ).all()
+    )
+
+
+def task_entries(enterprise_id: int, *, before: datetime | None = None, limit: int = 50) -> list[TimelineEntry]:
+    """Cultivation tasks: when each was added and, once done, when it was completed.
+
+    One query for both (the newest added and the latest completed, ranked by window functions), with who
+    added each from the audit trail; one more for who completed them when some are done."""
+
+    params: dict[str, Any] = {"enterprise_id": enterprise_id}
+    if before is not None:
+        params.update(before=before, before_day=local_date(before))
+    rows = db.session.execute(_task_statement(before is not None, limit), params).all()
     created = sorted(
         (row for row in rows if row.is_added and row.added_position <= limit), key=lambda row: row.added_position
     )

@@ -12,11 +12,12 @@ import base64
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import cache
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy import ColumnElement, Select, and_, false, func, literal, or_, select, union_all
+from sqlalchemy import ColumnElement, Select, and_, bindparam, false, func, literal, or_, select, union_all
 from sqlalchemy.orm import joinedload, selectinload
 
 from crm.core.permissions import Permission, has_permission
@@ -536,6 +537,8 @@ def board(
 # --- the enterprise section -----------------------------------------------------------------------------
 
 HISTORY_PREVIEW = 10
+#: How many of the latest benefits the section lists.
+BENEFITS_SHOWN = 50
 
 
 @dataclass
@@ -608,6 +611,29 @@ class EnterpriseSection:
         return stage.display_name if stage else (code or "—")
 
 
+@cache
+def _history_statement() -> Select:
+    """The newest stage changes with their count, built once per process (the enterprise id is bound)."""
+    return (
+        select(StageChange, func.count().over().label("total"))
+        .where(StageChange.enterprise_id == bindparam("enterprise_id"))
+        .order_by(StageChange.changed_at.desc(), StageChange.id.desc())
+        .limit(max(HISTORY_PREVIEW, SECTION_TIMELINE_ROWS))
+    )
+
+
+@cache
+def _benefits_statement() -> Select:
+    """The latest benefits with their count, built once per process (the enterprise id is bound)."""
+    return (
+        select(BenefitRecord, func.count().over().label("total"))
+        .where(BenefitRecord.enterprise_id == bindparam("enterprise_id"))
+        .options(joinedload(BenefitRecord.measure))
+        .order_by(BenefitRecord.used_on.desc(), BenefitRecord.id.desc())
+        .limit(BENEFITS_SHOWN)
+    )
+
+
 def enterprise_section_context(enterprise: Enterprise, user: Any = None, today: date | None = None) -> dict[str, Any]:
     """The context of ``templates/pipeline/_enterprise_section.html``: ``{"pipeline": EnterpriseSection}``.
 
@@ -637,19 +663,8 @@ def enterprise_section_context(enterprise: Enterprise, user: Any = None, today: 
         else None
     )
     # A few more than the preview: the page's timeline takes its stage entries from them.
-    history_rows = db.session.execute(
-        select(StageChange, func.count().over().label("total"))
-        .where(StageChange.enterprise_id == enterprise.id)
-        .order_by(StageChange.changed_at.desc(), StageChange.id.desc())
-        .limit(max(HISTORY_PREVIEW, SECTION_TIMELINE_ROWS))
-    ).all()
-    benefit_rows = db.session.execute(
-        select(BenefitRecord, func.count().over().label("total"))
-        .where(BenefitRecord.enterprise_id == enterprise.id)
-        .options(joinedload(BenefitRecord.measure))
-        .order_by(BenefitRecord.used_on.desc(), BenefitRecord.id.desc())
-        .limit(50)
-    ).all()
+    history_rows = db.session.execute(_history_statement(), {"enterprise_id": enterprise.id}).all()
+    benefit_rows = db.session.execute(_benefits_statement(), {"enterprise_id": enterprise.id}).all()
     # The yearly obligations are shown (and owed) only after certification.
     compliance = (
         list(

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from flask import url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import Select, and_, case, func, or_, select
+from sqlalchemy import Select, and_, bindparam, case, func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from crm.core.files import StoredFile
@@ -128,14 +129,9 @@ def readiness(enterprise: Enterprise) -> dict[str, Any]:
 RECENT_SHOWN = 5
 
 
-def enterprise_section_context(enterprise: Enterprise) -> dict[str, Any]:
-    """What ``templates/standards/_enterprise_section.html`` needs, under the one key ``standards_section``.
-
-    One query: the latest assessments, the latest finished one and the latest finished officer pre-assessment,
-    with the enterprise's count (window functions). The gaps are re-evaluated only when the stored outcome of
-    the latest assessment is a failure (``refresh`` keeps outcome and total in step with the judgements, and the
-    rule breaks a condition exactly when the outcome is ``fail``). The caller has already checked the scope.
-    """
+@cache
+def _section_statement() -> Select:
+    """The section's one query, built once per process (the enterprise id is bound when it runs)."""
     newest = (Assessment.assessed_on.desc(), Assessment.id.desc())
     finished_first = case((Assessment.is_draft.is_(False), 0), else_=1)
     ranked = (
@@ -152,10 +148,10 @@ def enterprise_section_context(enterprise: Enterprise) -> dict[str, Any]:
             func.count().over().label("total"),
             func.count().over(partition_by=finished_first).label("finished_total"),
         )
-        .where(Assessment.enterprise_id == enterprise.id)
+        .where(Assessment.enterprise_id == bindparam("enterprise_id"))
         .subquery()
     )
-    rows = db.session.execute(
+    return (
         select(
             Assessment,
             ranked.c.position,
@@ -181,7 +177,18 @@ def enterprise_section_context(enterprise: Enterprise) -> dict[str, Any]:
             )
         )
         .order_by(ranked.c.position)
-    ).all()
+    )
+
+
+def enterprise_section_context(enterprise: Enterprise) -> dict[str, Any]:
+    """What ``templates/standards/_enterprise_section.html`` needs, under the one key ``standards_section``.
+
+    One query: the latest assessments, the latest finished one and the latest finished officer pre-assessment,
+    with the enterprise's count (window functions). The gaps are re-evaluated only when the stored outcome of
+    the latest assessment is a failure (``refresh`` keeps outcome and total in step with the judgements, and the
+    rule breaks a condition exactly when the outcome is ``fail``). The caller has already checked the scope.
+    """
+    rows = db.session.execute(_section_statement(), {"enterprise_id": enterprise.id}).all()
     recent = [row[0] for row in rows if row.position <= RECENT_SHOWN]
     latest = next((row[0] for row in rows if not row[0].is_draft and row.finished_position == 1), None)
     latest_officer = next(

@@ -6,12 +6,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import cache
 from typing import Any
 
 from flask import abort, has_request_context, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import Select, case, exists, func, or_, select
+from sqlalchemy import Select, bindparam, case, exists, func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from crm.auth.models import User
@@ -172,12 +173,9 @@ SECTION_VISITS = 5
 TIMELINE_STATUSES = (VisitStatus.DONE, VisitStatus.CANCELLED)
 
 
-def enterprise_section_context(enterprise: Enterprise) -> dict[str, Any]:
-    """What ``templates/visits/_enterprise_section.html`` needs, under the one key ``visits_section``: recent and
-    planned visits and the "log a visit" button. The caller has already checked the enterprise is in scope.
-
-    One query (the next planned and the latest visits that took place, with the count of those, through window
-    functions) and one for their participants."""
+@cache
+def _section_statement() -> Select:
+    """The section's one query, built once per process (the enterprise id is bound when it runs)."""
     happened = case((Visit.status.in_(TIMELINE_STATUSES), 0), else_=1)
     ranked = (
         select(
@@ -195,10 +193,10 @@ def enterprise_section_context(enterprise: Enterprise) -> dict[str, Any]:
             .label("timeline_position"),
             func.count().over(partition_by=happened).label("timeline_total"),
         )
-        .where(Visit.enterprise_id == enterprise.id)
+        .where(Visit.enterprise_id == bindparam("enterprise_id"))
         .subquery()
     )
-    rows = db.session.execute(
+    return (
         select(Visit, ranked.c.planned_position, ranked.c.position, ranked.c.total, ranked.c.timeline_position)
         .add_columns(ranked.c.timeline_total)
         .join(ranked, ranked.c.id == Visit.id)
@@ -212,6 +210,15 @@ def enterprise_section_context(enterprise: Enterprise) -> dict[str, Any]:
         )
         .options(joinedload(Visit.participants))
     )
+
+
+def enterprise_section_context(enterprise: Enterprise) -> dict[str, Any]:
+    """What ``templates/visits/_enterprise_section.html`` needs, under the one key ``visits_section``: recent and
+    planned visits and the "log a visit" button. The caller has already checked the enterprise is in scope.
+
+    One query (the next planned and the latest visits that took place, with the count of those, through window
+    functions) and one for their participants."""
+    rows = db.session.execute(_section_statement(), {"enterprise_id": enterprise.id})
     rows = rows.unique().all()
     planned = [row for row in rows if row[0].status == VisitStatus.PLANNED]
     recent = [row for row in rows if row[0].status == VisitStatus.DONE and row.position <= SECTION_VISITS]
