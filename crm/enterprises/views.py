@@ -170,6 +170,7 @@ def detail(enterprise_id: int):
             joinedload(Enterprise.categories),
             joinedload(Enterprise.contacts),
             joinedload(Enterprise.credit_history),
+            joinedload(Enterprise.certification),
         ),
     )
     contexts = sections_for(enterprise)

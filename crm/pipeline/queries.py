@@ -652,7 +652,7 @@ def enterprise_section_context(enterprise: Enterprise, user: Any = None, today: 
     stages = stage_rows()
     stage = next(s for s in stages if s.code == enterprise.stage)
     days = days_since(enterprise.stage_entered_at, today)
-    cert = db.session.get(Certification, enterprise.id)
+    cert = enterprise.certification  # loaded with the record on the enterprise page, else one query
     cycle_years = reverification_cycle_years()
     decision_due_on = (
         cert.decision_due_on if cert and enterprise.stage == IN_CERTIFICATION and not cert.decided_on else None
