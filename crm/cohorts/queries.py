@@ -11,10 +11,11 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cache
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import ColumnElement, Select, case, exists, func, or_, select, true
+from sqlalchemy import ColumnElement, Select, bindparam, case, exists, func, or_, select, true
 from sqlalchemy.orm import aliased, selectinload
 
 from crm.cohorts.models import Cohort, CohortActivity, CohortKind, CohortMember
@@ -383,6 +384,20 @@ class EnterpriseCohort:
     lead_visible: bool
 
 
+@cache
+def _section_statement() -> Select:
+    """One query: the cohorts an enterprise leads or belongs to, each with its lead and the membership (if any);
+    built once per process (the enterprise id is bound when it runs)."""
+    membership = aliased(CohortMember)
+    enterprise_id = bindparam("enterprise_id")
+    return (
+        select(Cohort, membership)
+        .outerjoin(membership, (membership.cohort_id == Cohort.id) & (membership.enterprise_id == enterprise_id))
+        .where(or_(Cohort.lead_enterprise_id == enterprise_id, membership.id.isnot(None)))
+        .options(selectinload(Cohort.lead))
+    )
+
+
 def enterprise_section_context(enterprise: Enterprise) -> dict[str, Any]:
     """What ``templates/cohorts/_enterprise_section.html`` needs, under the one key ``cohorts_section``."""
     from flask_login import current_user
@@ -390,14 +405,7 @@ def enterprise_section_context(enterprise: Enterprise) -> dict[str, Any]:
     from crm.core.permissions import Permission, has_permission
 
     scope = scope_of()
-    # One query: the cohorts the enterprise leads or belongs to, each with its lead and the membership (if any).
-    membership = aliased(CohortMember)
-    rows = db.session.execute(
-        select(Cohort, membership)
-        .outerjoin(membership, (membership.cohort_id == Cohort.id) & (membership.enterprise_id == enterprise.id))
-        .where(or_(Cohort.lead_enterprise_id == enterprise.id, membership.id.isnot(None)))
-        .options(selectinload(Cohort.lead))
-    ).all()
+    rows = db.session.execute(_section_statement(), {"enterprise_id": enterprise.id}).all()
     led = sorted(
         {c.id: c for c, _m in rows if c.lead_enterprise_id == enterprise.id}.values(), key=lambda c: (c.name, c.id)
     )

@@ -3,6 +3,11 @@
 The contract for another feature package ``<pkg>``: a function ``crm/<pkg>/queries.py:
 enterprise_section_context(enterprise) -> dict`` and a template ``templates/<pkg>/_enterprise_section.html``
 rendered with ``enterprise`` plus that dict. Add it with one line: ``package_section("<pkg>")``.
+
+A section whose context already holds a timeline provider's newest entries (say the latest visits) names that
+provider in ``timeline`` with a function that turns its context into those entries: the page then builds its
+timeline from what the sections loaded and calls only the providers no section answers for. The context
+functions read in one query or a few, whatever the number of records (``tests/enterprises/test_detail_queries``).
 """
 
 from __future__ import annotations

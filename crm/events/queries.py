@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import cache
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import Select, and_, case, distinct, exists, func, or_, select
+from sqlalchemy import Select, and_, bindparam, case, distinct, exists, func, or_, select
 from sqlalchemy.orm import contains_eager, selectinload
 
 from crm.auth.models import User, user_areas, user_offices
@@ -467,23 +468,28 @@ class EnterpriseEvents:
     completed_tasks: int
 
 
+@cache
+def _counts_statement() -> Select:
+    """An enterprise's events attended, last check-in, tasks completed by attendance and invitations, in one row;
+    built once per process (the enterprise id is bound when it runs)."""
+    enterprise_id = bindparam("enterprise_id")
+    invited = select(func.count(Invitation.id)).where(Invitation.enterprise_id == enterprise_id).scalar_subquery()
+    completed = (
+        select(func.count(EventTaskCompletion.id))
+        .where(EventTaskCompletion.enterprise_id == enterprise_id)
+        .scalar_subquery()
+    )
+    return select(
+        func.count(distinct(Registration.event_id)), func.max(Registration.checked_in_at), completed, invited
+    ).where(Registration.enterprise_id == enterprise_id, Registration.checked_in_at.isnot(None))
+
+
 def enterprise_section_context(enterprise: Enterprise, *, limit: int = 20, user: Any = None) -> dict[str, Any]:
     """Context for ``templates/events/_enterprise_section.html``: the enterprise's invitations (newest event
     first), registrations and attendance. The caller has already checked the enterprise is in scope."""
     # One row of counts first (most enterprises were never invited: then that is the only query).
-    invited_count = select(func.count(Invitation.id)).where(Invitation.enterprise_id == enterprise.id).scalar_subquery()
-    completed_tasks = (
-        select(func.count(EventTaskCompletion.id))
-        .where(EventTaskCompletion.enterprise_id == enterprise.id)
-        .scalar_subquery()
-    )
     attended_events, last_at, completed, invited = db.session.execute(
-        select(
-            func.count(distinct(Registration.event_id)),
-            func.max(Registration.checked_in_at),
-            completed_tasks,
-            invited_count,
-        ).where(Registration.enterprise_id == enterprise.id, Registration.checked_in_at.isnot(None))
+        _counts_statement(), {"enterprise_id": enterprise.id}
     ).one()
     invitations = (
         db.session.scalars(
