@@ -15,7 +15,7 @@ from functools import cache
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import ColumnElement, Select, case, exists, func, or_, select, true
+from sqlalchemy import ColumnElement, Select, bindparam, case, exists, func, or_, select, true
 from sqlalchemy.orm import aliased, selectinload
 
 from crm.cohorts.models import Cohort, CohortActivity, CohortKind, CohortMember
@@ -404,6 +404,20 @@ class EnterpriseCohort:
     lead_visible: bool
 
 
+@cache
+def _section_statement() -> Select:
+    """One query: the cohorts an enterprise leads or belongs to, each with its lead and the membership (if any);
+    built once per process (the enterprise id is bound when it runs)."""
+    membership = aliased(CohortMember)
+    enterprise_id = bindparam("enterprise_id")
+    return (
+        select(Cohort, membership)
+        .outerjoin(membership, (membership.cohort_id == Cohort.id) & (membership.enterprise_id == enterprise_id))
+        .where(or_(Cohort.lead_enterprise_id == enterprise_id, membership.id.isnot(None)))
+        .options(selectinload(Cohort.lead))
+    )
+
+
 def enterprise_section_context(enterprise: Enterprise) -> dict[str, Any]:
     """What ``templates/cohorts/_enterprise_section.html`` needs, under the one key ``cohorts_section``."""
     from flask_login import current_user
@@ -411,20 +425,13 @@ def enterprise_section_context(enterprise: Enterprise) -> dict[str, Any]:
     from crm.core.permissions import Permission, has_permission
 
     scope = scope_of()
-    entries: list[EnterpriseCohort] = []
-    led = db.session.scalars(
-        select(Cohort).where(Cohort.lead_enterprise_id == enterprise.id).order_by(Cohort.name, Cohort.id)
-    ).all()
-    entries.extend(EnterpriseCohort(c, _("Lead enterprise"), True, True) for c in led)
-    memberships = db.session.scalars(
-        select(CohortMember)
-        .where(CohortMember.enterprise_id == enterprise.id)
-        .options(selectinload(CohortMember.cohort).selectinload(Cohort.lead))
-        .order_by(CohortMember.id)
-    ).all()
-    entries.extend(
-        EnterpriseCohort(m.cohort, m.relation.label, False, scope.contains(m.cohort.lead)) for m in memberships
+    rows = db.session.execute(_section_statement(), {"enterprise_id": enterprise.id}).all()
+    led = sorted(
+        {c.id: c for c, _m in rows if c.lead_enterprise_id == enterprise.id}.values(), key=lambda c: (c.name, c.id)
     )
+    entries: list[EnterpriseCohort] = [EnterpriseCohort(c, _("Lead enterprise"), True, True) for c in led]
+    memberships = sorted(((m, c) for c, m in rows if m is not None), key=lambda pair: pair[0].id)
+    entries.extend(EnterpriseCohort(c, m.relation.label, False, scope.contains(c.lead)) for m, c in memberships)
     return {
         "cohorts_section": {
             "entries": entries,

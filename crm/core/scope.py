@@ -164,7 +164,8 @@ def get_enterprise_or_404(
         stmt = stmt.options(*options)
     if for_update:
         stmt = stmt.with_for_update()
-    enterprise = db.session.scalars(stmt).one_or_none()
+    # unique(): the caller may join-load collections (one query for the record and its short lists).
+    enterprise = db.session.scalars(stmt).unique().one_or_none()
     if enterprise is None:
         abort(404)
     return enterprise

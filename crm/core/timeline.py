@@ -9,6 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
+#: How many entries the enterprise page shows of its timeline (the whole timeline has a page of its own).
+PAGE_ENTRIES = 15
+#: How many of a provider's newest entries a section loads when it answers for that provider on the enterprise
+#: page (``DetailSection.timeline``): the page asks each provider for one more than it shows.
+SECTION_TIMELINE_ROWS = PAGE_ENTRIES + 1
+
 
 @dataclass(frozen=True)
 class TimelineEntry:

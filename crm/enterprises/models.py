@@ -221,6 +221,9 @@ class Enterprise(TimestampMixin, AuthorMixin, db.Model):
     credit_history: Mapped[list[CreditStatusChange]] = relationship(
         back_populates="enterprise", cascade="all, delete-orphan", order_by="CreditStatusChange.effective_on.desc()"
     )
+    #: The current AEO application and certificate (``crm.pipeline``), read-only here: for pages that load the
+    #: record with it in one query.
+    certification = relationship("Certification", uselist=False, viewonly=True)
 
     @property
     def audit_enterprise_id(self) -> int:

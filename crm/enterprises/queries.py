@@ -7,13 +7,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from crm.core.scope import scope_of, scoped_by_enterprise, scoped_enterprises
 from crm.core.timeutil import days_since
 from crm.enterprises.listing import ListQuery, ListReference, order_by, search_condition
 from crm.enterprises.models import (
-    CreditStatusChange,
     Enterprise,
     EnterpriseImport,
     EnterpriseNote,
@@ -103,32 +102,55 @@ def waiting_days(enterprise: Enterprise) -> int:
 
 
 def contacts_section_context(enterprise: Enterprise) -> dict:
-    return {"contacts": enterprise.contacts}
+    from flask_login import current_user
+
+    from crm.core.permissions import Permission, has_permission
+
+    return {"contacts": enterprise.contacts, "can_edit": has_permission(current_user, Permission.EDIT)}
 
 
 def recommendations_section_context(enterprise: Enterprise) -> dict:
-    recommendations = db.session.scalars(
-        select(Recommendation)
-        .where(Recommendation.enterprise_id == enterprise.id)
-        .options(
-            selectinload(Recommendation.unit),
-            selectinload(Recommendation.recommended_by),
-            selectinload(Recommendation.categories),
+    from flask_login import current_user
+
+    from crm.core.permissions import Permission, has_permission
+    from crm.reference.cache import user_names
+
+    recommendations = (
+        db.session.scalars(
+            select(Recommendation)
+            .where(Recommendation.enterprise_id == enterprise.id)
+            .options(joinedload(Recommendation.unit), joinedload(Recommendation.categories))
+            .order_by(Recommendation.recommended_on.desc(), Recommendation.id.desc())
         )
-        .order_by(Recommendation.recommended_on.desc(), Recommendation.id.desc())
-    ).all()
-    return {"recommendations": recommendations}
+        .unique()
+        .all()
+    )
+    return {
+        "recommendations": recommendations,
+        "user_names": user_names(),
+        "can_edit": has_permission(current_user, Permission.EDIT),
+    }
+
+
+def recommendation_timeline_answer(enterprise: Enterprise, context: dict, wanted: int) -> list[Any]:
+    """The recommendation entries of the enterprise's timeline: the section holds every recommendation."""
+    from crm.enterprises.timeline import recommendation_entries_of
+
+    return recommendation_entries_of(enterprise.id, context["recommendations"])[:wanted]
 
 
 def credit_section_context(enterprise: Enterprise) -> dict:
-    history = db.session.scalars(
-        select(CreditStatusChange)
-        .where(CreditStatusChange.enterprise_id == enterprise.id)
-        .options(selectinload(CreditStatusChange.recorded_by))
-        .order_by(CreditStatusChange.effective_on.desc(), CreditStatusChange.id.desc())
-        .limit(20)
-    ).all()
-    return {"credit_history": history}
+    from flask_login import current_user
+
+    from crm.core.permissions import Permission, has_permission
+    from crm.pipeline.queries import credit_events_of
+    from crm.reference.cache import user_names
+
+    return {
+        "credit_history": credit_events_of(enterprise),
+        "user_names": user_names(),
+        "can_edit": has_permission(current_user, Permission.EDIT),
+    }
 
 
 def recent_notes(enterprise_id: int, limit: int = 5) -> list[EnterpriseNote]:
@@ -136,7 +158,6 @@ def recent_notes(enterprise_id: int, limit: int = 5) -> list[EnterpriseNote]:
         db.session.scalars(
             select(EnterpriseNote)
             .where(EnterpriseNote.enterprise_id == enterprise_id)
-            .options(selectinload(EnterpriseNote.author))
             .order_by(EnterpriseNote.created_at.desc(), EnterpriseNote.id.desc())
             .limit(limit)
         )

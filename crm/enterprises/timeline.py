@@ -8,17 +8,18 @@ features add theirs with one line, as a ``"crm.<pkg>.queries:timeline_entries"``
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from flask import url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import String, and_, cast, select
+from sqlalchemy import String, and_, bindparam, case, cast, func, or_, select, true
+from sqlalchemy.orm import joinedload
 
-from crm.auth.models import User
 from crm.core.audit import AuditAction, AuditLog
 from crm.core.timeline import TimelineEntry
 from crm.core.timeutil import local_date, local_midnight
@@ -30,21 +31,31 @@ Provider = Callable[..., list[TimelineEntry]]
 
 
 def _display_names(ids: set[int | None]) -> dict[int, str]:
+    """{user id: name} of the given users, from the per-process cache of every user's name (no query)."""
+    from crm.reference.cache import user_names
+
     ids = {i for i in ids if i}
     if not ids:
         return {}
-    return dict(db.session.execute(select(User.id, User.display_name).where(User.id.in_(ids))).all())
+    names = user_names()
+    return {i: names[i] for i in ids if i in names}
 
 
 def stage_change_entries(enterprise_id: int, *, before: datetime | None = None, limit: int = 50) -> list[TimelineEntry]:
     """Every move between pipeline stages, with its comment or override reason."""
     from crm.pipeline.models import StageChange
-    from crm.pipeline.queries import stage_rows
 
     stmt = select(StageChange).where(StageChange.enterprise_id == enterprise_id)
     if before is not None:
         stmt = stmt.where(StageChange.changed_at < before)
     changes = db.session.scalars(stmt.order_by(StageChange.changed_at.desc(), StageChange.id.desc()).limit(limit)).all()
+    return stage_change_entries_of(changes)
+
+
+def stage_change_entries_of(changes: Sequence[Any]) -> list[TimelineEntry]:
+    """Timeline entries of stage changes already loaded."""
+    from crm.pipeline.queries import stage_rows
+
     if not changes:
         return []
     stages = {s.code: s.display_name for s in stage_rows()}
@@ -79,8 +90,13 @@ def note_entries(enterprise_id: int, *, before: datetime | None = None, limit: i
     if before is not None:
         stmt = stmt.where(EnterpriseNote.created_at < before)
     notes = db.session.scalars(stmt.order_by(EnterpriseNote.created_at.desc(), EnterpriseNote.id.desc()).limit(limit))
-    notes = list(notes)
+    return note_entries_of(enterprise_id, list(notes))
+
+
+def note_entries_of(enterprise_id: int, notes: Sequence[EnterpriseNote]) -> list[TimelineEntry]:
+    """Timeline entries of notes already loaded."""
     names = _display_names({n.author_id for n in notes})
+    page = url_for("enterprises.detail", enterprise_id=enterprise_id)
     return [
         TimelineEntry(
             at=note.created_at,
@@ -88,7 +104,7 @@ def note_entries(enterprise_id: int, *, before: datetime | None = None, limit: i
             title=_("Note"),
             body=note.body,
             author=names.get(note.author_id),
-            url=url_for("enterprises.detail", enterprise_id=enterprise_id, _anchor=f"note-{note.id}"),
+            url=f"{page}#note-{note.id}",
             icon="chat-left-text",
         )
         for note in notes
@@ -101,8 +117,20 @@ def recommendation_entries(
     stmt = select(Recommendation).where(Recommendation.enterprise_id == enterprise_id)
     if before is not None:
         stmt = stmt.where(Recommendation.created_at < before)
-    rows = list(db.session.scalars(stmt.order_by(Recommendation.created_at.desc()).limit(limit)))
+    rows = list(
+        db.session.scalars(
+            stmt.options(joinedload(Recommendation.unit))
+            .order_by(Recommendation.created_at.desc(), Recommendation.id)
+            .limit(limit)
+        )
+    )
+    return recommendation_entries_of(enterprise_id, rows)
+
+
+def recommendation_entries_of(enterprise_id: int, rows: Sequence[Recommendation]) -> list[TimelineEntry]:
+    """Timeline entries of recommendations already loaded (with their units), newest recorded first."""
     names = _display_names({r.recommended_by_id for r in rows})
+    url = url_for("enterprises.detail", enterprise_id=enterprise_id, _anchor="section-recommendations")
     return [
         TimelineEntry(
             at=r.created_at,
@@ -114,10 +142,11 @@ def recommendation_entries(
             ),
             body=r.reason,
             author=names.get(r.recommended_by_id),
-            url=url_for("enterprises.detail", enterprise_id=enterprise_id, _anchor="section-recommendations"),
+            url=url,
             icon="hand-thumbs-up",
         )
-        for r in rows
+        # newest first; recorded together (one import): in the order they were added
+        for r in sorted(sorted(rows, key=lambda r: r.id), key=lambda r: r.created_at, reverse=True)
     ]
 
 
@@ -226,17 +255,26 @@ def _edit_title(log: AuditLog) -> tuple[str, str]:
     ), (_show("source", (changes.get("source") or [None, ""])[1]) if changes.get("source") else "")
 
 
-def edit_entries(enterprise_id: int, *, before: datetime | None = None, limit: int = 50) -> list[TimelineEntry]:
-    """Changes to the enterprise, its contacts, recommendations and credit status, from the audit trail."""
+@cache
+def _edit_statement(has_before: bool, limit: int) -> Any:
+    """``edit_entries``' query, built once per process for each shape (the values are bound when it runs)."""
+    from sqlalchemy import or_
+
     clauses = [
         and_(AuditLog.record_type == record, AuditLog.action.in_(actions)) for record, actions in EDIT_RECORDS.items()
     ]
-    from sqlalchemy import or_
+    stmt = select(AuditLog).where(AuditLog.enterprise_id == bindparam("enterprise_id"), or_(*clauses))
+    if has_before:
+        stmt = stmt.where(AuditLog.created_at < bindparam("before"))
+    return stmt.order_by(AuditLog.created_at.desc(), AuditLog.id.desc()).limit(limit)
 
-    stmt = select(AuditLog).where(AuditLog.enterprise_id == enterprise_id, or_(*clauses))
+
+def edit_entries(enterprise_id: int, *, before: datetime | None = None, limit: int = 50) -> list[TimelineEntry]:
+    """Changes to the enterprise, its contacts, recommendations and credit status, from the audit trail."""
+    params: dict[str, Any] = {"enterprise_id": enterprise_id}
     if before is not None:
-        stmt = stmt.where(AuditLog.created_at < before)
-    logs = list(db.session.scalars(stmt.order_by(AuditLog.created_at.desc(), AuditLog.id.desc()).limit(limit)))
+        params["before"] = before
+    logs = list(db.session.scalars(_edit_statement(before is not None, limit), params))
     names = _display_names({log.actor_id for log in logs})
     entries = []
     for log in logs:
@@ -254,12 +292,46 @@ def edit_entries(enterprise_id: int, *, before: datetime | None = None, limit: i
     return entries
 
 
-def task_entries(enterprise_id: int, *, before: datetime | None = None, limit: int = 50) -> list[TimelineEntry]:
-    """Cultivation tasks: when each was added and, once done, when it was completed."""
+@cache
+def _task_statement(has_before: bool, limit: int) -> Any:
+    """``task_entries``' query, built once per process for each shape (the values are bound when it runs)."""
     from crm.plans.models import CultivationTask, TaskStatus
 
-    created_stmt = (
-        select(CultivationTask, AuditLog.actor_id, AuditLog.actor_label)
+    added = CultivationTask.created_at < bindparam("before") if has_before else true()
+    completed = and_(CultivationTask.status == TaskStatus.DONE, CultivationTask.completed_on.isnot(None))
+    if has_before:
+        completed = and_(completed, CultivationTask.completed_on <= bindparam("before_day"))
+    ranked = (
+        select(
+            CultivationTask.id.label("id"),
+            case((added, 1), else_=0).label("is_added"),
+            case((completed, 1), else_=0).label("is_completed"),
+            func.row_number()
+            .over(
+                partition_by=case((added, 1), else_=0), order_by=(CultivationTask.created_at.desc(), CultivationTask.id)
+            )
+            .label("added_position"),
+            func.row_number()
+            .over(
+                partition_by=case((completed, 1), else_=0),
+                order_by=(CultivationTask.completed_on.desc(), CultivationTask.id),
+            )
+            .label("completed_position"),
+        )
+        .where(CultivationTask.enterprise_id == bindparam("enterprise_id"))
+        .subquery()
+    )
+    return (
+        select(
+            CultivationTask,
+            AuditLog.actor_id,
+            AuditLog.actor_label,
+            ranked.c.is_added,
+            ranked.c.is_completed,
+            ranked.c.added_position,
+            ranked.c.completed_position,
+        )
+        .join(ranked, ranked.c.id == CultivationTask.id)
         .outerjoin(
             AuditLog,
             and_(
@@ -268,33 +340,49 @@ def task_entries(enterprise_id: int, *, before: datetime | None = None, limit: i
                 AuditLog.action == AuditAction.CREATE,
             ),
         )
-        .where(CultivationTask.enterprise_id == enterprise_id)
+        .where(
+            or_(
+                and_(ranked.c.is_added == 1, ranked.c.added_position <= limit),
+                and_(ranked.c.is_completed == 1, ranked.c.completed_position <= limit),
+            )
+        )
     )
-    if before is not None:
-        created_stmt = created_stmt.where(CultivationTask.created_at < before)
-    created = db.session.execute(created_stmt.order_by(CultivationTask.created_at.desc()).limit(limit)).all()
 
-    done_stmt = select(CultivationTask).where(
-        CultivationTask.enterprise_id == enterprise_id,
-        CultivationTask.status == TaskStatus.DONE,
-        CultivationTask.completed_on.isnot(None),
-    )
+
+def task_entries(enterprise_id: int, *, before: datetime | None = None, limit: int = 50) -> list[TimelineEntry]:
+    """Cultivation tasks: when each was added and, once done, when it was completed.
+
+    One query for both (the newest added and the latest completed, ranked by window functions), with who
+    added each from the audit trail; one more for who completed them when some are done."""
+
+    params: dict[str, Any] = {"enterprise_id": enterprise_id}
     if before is not None:
-        done_stmt = done_stmt.where(CultivationTask.completed_on <= local_date(before))
-    done = list(db.session.scalars(done_stmt.order_by(CultivationTask.completed_on.desc()).limit(limit)))
+        params.update(before=before, before_day=local_date(before))
+    rows = db.session.execute(_task_statement(before is not None, limit), params).all()
+    created = sorted(
+        (row for row in rows if row.is_added and row.added_position <= limit), key=lambda row: row.added_position
+    )
+    done = [
+        row[0]
+        for row in sorted(
+            (row for row in rows if row.is_completed and row.completed_position <= limit),
+            key=lambda row: row.completed_position,
+        )
+    ]
+    done = list(dict.fromkeys(done))  # a task with two creation records in the audit trail comes twice
     completers = _task_completers([t.id for t in done])
     names = _display_names({row.actor_id for row in created} | set(completers.values()) | {t.owner_id for t in done})
 
     entries = [
         TimelineEntry(
-            at=task.created_at,
+            at=row[0].created_at,
             kind="task",
-            title=_("Cultivation task added: %(title)s", title=task.title),
-            body=task.description,
-            author=names.get(actor_id) or actor_label,
+            title=_("Cultivation task added: %(title)s", title=row[0].title),
+            body=row[0].description,
+            author=names.get(row.actor_id) or row.actor_label,
             icon="list-check",
         )
-        for task, actor_id, actor_label in created
+        for row in created
     ]
     for task in done:
         at = task.updated_at if local_date(task.updated_at) == task.completed_on else local_midnight(task.completed_on)
@@ -355,9 +443,24 @@ class TimelinePage:
     next_before: datetime | None
 
 
-def merged_timeline(enterprise_id: int, *, before: datetime | None = None, limit: int = 20) -> TimelinePage:
-    """One page of the merged timeline, newest first, paginated by time."""
-    streams = [resolve(p)(enterprise_id, before=before, limit=limit + 1) for p in TIMELINE_PROVIDERS]
+def merged_timeline(
+    enterprise_id: int,
+    *,
+    before: datetime | None = None,
+    limit: int = 20,
+    known: Mapping[Provider | str, list[TimelineEntry]] | None = None,
+) -> TimelinePage:
+    """One page of the merged timeline, newest first, paginated by time.
+
+    ``known``: entries of some providers that the caller already has (the enterprise page's sections loaded
+    them), used instead of calling those providers; each list must hold at least the provider's newest
+    ``limit + 1`` entries older than ``before``, or all of them.
+    """
+    known = known or {}
+    streams = [
+        known[p] if p in known else resolve(p)(enterprise_id, before=before, limit=limit + 1)
+        for p in TIMELINE_PROVIDERS
+    ]
     merged = list(
         heapq.merge(*[sorted(s, key=lambda e: e.at, reverse=True) for s in streams], key=lambda e: e.at, reverse=True)
     )

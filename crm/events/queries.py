@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import cache
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import Select, and_, case, distinct, exists, func, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import Select, and_, bindparam, case, distinct, exists, func, or_, select
+from sqlalchemy.orm import contains_eager, selectinload
 
 from crm.auth.models import User, user_areas, user_offices
 from crm.core.models import utcnow
@@ -467,17 +468,41 @@ class EnterpriseEvents:
     completed_tasks: int
 
 
+@cache
+def _counts_statement() -> Select:
+    """An enterprise's events attended, last check-in, tasks completed by attendance and invitations, in one row;
+    built once per process (the enterprise id is bound when it runs)."""
+    enterprise_id = bindparam("enterprise_id")
+    invited = select(func.count(Invitation.id)).where(Invitation.enterprise_id == enterprise_id).scalar_subquery()
+    completed = (
+        select(func.count(EventTaskCompletion.id))
+        .where(EventTaskCompletion.enterprise_id == enterprise_id)
+        .scalar_subquery()
+    )
+    return select(
+        func.count(distinct(Registration.event_id)), func.max(Registration.checked_in_at), completed, invited
+    ).where(Registration.enterprise_id == enterprise_id, Registration.checked_in_at.isnot(None))
+
+
 def enterprise_section_context(enterprise: Enterprise, *, limit: int = 20, user: Any = None) -> dict[str, Any]:
     """Context for ``templates/events/_enterprise_section.html``: the enterprise's invitations (newest event
     first), registrations and attendance. The caller has already checked the enterprise is in scope."""
-    invitations = db.session.scalars(
-        select(Invitation)
-        .join(Event, Event.id == Invitation.event_id)
-        .where(Invitation.enterprise_id == enterprise.id)
-        .options(selectinload(Invitation.event), selectinload(Invitation.registrations))
-        .order_by(Event.starts_at.desc(), Invitation.id.desc())
-        .limit(limit)
-    ).all()
+    # One row of counts first (most enterprises were never invited: then that is the only query).
+    attended_events, last_at, completed, invited = db.session.execute(
+        _counts_statement(), {"enterprise_id": enterprise.id}
+    ).one()
+    invitations = (
+        db.session.scalars(
+            select(Invitation)
+            .join(Event, Event.id == Invitation.event_id)
+            .where(Invitation.enterprise_id == enterprise.id)
+            .options(contains_eager(Invitation.event), selectinload(Invitation.registrations))
+            .order_by(Event.starts_at.desc(), Invitation.id.desc())
+            .limit(limit)
+        ).all()
+        if invited
+        else []
+    )
     event_ids = [inv.event_id for inv in invitations]
     visible = (
         set(db.session.scalars(visible_events(select(Event.id), user=user).where(Event.id.in_(event_ids))))
@@ -494,15 +519,6 @@ def enterprise_section_context(enterprise: Enterprise, *, limit: int = 20, user:
         )
         for inv in invitations
     ]
-    invited = db.session.scalar(select(func.count(Invitation.id)).where(Invitation.enterprise_id == enterprise.id))
-    attended_events, last_at = db.session.execute(
-        select(func.count(distinct(Registration.event_id)), func.max(Registration.checked_in_at)).where(
-            Registration.enterprise_id == enterprise.id, Registration.checked_in_at.isnot(None)
-        )
-    ).one()
-    completed = db.session.scalar(
-        select(func.count(EventTaskCompletion.id)).where(EventTaskCompletion.enterprise_id == enterprise.id)
-    )
     return {
         "events_section": EnterpriseEvents(
             enterprise=enterprise,
@@ -513,6 +529,12 @@ def enterprise_section_context(enterprise: Enterprise, *, limit: int = 20, user:
             completed_tasks=completed or 0,
         )
     }
+
+
+def timeline_answer(enterprise: Enterprise, context: dict[str, Any], wanted: int) -> list[TimelineEntry] | None:
+    """The attendance entries of the enterprise's timeline when the section counted no event attended: none.
+    Otherwise None, and the timeline asks its provider."""
+    return [] if context["events_section"].attended == 0 else None
 
 
 def timeline_entries(enterprise_id: int, *, before: datetime | None = None, limit: int = 50) -> list[TimelineEntry]:

@@ -12,16 +12,18 @@ import base64
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import cache
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy import ColumnElement, Select, and_, false, func, literal, or_, select, union_all
-from sqlalchemy.orm import selectinload
+from sqlalchemy import ColumnElement, Select, and_, bindparam, false, func, literal, or_, select, union_all
+from sqlalchemy.orm import joinedload, selectinload
 
 from crm.core.permissions import Permission, has_permission
 from crm.core.scope import scoped_by_enterprise, scoped_enterprises
 from crm.core.settings import get_setting
+from crm.core.timeline import SECTION_TIMELINE_ROWS
 from crm.core.timeutil import days_since, local_date, local_midnight, local_today
 from crm.enterprises.models import CreditStatusChange, Enterprise
 from crm.extensions import db
@@ -547,6 +549,8 @@ def board(
 # --- the enterprise section -----------------------------------------------------------------------------
 
 HISTORY_PREVIEW = 10
+#: How many of the latest benefits the section lists.
+BENEFITS_SHOWN = 50
 
 
 @dataclass
@@ -575,6 +579,15 @@ class EnterpriseSection:
     today: date
     can_transition: bool
     can_edit: bool
+    #: {user id: name}, for the history's authors.
+    user_names: dict[int, str] = field(default_factory=dict)
+    #: The competent office of the certification (a per-process snapshot), if recorded.
+    certification_office: Any = None
+    #: The newest stage changes (``SECTION_TIMELINE_ROWS`` of them, or all), for the page's timeline.
+    recent_history: list[StageChange] = field(default_factory=list)
+
+    def user_name(self, user_id: int | None) -> str | None:
+        return self.user_names.get(user_id) if user_id else None
 
     @property
     def sla_days(self) -> int | None:
@@ -610,18 +623,48 @@ class EnterpriseSection:
         return stage.display_name if stage else (code or "—")
 
 
+@cache
+def _history_statement() -> Select:
+    """The newest stage changes with their count, built once per process (the enterprise id is bound)."""
+    return (
+        select(StageChange, func.count().over().label("total"))
+        .where(StageChange.enterprise_id == bindparam("enterprise_id"))
+        .order_by(StageChange.changed_at.desc(), StageChange.id.desc())
+        .limit(max(HISTORY_PREVIEW, SECTION_TIMELINE_ROWS))
+    )
+
+
+@cache
+def _benefits_statement() -> Select:
+    """The latest benefits with their count, built once per process (the enterprise id is bound)."""
+    return (
+        select(BenefitRecord, func.count().over().label("total"))
+        .where(BenefitRecord.enterprise_id == bindparam("enterprise_id"))
+        .options(joinedload(BenefitRecord.measure))
+        .order_by(BenefitRecord.used_on.desc(), BenefitRecord.id.desc())
+        .limit(BENEFITS_SHOWN)
+    )
+
+
 def enterprise_section_context(enterprise: Enterprise, user: Any = None, today: date | None = None) -> dict[str, Any]:
     """The context of ``templates/pipeline/_enterprise_section.html``: ``{"pipeline": EnterpriseSection}``.
 
     Render the partial with ``enterprise`` plus this dict, e.g.
     ``render_template("enterprises/detail.html", enterprise=e, **enterprise_section_context(e))``.
+
+    A few queries whatever the history's length: the certification, the stage history and the benefits each with
+    their totals (a window count), the yearly records only once certified; the credit events are the enterprise's
+    ``credit_history`` (loaded once for every section that shows it) and names come from the per-process cache.
     """
+    from crm.enterprises.listing import ListReference
+    from crm.reference.cache import user_names
+
     user = user if user is not None else current_user
     today = today or local_today()
     stages = stage_rows()
     stage = next(s for s in stages if s.code == enterprise.stage)
     days = days_since(enterprise.stage_entered_at, today)
-    cert = db.session.get(Certification, enterprise.id)
+    cert = enterprise.certification  # loaded with the record on the enterprise page, else one query
     cycle_years = reverification_cycle_years()
     decision_due_on = (
         cert.decision_due_on if cert and enterprise.stage == IN_CERTIFICATION and not cert.decided_on else None
@@ -631,31 +674,23 @@ def enterprise_section_context(enterprise: Enterprise, user: Any = None, today: 
         if cert and enterprise.stage == CERTIFIED
         else None
     )
-    history = list(
-        db.session.scalars(
-            select(StageChange)
-            .where(StageChange.enterprise_id == enterprise.id)
-            .options(selectinload(StageChange.changed_by))
-            .order_by(StageChange.changed_at.desc(), StageChange.id.desc())
-            .limit(HISTORY_PREVIEW)
+    # A few more than the preview: the page's timeline takes its stage entries from them.
+    history_rows = db.session.execute(_history_statement(), {"enterprise_id": enterprise.id}).all()
+    benefit_rows = db.session.execute(_benefits_statement(), {"enterprise_id": enterprise.id}).all()
+    # The yearly obligations are shown (and owed) only after certification.
+    compliance = (
+        list(
+            db.session.scalars(
+                select(ComplianceYear)
+                .where(ComplianceYear.enterprise_id == enterprise.id)
+                .order_by(ComplianceYear.year.desc())
+                .limit(10)
+            )
         )
+        if cert is not None and enterprise.stage == CERTIFIED
+        else []
     )
-    history_total = db.session.scalar(
-        select(func.count(StageChange.id)).where(StageChange.enterprise_id == enterprise.id)
-    )
-    benefits = list(
-        db.session.scalars(
-            select(BenefitRecord)
-            .where(BenefitRecord.enterprise_id == enterprise.id)
-            .options(selectinload(BenefitRecord.measure), selectinload(BenefitRecord.recorded_by))
-            .order_by(BenefitRecord.used_on.desc(), BenefitRecord.id.desc())
-            .limit(50)
-        )
-    )
-    benefit_total = db.session.scalar(
-        select(func.count(BenefitRecord.id)).where(BenefitRecord.enterprise_id == enterprise.id)
-    )
-    from crm.pipeline.services import incentives_suspended_since
+    credit_events = credit_events_of(enterprise)
 
     section = EnterpriseSection(
         stage=stage,
@@ -669,33 +704,53 @@ def enterprise_section_context(enterprise: Enterprise, user: Any = None, today: 
         reverification_due_on=reverification_on,
         reverification_days_left=(reverification_on - today).days if reverification_on else None,
         cycle_years=cycle_years,
-        compliance=list(
-            db.session.scalars(
-                select(ComplianceYear)
-                .where(ComplianceYear.enterprise_id == enterprise.id)
-                .order_by(ComplianceYear.year.desc())
-                .limit(10)
-            )
-        ),
-        credit_events=list(
-            db.session.scalars(
-                select(CreditStatusChange)
-                .where(CreditStatusChange.enterprise_id == enterprise.id)
-                .order_by(CreditStatusChange.effective_on.desc(), CreditStatusChange.id.desc())
-                .limit(20)
-            )
-        ),
-        benefits=benefits,
-        benefit_total=benefit_total or 0,
-        history=history,
-        history_total=history_total or 0,
+        compliance=compliance,
+        credit_events=credit_events,
+        benefits=[row[0] for row in benefit_rows],
+        benefit_total=benefit_rows[0].total if benefit_rows else 0,
+        history=[row[0] for row in history_rows[:HISTORY_PREVIEW]],
+        recent_history=[row[0] for row in history_rows],
+        history_total=history_rows[0].total if history_rows else 0,
         reasons=reason_rows(),
-        suspended_since=incentives_suspended_since(enterprise),
+        suspended_since=suspended_since(enterprise),
         today=today,
         can_transition=has_permission(user, Permission.TRANSITION),
         can_edit=has_permission(user, Permission.EDIT),
+        user_names=user_names(),
+        certification_office=ListReference().office_names.get(cert.office_id) if cert and cert.office_id else None,
     )
     return {"pipeline": section}
+
+
+def stage_timeline_answer(enterprise: Enterprise, context: dict[str, Any], wanted: int) -> list[Any] | None:
+    """The stage-change entries of the enterprise's timeline, from the section's context (``DetailSection``)."""
+    from crm.enterprises.timeline import stage_change_entries_of
+
+    section = context["pipeline"]
+    rows = section.recent_history
+    if wanted > len(rows) and section.history_total > len(rows):
+        return None
+    return stage_change_entries_of(rows[:wanted])
+
+
+#: How many credit events the enterprise page shows.
+CREDIT_EVENTS_SHOWN = 20
+
+
+def credit_events_of(enterprise: Enterprise, limit: int = CREDIT_EVENTS_SHOWN) -> list[CreditStatusChange]:
+    """The enterprise's latest credit-status changes, newest first: read from its ``credit_history`` (one query
+    for the pipeline and credit sections together, or none when the page loaded it with the enterprise)."""
+    return sorted(enterprise.credit_history, key=lambda c: (c.effective_on, c.id or 0), reverse=True)[:limit]
+
+
+def suspended_since(enterprise: Enterprise) -> date | None:
+    """``incentives_suspended_since``, read from the enterprise's ``credit_history`` (already loaded for the page)."""
+    from crm.enterprises.models import CreditStatus
+
+    if not enterprise.incentives_suspended:
+        return None
+    downgrades = (CreditStatus.DISCREDITED, CreditStatus.SEVERELY_DISCREDITED)
+    return max((e.effective_on for e in enterprise.credit_history if e.status in downgrades), default=None)
 
 
 def history_for(enterprise_id: int, user: Any = None) -> Select:

@@ -33,7 +33,11 @@ def pipeline_reasons(stage_code: str) -> list[TransitionReason]:
     """Active reasons of a stage, cached per request (the screening partial may render on every row)."""
     cache = g.setdefault("_pipeline_reasons", {})
     if stage_code not in cache:
-        cache[stage_code] = services.reasons_for(stage_code)
+        # From the per-process snapshots of every reason (``queries.reason_rows``), as ``services.reasons_for``.
+        cache[stage_code] = sorted(
+            (r for r in queries.reason_rows().values() if r.stage_code == stage_code and r.is_active),
+            key=lambda r: (r.sort_order, r.code),
+        )
     return cache[stage_code]
 
 

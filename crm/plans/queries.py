@@ -9,7 +9,7 @@ from typing import Any
 from flask import url_for
 from flask_login import current_user
 from sqlalchemy import Select, and_, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from crm.core.permissions import Permission, has_permission
 from crm.core.scope import scoped_by_enterprise
@@ -17,7 +17,7 @@ from crm.core.timeutil import local_today
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
 from crm.plans.models import CultivationTask, Plan, PlanStatus, PlanTemplate, TaskStatus
-from crm.plans.services import open_plan, progress, progress_of
+from crm.plans.services import OPEN_PLAN_STATUSES, progress, progress_of
 
 
 def plan_list(filters: Mapping[str, Any], user: Any = None) -> Select:
@@ -116,9 +116,17 @@ def active_templates() -> list[PlanTemplate]:
 def enterprise_section_context(enterprise: Enterprise) -> dict[str, Any]:
     """What ``templates/plans/_enterprise_section.html`` needs, under the one key ``plans_section``.
 
-    The caller has already checked that the enterprise is in scope.
+    One query for the enterprise's plans (the open one, and whether earlier ones exist), and with an open plan
+    its progress and open tasks; names come from the per-process cache. The caller has already checked the scope.
     """
-    plan = open_plan(enterprise.id)
+    from crm.reference.cache import user_names
+
+    plans = db.session.scalars(select(Plan).where(Plan.enterprise_id == enterprise.id)).all()
+    plan = min(
+        (p for p in plans if p.status in OPEN_PLAN_STATUSES),
+        key=lambda p: (p.status != PlanStatus.ACTIVE, -p.id),
+        default=None,
+    )
     today = local_today()
     overdue: list[CultivationTask] = []
     upcoming: list[CultivationTask] = []
@@ -128,17 +136,12 @@ def enterprise_section_context(enterprise: Enterprise) -> dict[str, Any]:
         open_tasks = db.session.scalars(
             select(CultivationTask)
             .where(CultivationTask.plan_id == plan.id, CultivationTask.status != TaskStatus.DONE)
-            .options(selectinload(CultivationTask.owner), selectinload(CultivationTask.owner_contact))
+            .options(joinedload(CultivationTask.owner_contact))
             .order_by(CultivationTask.due_on.asc().nulls_last(), CultivationTask.id)
             .limit(50)
         ).all()
         overdue = [t for t in open_tasks if t.due_on is not None and t.due_on < today]
         upcoming = [t for t in open_tasks if t not in overdue][:5]
-    past = db.session.scalar(
-        select(Plan.id)
-        .where(Plan.enterprise_id == enterprise.id, Plan.status.in_([PlanStatus.COMPLETED, PlanStatus.ABANDONED]))
-        .limit(1)
-    )
     return {
         "plans_section": {
             "enterprise": enterprise,
@@ -146,13 +149,21 @@ def enterprise_section_context(enterprise: Enterprise) -> dict[str, Any]:
             "progress": plan_progress,
             "overdue": overdue,
             "upcoming": upcoming,
-            "has_past_plans": past is not None,
+            "has_past_plans": any(p.status in (PlanStatus.COMPLETED, PlanStatus.ABANDONED) for p in plans),
             "today": today,
             "can_edit": has_permission(current_user, Permission.EDIT),
             "plan_url": url_for("plans.enterprise_plan", enterprise_id=enterprise.id),
             "new_url": url_for("plans.new_plan", enterprise_id=enterprise.id),
+            "user_names": user_names(),
         }
     }
+
+
+def task_timeline_answer(enterprise: Enterprise, context: dict[str, Any], wanted: int) -> list[Any] | None:
+    """The task entries of the enterprise's timeline when the section shows it has no plan at all (tasks belong
+    to plans): none. Otherwise None, and the timeline asks its provider."""
+    section = context["plans_section"]
+    return [] if section["plan"] is None and not section["has_past_plans"] else None
 
 
 __all__ = [

@@ -218,3 +218,19 @@ def _after_commit(session: Session) -> None:
 def _after_rollback(session: Session, previous_transaction: Any) -> None:
     if session.info.pop(_STALE_KEY, False):
         clear()
+
+
+def user_names() -> dict[int, str]:
+    """{user id: the name pages show for that user (display name, else username)} for every user, kept per
+    process like the other reference rows (``users`` is watched): record authors and officers without a query."""
+
+    def load() -> dict[int, str]:
+        from sqlalchemy import select
+
+        from crm.auth.models import User
+        from crm.extensions import db
+
+        rows = db.session.execute(select(User.id, User.display_name, User.username))
+        return {user_id: display_name or username for user_id, display_name, username in rows}
+
+    return cached(("users", "names"), load)

@@ -5,22 +5,24 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from flask import url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import Select, and_, func, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import Select, and_, bindparam, case, func, or_, select
+from sqlalchemy.orm import joinedload, selectinload
 
 from crm.core.files import StoredFile
 from crm.core.permissions import Permission, has_permission
 from crm.core.scope import scoped_by_enterprise
-from crm.core.timeline import TimelineEntry
+from crm.core.timeline import SECTION_TIMELINE_ROWS, TimelineEntry
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
 from crm.standards.models import (
     Assessment,
+    AssessmentKind,
     AssessmentOutcome,
     AssessmentResult,
     Judgement,
@@ -28,7 +30,7 @@ from crm.standards.models import (
     StandardItem,
     StandardVersion,
 )
-from crm.standards.services import ATTACHMENT_OWNER, evaluate_assessment, latest_assessment
+from crm.standards.services import ATTACHMENT_OWNER, evaluate_assessment
 
 
 def versions() -> Select:
@@ -123,22 +125,84 @@ def readiness(enterprise: Enterprise) -> dict[str, Any]:
     return {"outcome": outcome, "total": enterprise.readiness_total, "label": outcome.label if outcome else None}
 
 
+#: How many of the enterprise's latest assessments its page lists.
+RECENT_SHOWN = 5
+
+
+@cache
+def _section_statement() -> Select:
+    """The section's one query, built once per process (the enterprise id is bound when it runs)."""
+    newest = (Assessment.assessed_on.desc(), Assessment.id.desc())
+    finished_first = case((Assessment.is_draft.is_(False), 0), else_=1)
+    ranked = (
+        select(
+            Assessment.id.label("id"),
+            func.row_number().over(order_by=newest).label("position"),
+            func.row_number().over(partition_by=finished_first, order_by=newest).label("finished_position"),
+            func.row_number()
+            .over(partition_by=(finished_first, Assessment.kind), order_by=newest)
+            .label("kind_position"),
+            func.row_number()
+            .over(partition_by=finished_first, order_by=(Assessment.created_at.desc(), Assessment.id.desc()))
+            .label("recorded_position"),
+            func.count().over().label("total"),
+            func.count().over(partition_by=finished_first).label("finished_total"),
+        )
+        .where(Assessment.enterprise_id == bindparam("enterprise_id"))
+        .subquery()
+    )
+    return (
+        select(
+            Assessment,
+            ranked.c.position,
+            ranked.c.finished_position,
+            ranked.c.kind_position,
+            ranked.c.recorded_position,
+            ranked.c.total,
+            ranked.c.finished_total,
+        )
+        .join(ranked, ranked.c.id == Assessment.id)
+        .options(joinedload(Assessment.version))
+        .where(
+            or_(
+                ranked.c.position <= RECENT_SHOWN,
+                # the newest finished ones by recording time: the page's timeline entries
+                and_(Assessment.is_draft.is_(False), ranked.c.recorded_position <= SECTION_TIMELINE_ROWS),
+                and_(Assessment.is_draft.is_(False), ranked.c.finished_position == 1),
+                and_(
+                    Assessment.is_draft.is_(False),
+                    Assessment.kind == AssessmentKind.OFFICER,
+                    ranked.c.kind_position == 1,
+                ),
+            )
+        )
+        .order_by(ranked.c.position)
+    )
+
+
 def enterprise_section_context(enterprise: Enterprise) -> dict[str, Any]:
     """What ``templates/standards/_enterprise_section.html`` needs, under the one key ``standards_section``.
 
-    The caller has already checked that the enterprise is in scope.
+    One query: the latest assessments, the latest finished one and the latest finished officer pre-assessment,
+    with the enterprise's count (window functions). The gaps are re-evaluated only when the stored outcome of
+    the latest assessment is a failure (``refresh`` keeps outcome and total in step with the judgements, and the
+    rule breaks a condition exactly when the outcome is ``fail``). The caller has already checked the scope.
     """
-    recent = db.session.scalars(
-        select(Assessment)
-        .where(Assessment.enterprise_id == enterprise.id)
-        .options(selectinload(Assessment.version), selectinload(Assessment.assessor))
-        .order_by(Assessment.assessed_on.desc(), Assessment.id.desc())
-        .limit(5)
-    ).all()
-    total = db.session.scalar(select(func.count(Assessment.id)).where(Assessment.enterprise_id == enterprise.id)) or 0
-    latest = latest_assessment(enterprise.id)
-    latest_officer = latest_assessment(enterprise.id, kind="officer")
-    evaluation = evaluate_assessment(latest) if latest is not None else None
+    rows = db.session.execute(_section_statement(), {"enterprise_id": enterprise.id}).all()
+    recent = [row[0] for row in rows if row.position <= RECENT_SHOWN]
+    latest = next((row[0] for row in rows if not row[0].is_draft and row.finished_position == 1), None)
+    latest_officer = next(
+        (
+            row[0]
+            for row in rows
+            if not row[0].is_draft and row[0].kind == AssessmentKind.OFFICER and row.kind_position == 1
+        ),
+        None,
+    )
+    evaluation = (
+        evaluate_assessment(latest) if latest is not None and latest.outcome == AssessmentOutcome.FAIL else None
+    )
+    finished = sorted((row for row in rows if not row[0].is_draft), key=lambda row: row.recorded_position)
     return {
         "standards_section": {
             "enterprise": enterprise,
@@ -147,12 +211,24 @@ def enterprise_section_context(enterprise: Enterprise) -> dict[str, Any]:
             "latest_officer": latest_officer,
             "evaluation": evaluation,
             "recent": recent,
-            "count": total,
+            "count": rows[0].total if rows else 0,
             "can_edit": has_permission(current_user, Permission.EDIT),
             "list_url": url_for("standards.enterprise_assessments", enterprise_id=enterprise.id),
             "new_url": url_for("standards.new_assessment", enterprise_id=enterprise.id),
+            # The newest finished assessments by recording time (at most SECTION_TIMELINE_ROWS) and their count.
+            "timeline_rows": [row[0] for row in finished if row.recorded_position <= SECTION_TIMELINE_ROWS],
+            "finished_count": finished[0].finished_total if finished else 0,
         }
     }
+
+
+def timeline_answer(enterprise: Enterprise, context: dict[str, Any], wanted: int) -> list[TimelineEntry] | None:
+    """The assessment entries of the enterprise's timeline, from the section's context (``DetailSection``)."""
+    section = context["standards_section"]
+    rows = section["timeline_rows"]
+    if wanted > len(rows) and section["finished_count"] > len(rows):
+        return None
+    return assessment_entries_of(rows[:wanted])
 
 
 def timeline_entries(enterprise_id: int, *, before: datetime | None = None, limit: int = 50) -> list[TimelineEntry]:
@@ -160,14 +236,22 @@ def timeline_entries(enterprise_id: int, *, before: datetime | None = None, limi
     stmt = (
         select(Assessment)
         .where(Assessment.enterprise_id == enterprise_id, Assessment.is_draft.is_(False))
-        .options(selectinload(Assessment.assessor), selectinload(Assessment.version))
+        .options(joinedload(Assessment.version))
         .order_by(Assessment.created_at.desc(), Assessment.id.desc())
         .limit(limit)
     )
     if before is not None:
         stmt = stmt.where(Assessment.created_at < before)
+    return assessment_entries_of(db.session.scalars(stmt).all())
+
+
+def assessment_entries_of(assessments: list[Assessment]) -> list[TimelineEntry]:
+    """Timeline entries of finished assessments already loaded (with their versions)."""
+    from crm.reference.cache import user_names
+
+    names = user_names()
     entries = []
-    for assessment in db.session.scalars(stmt):
+    for assessment in assessments:
         outcome = assessment.outcome.label if assessment.outcome else "—"
         entries.append(
             TimelineEntry(
@@ -184,7 +268,7 @@ def timeline_entries(enterprise_id: int, *, before: datetime | None = None, limi
                     day=assessment.assessed_on.isoformat(),
                     version=assessment.version.title,
                 ),
-                author=str(assessment.assessor) if assessment.assessor else None,
+                author=names.get(assessment.assessor_id) if assessment.assessor_id else None,
                 url=url_for("standards.assessment_detail", assessment_id=assessment.id),
                 icon="clipboard-check",
             )

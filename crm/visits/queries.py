@@ -6,19 +6,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import cache
 from typing import Any
 
 from flask import abort, has_request_context, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import Select, case, exists, func, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import Select, bindparam, case, exists, func, or_, select
+from sqlalchemy.orm import joinedload, selectinload
 
 from crm.auth.models import User
 from crm.core.files import StoredFile
 from crm.core.permissions import Permission, has_permission
 from crm.core.scope import scoped_by_enterprise, scoped_enterprises
-from crm.core.timeline import CalendarEntry, TimelineEntry
+from crm.core.timeline import SECTION_TIMELINE_ROWS, CalendarEntry, TimelineEntry
 from crm.core.timeutil import local_midnight, local_today
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
@@ -40,11 +41,6 @@ def _visit_options(stmt: Select) -> Select:
         selectinload(Visit.officer),
         selectinload(Visit.participants),
     )
-
-
-def _enterprise_visit_options(stmt: Select) -> Select:
-    """For one enterprise's visits: its ``Visit.enterprise`` is already in the session (no query for it)."""
-    return stmt.options(selectinload(Visit.officer), selectinload(Visit.participants))
 
 
 def office_ids_under(office_code: str) -> Select:
@@ -171,45 +167,112 @@ def get_attachment_or_404(visit: Visit, file_id: int) -> StoredFile:
 # --- the enterprise page (wired in by the lead) ---------------------------------------------------------
 
 
+#: How many planned and how many recent visits the enterprise page lists.
+SECTION_VISITS = 5
+#: The visits the enterprise timeline shows: those that took place or were cancelled.
+TIMELINE_STATUSES = (VisitStatus.DONE, VisitStatus.CANCELLED)
+
+
+@cache
+def _section_statement() -> Select:
+    """The section's one query, built once per process (the enterprise id is bound when it runs)."""
+    happened = case((Visit.status.in_(TIMELINE_STATUSES), 0), else_=1)
+    ranked = (
+        select(
+            Visit.id.label("id"),
+            func.row_number()
+            .over(
+                partition_by=Visit.status,
+                order_by=case((Visit.status == VisitStatus.PLANNED, Visit.starts_at)).asc(),
+            )
+            .label("planned_position"),
+            func.row_number().over(partition_by=Visit.status, order_by=Visit.starts_at.desc()).label("position"),
+            func.count().over(partition_by=Visit.status).label("total"),
+            func.row_number()
+            .over(partition_by=happened, order_by=(Visit.starts_at.desc(), Visit.id.desc()))
+            .label("timeline_position"),
+            func.count().over(partition_by=happened).label("timeline_total"),
+        )
+        .where(Visit.enterprise_id == bindparam("enterprise_id"))
+        .subquery()
+    )
+    return (
+        select(Visit, ranked.c.planned_position, ranked.c.position, ranked.c.total, ranked.c.timeline_position)
+        .add_columns(ranked.c.timeline_total)
+        .join(ranked, ranked.c.id == Visit.id)
+        .where(
+            or_(
+                (Visit.status == VisitStatus.PLANNED) & (ranked.c.planned_position <= SECTION_VISITS),
+                (Visit.status == VisitStatus.DONE) & (ranked.c.position <= SECTION_VISITS),
+                # the newest that took place or were cancelled: the page's timeline entries
+                Visit.status.in_(TIMELINE_STATUSES) & (ranked.c.timeline_position <= SECTION_TIMELINE_ROWS),
+            )
+        )
+        .options(joinedload(Visit.participants))
+    )
+
+
 def enterprise_section_context(enterprise: Enterprise) -> dict[str, Any]:
     """What ``templates/visits/_enterprise_section.html`` needs, under the one key ``visits_section``: recent and
-    planned visits and the "log a visit" button. The caller has already checked the enterprise is in scope."""
-    base = _enterprise_visit_options(select(Visit)).where(Visit.enterprise_id == enterprise.id)
-    planned = db.session.scalars(
-        base.where(Visit.status == VisitStatus.PLANNED).order_by(Visit.starts_at).limit(5)
-    ).all()
-    recent = db.session.scalars(
-        base.where(Visit.status == VisitStatus.DONE).order_by(Visit.starts_at.desc()).limit(5)
-    ).all()
-    done_count = db.session.scalar(
-        select(func.count(Visit.id)).where(Visit.enterprise_id == enterprise.id, Visit.status == VisitStatus.DONE)
+    planned visits and the "log a visit" button. The caller has already checked the enterprise is in scope.
+
+    One query (the next planned and the latest visits that took place, with the count of those, through window
+    functions) and one for their participants."""
+    rows = db.session.execute(_section_statement(), {"enterprise_id": enterprise.id})
+    rows = rows.unique().all()
+    planned = [row for row in rows if row[0].status == VisitStatus.PLANNED]
+    recent = [row for row in rows if row[0].status == VisitStatus.DONE and row.position <= SECTION_VISITS]
+    happened_rows = sorted(
+        (row for row in rows if row[0].status in TIMELINE_STATUSES and row.timeline_position <= SECTION_TIMELINE_ROWS),
+        key=lambda row: row.timeline_position,
     )
     return {
         "visits_section": {
             "enterprise": enterprise,
-            "planned": planned,
-            "recent": recent,
-            "done_count": done_count or 0,
+            "planned": [row[0] for row in sorted(planned, key=lambda row: row.planned_position)],
+            "recent": [row[0] for row in sorted(recent, key=lambda row: row.position)],
+            "done_count": recent[0].total if recent else 0,
             "can_log": has_permission(current_user, Permission.EDIT),
             "log_url": url_for("visits.new_visit", enterprise_id=enterprise.id),
             "plan_url": url_for("visits.new_visit", enterprise_id=enterprise.id, status=VisitStatus.PLANNED.value),
             "list_url": url_for("visits.list_visits", enterprise=enterprise.id),
+            # The newest visits that took place or were cancelled (SECTION_TIMELINE_ROWS at most), and their count.
+            "timeline_rows": [row[0] for row in happened_rows],
+            "timeline_total": happened_rows[0].timeline_total if happened_rows else 0,
         }
     }
+
+
+def timeline_answer(enterprise: Enterprise, context: dict[str, Any], wanted: int) -> list[TimelineEntry] | None:
+    """The visit entries of the enterprise's timeline, from the section's context (``DetailSection``)."""
+    section = context["visits_section"]
+    rows = section["timeline_rows"]
+    if wanted > len(rows) and section["timeline_total"] > len(rows):
+        return None
+    return visit_entries_of(rows[:wanted])
 
 
 def timeline_entries(enterprise_id: int, *, before: datetime | None = None, limit: int = 50) -> list[TimelineEntry]:
     """The enterprise's visits that took place (or were cancelled), newest first, for its timeline."""
     stmt = (
-        _enterprise_visit_options(select(Visit))
-        .where(Visit.enterprise_id == enterprise_id, Visit.status.in_((VisitStatus.DONE, VisitStatus.CANCELLED)))
+        select(Visit)
+        .options(selectinload(Visit.participants))
+        .where(Visit.enterprise_id == enterprise_id, Visit.status.in_(TIMELINE_STATUSES))
         .order_by(Visit.starts_at.desc(), Visit.id.desc())
         .limit(limit)
     )
     if before is not None:
         stmt = stmt.where(Visit.starts_at < before)
+    return visit_entries_of(db.session.scalars(stmt).all())
+
+
+def visit_entries_of(visits: list[Visit]) -> list[TimelineEntry]:
+    """Timeline entries of visits already loaded (with their participants)."""
+    from crm.reference.cache import user_names
+
+    names = user_names()
     entries = []
-    for visit in db.session.scalars(stmt):
+    for visit in visits:
         people = "、".join(str(user) for user in visit.participants)
         if visit.status == VisitStatus.CANCELLED:
             title = _("%(kind)s cancelled", kind=visit.kind.label)
@@ -223,7 +286,7 @@ def timeline_entries(enterprise_id: int, *, before: datetime | None = None, limi
                 kind="visit",
                 title=title,
                 body=_excerpt(body),
-                author=str(visit.officer) if visit.officer else None,
+                author=names.get(visit.officer_id) if visit.officer_id else None,
                 url=visit_url(visit.id),
                 icon=visit.kind.icon,
             )

@@ -1,0 +1,90 @@
+"""The enterprise page reads a fixed number of queries, however many records each of its sections holds."""
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from sqlalchemy import event, select
+
+from crm.enterprises.models import (
+    Contact,
+    ContactRole,
+    CreditStatus,
+    CreditStatusChange,
+    EnterpriseNote,
+    Recommendation,
+)
+from crm.extensions import db
+from crm.pipeline.models import StageChange
+from crm.plans.models import Plan
+from crm.plans.services import create_task
+from crm.reference import cache
+from crm.reference.models import RecommendingUnit
+from crm.visits.models import Visit, VisitStatus
+
+
+@pytest.fixture
+def cache_on(app):
+    """The per-process reference cache as in production (the suite turns it off by default)."""
+    app.config["REFERENCE_CACHE"] = True
+    cache.clear()
+    yield
+    app.config.pop("REFERENCE_CACHE")
+    cache.clear()
+
+
+def _count_queries(client, path: str) -> tuple[int, str]:
+    count = [0]
+
+    def note(*_args):
+        count[0] += 1
+
+    client.get(path)  # fills the per-process caches
+    event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        response = client.get(path)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", note)
+    assert response.status_code == 200
+    return count[0], response.get_data(as_text=True)
+
+
+def _add_records(enterprise, user, n: int, start: datetime) -> None:
+    unit = db.session.scalars(select(RecommendingUnit)).first()
+    plan = db.session.scalars(select(Plan).where(Plan.enterprise_id == enterprise.id)).first()
+    if plan is None:
+        plan = Plan(enterprise_id=enterprise.id)
+        db.session.add(plan)
+        db.session.flush()
+    for k in range(n):
+        at = start + timedelta(hours=k)
+        db.session.add(StageChange(enterprise_id=enterprise.id, from_stage=None, to_stage="candidate", changed_at=at))
+        db.session.add(EnterpriseNote(enterprise_id=enterprise.id, body=f"备忘{k}", author_id=user.id, created_at=at))
+        db.session.add(
+            Recommendation(
+                enterprise_id=enterprise.id, unit_id=unit.id, recommended_on=date(2026, 1, 1), recommended_by_id=user.id
+            )
+        )
+        db.session.add(
+            CreditStatusChange(
+                enterprise_id=enterprise.id, status=CreditStatus.REGULAR, effective_on=date(2026, 1, 1), source="测试"
+            )
+        )
+        db.session.add(Contact(enterprise_id=enterprise.id, name=f"联系人{k}", role=ContactRole.CUSTOMS_LEAD))
+        for status in (VisitStatus.DONE, VisitStatus.PLANNED):
+            db.session.add(Visit(enterprise_id=enterprise.id, status=status, starts_at=at, officer_id=user.id))
+        create_task(plan, title=f"任务{k}")
+    db.session.commit()
+
+
+def test_the_page_reads_a_fixed_number_of_queries(client, cache_on, make_user, make_enterprise):
+    user = make_user("admin")
+    enterprise = make_enterprise()
+    client.login(user)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    _add_records(enterprise, user, 1, start)
+    few, _html = _count_queries(client, f"/enterprises/{enterprise.id}")
+    _add_records(enterprise, user, 25, start + timedelta(days=10))
+    many, html = _count_queries(client, f"/enterprises/{enterprise.id}")
+    assert many == few, (few, many)
+    assert few <= 22  # the layout's own (the user, notifications) included
+    assert "备忘24" in html and "联系人24" in html
