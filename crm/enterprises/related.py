@@ -191,6 +191,9 @@ def merge_enterprises(
     _settle_after_merge(survivor)
     survivor.updated_by_id = getattr(by, "id", None)
     db.session.flush()
+    from crm.standards.services import reassess_latest
+
+    reassess_latest(survivor.id)  # the business types may now be the union of both records'
     record_event(
         AuditAction.MERGE,
         f"{absorbed_name} (#{absorbed_id}) merged into {survivor.name} (#{survivor.id})",

@@ -208,9 +208,14 @@ def update_enterprise(enterprise: Enterprise, values: Mapping[str, Any], *, by: 
     clean, errors, warnings = check_values(values, enterprise=enterprise, user=by)
     if errors:
         raise InvalidEnterpriseError(errors)
+    types_before = {t.id for t in enterprise.business_types}
     _apply(enterprise, clean)
     enterprise.updated_by_id = getattr(by, "id", None)
     db.session.flush()
+    if {t.id for t in enterprise.business_types} != types_before:
+        from crm.standards.services import reassess_latest
+
+        reassess_latest(enterprise.id)
     return warnings
 
 

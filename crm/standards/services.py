@@ -384,6 +384,14 @@ def sync_readiness(enterprise_id: int) -> None:
         db.session.flush()
 
 
+def reassess_latest(enterprise_id: int) -> None:
+    """Evaluate the latest assessment again after the enterprise's business types changed: which items apply
+    depends on them, so its stored outcome, the readiness badge and the gaps on the enterprise page stay in step."""
+    latest = latest_assessment(enterprise_id)
+    if latest is not None:
+        refresh(latest)
+
+
 def delete_assessment(assessment: Assessment) -> None:
     """Delete an assessment, its results and their attachments; the enterprise's readiness follows."""
     enterprise_id = assessment.enterprise_id

@@ -157,3 +157,20 @@ def test_financial_figures_judge_items_12_to_14_when_applied(make_enterprise, ma
     assert "current_ratio" in judged[13].evidence
     assert (assessment.outcome, assessment.total) == (AssessmentOutcome.PASS, 98)
     assert db.session.get(Enterprise, enterprise.id).readiness_total == 98
+
+
+def test_changing_business_types_evaluates_the_latest_assessment_again(make_enterprise, make_assessment, make_user):
+    """Which items apply depends on the business types: items a change makes applicable are pending, and the stored
+    outcome, the readiness badge and the page's gaps say so at once (judged items keep counting)."""
+    from crm.enterprises.services import update_enterprise
+
+    broker, consignee = (
+        db.session.scalars(select(BusinessType).where(BusinessType.code == code)).one()
+        for code in ("customs_broker", "consignee")
+    )
+    enterprise = make_enterprise(business_types=[broker])
+    assessment = make_assessment(enterprise)
+    assert (assessment.outcome, enterprise.readiness_outcome) == (AssessmentOutcome.PASS, "pass")
+    update_enterprise(enterprise, {"business_types": [broker, consignee]}, by=make_user("manager"))
+    db.session.commit()  # item 25 (consignees) now applies and is not judged yet
+    assert (assessment.outcome, enterprise.readiness_outcome) == (AssessmentOutcome.INCOMPLETE, "incomplete")
