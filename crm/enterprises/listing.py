@@ -373,13 +373,16 @@ def sort_choices() -> list[tuple[str, str]]:
     return choices
 
 
-def order_by(sort: str) -> list[Any]:
+def order_by(sort: str, *, reverse: bool = False) -> list[Any]:
+    """ORDER BY clauses of a sort, or (``reverse``) of its exact reverse, NULLs included."""
     key = sort.lstrip("-")
     spec = LIST_SORTS.get(key) or LIST_SORTS[DEFAULT_SORT.lstrip("-")]
     descending = sort.startswith("-") if key in LIST_SORTS else DEFAULT_SORT.startswith("-")
+    if reverse:
+        descending = not descending
     column = spec.column.desc() if descending else spec.column.asc()
     if spec.nullable:
-        column = column.nulls_last()
+        column = column.nulls_first() if reverse else column.nulls_last()
     return [column, Enterprise.id.desc() if descending else Enterprise.id.asc()]
 
 
@@ -434,9 +437,13 @@ class ListQuery:
                 clauses.append(clause)
         return clauses
 
-    def ids(self, ref: ListReference, user: Any = None) -> Select:
-        """The ids of the matching enterprises in the list's order."""
-        return select(Enterprise.id).where(*self.conditions(ref, user=user)).order_by(*order_by(self.sort))
+    def ids(self, ref: ListReference, user: Any = None, *, reverse: bool = False) -> Select:
+        """The ids of the matching enterprises in the list's order (or in its reverse)."""
+        return (
+            select(Enterprise.id)
+            .where(*self.conditions(ref, user=user))
+            .order_by(*order_by(self.sort, reverse=reverse))
+        )
 
 
 def stage_counts(query: ListQuery, ref: ListReference, user: Any = None) -> dict[str, int]:
@@ -527,10 +534,20 @@ class ListRow:
 
 
 def page_of_rows(query: ListQuery, ref: ListReference, page: int, per_page: int, total: int, user: Any = None) -> Page:
-    """One page of rows: ids from the index in list order (offset), then the rows themselves by id."""
+    """One page of rows: ids from the index in list order (offset), then the rows themselves by id.
+
+    A page in the second half is counted from the end, in the reverse order (``total`` is exact: the stage
+    counts of the same conditions), so the last page costs what the first does instead of walking past every
+    row before it."""
     pages = max(1, -(-total // per_page))
     page = min(page, pages)
-    ids_subquery = query.ids(ref, user).limit(per_page).offset((page - 1) * per_page).subquery()
+    offset = (page - 1) * per_page
+    if 0 < offset and offset * 2 > total:
+        limit = min(per_page, total - offset)
+        ids = query.ids(ref, user, reverse=True).limit(limit).offset(max(0, total - offset - limit))
+    else:
+        ids = query.ids(ref, user).limit(per_page).offset(offset)
+    ids_subquery = ids.subquery()
     stmt = select(*ROW_COLUMNS).join(ids_subquery, ids_subquery.c.id == Enterprise.id).order_by(*order_by(query.sort))
     raw = db.session.execute(stmt).all()
     users = ref.user_names({r.commerce_officer_id for r in raw} | {r.customs_officer_id for r in raw})
