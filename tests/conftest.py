@@ -277,3 +277,33 @@ def extract_csrf(html: str) -> str:
     match = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', html)
     assert match, "no CSRF token in the page"
     return match.group(1)
+
+
+# --- per-process caches and statements ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def reference_cache(app):
+    """The per-process reference cache as in production (the suite turns it off by default)."""
+    from crm.reference import cache
+
+    app.config["REFERENCE_CACHE"] = True
+    cache.clear()
+    yield cache
+    app.config.pop("REFERENCE_CACHE")
+    cache.clear()
+
+
+@pytest.fixture
+def statements(app):
+    """The SQL statements the test runs from here on (a list, clear it between steps)."""
+    from sqlalchemy import event
+
+    seen: list[str] = []
+
+    def note(conn, cursor, statement, params, context, executemany):
+        seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", note)
+    yield seen
+    event.remove(db.engine, "before_cursor_execute", note)

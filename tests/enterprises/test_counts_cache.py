@@ -47,14 +47,8 @@ def test_without_redis_counts_are_computed(app, make_user, make_enterprise):
 
 
 @pytest.fixture
-def both_caches(cache_on, app):
-    from crm.reference import cache
-
-    app.config["REFERENCE_CACHE"] = True
-    cache.clear()
-    yield
-    app.config.pop("REFERENCE_CACHE")
-    cache.clear()
+def both_caches(cache_on, reference_cache):
+    """The counts' cache in Redis and the per-process cache, as in production."""
 
 
 def test_values_are_kept_per_data_version(both_caches, real_db, make_enterprise):

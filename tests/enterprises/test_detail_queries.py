@@ -2,7 +2,6 @@
 
 from datetime import UTC, date, datetime, timedelta
 
-import pytest
 from sqlalchemy import event, select
 
 from crm.enterprises.models import (
@@ -17,19 +16,8 @@ from crm.extensions import db
 from crm.pipeline.models import StageChange
 from crm.plans.models import Plan
 from crm.plans.services import create_task
-from crm.reference import cache
 from crm.reference.models import RecommendingUnit
 from crm.visits.models import Visit, VisitStatus
-
-
-@pytest.fixture
-def cache_on(app):
-    """The per-process reference cache as in production (the suite turns it off by default)."""
-    app.config["REFERENCE_CACHE"] = True
-    cache.clear()
-    yield
-    app.config.pop("REFERENCE_CACHE")
-    cache.clear()
 
 
 def _count_queries(client, path: str) -> tuple[int, str]:
@@ -76,7 +64,7 @@ def _add_records(enterprise, user, n: int, start: datetime) -> None:
     db.session.commit()
 
 
-def test_the_page_reads_a_fixed_number_of_queries(client, cache_on, make_user, make_enterprise):
+def test_the_page_reads_a_fixed_number_of_queries(client, reference_cache, make_user, make_enterprise):
     user = make_user("admin")
     enterprise = make_enterprise()
     client.login(user)

@@ -128,28 +128,9 @@ def test_a_column_of_several_stages_pages_through_all_of_them_newest_first(clien
     assert shown + load_the_rest(client, lost) == newest_first
 
 
-@pytest.fixture
-def statements(app):
-    """The SQL statements run while the list is open, with the per-process reference cache on."""
-    from sqlalchemy import event
-
-    from crm.reference import cache
-
-    app.config["REFERENCE_CACHE"] = True
-    cache.clear()
-    seen: list[str] = []
-
-    def note(conn, cursor, statement, params, context, executemany):
-        seen.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", note)
-    yield seen
-    event.remove(db.engine, "before_cursor_execute", note)
-    app.config.pop("REFERENCE_CACHE")
-    cache.clear()
-
-
-def test_board_shows_a_screenful_per_column_in_a_constant_number_of_queries(client, owners, in_stage, statements):
+def test_board_shows_a_screenful_per_column_in_a_constant_number_of_queries(
+    client, owners, in_stage, reference_cache, statements
+):
     commerce, _customs = owners
     client.login(commerce)
     stages = ("candidate", "pooled", "cultivating", "ready", "applied", "in_certification", "certified", "withdrawn")

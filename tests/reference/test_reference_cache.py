@@ -1,8 +1,6 @@
 """Reference rows and scopes are kept per process and dropped as soon as the application writes them."""
 
-import pytest
 from flask import g
-from sqlalchemy import event
 
 from crm.core.scope import build_scope, scope_of
 from crm.enterprises.listing import ListReference, active_officers
@@ -11,28 +9,7 @@ from crm.reference import cache
 from crm.reference.models import Area, CustomsOffice
 
 
-@pytest.fixture
-def cache_on(app):
-    app.config["REFERENCE_CACHE"] = True
-    cache.clear()
-    yield
-    app.config.pop("REFERENCE_CACHE")
-    cache.clear()
-
-
-@pytest.fixture
-def statements(app):
-    seen: list[str] = []
-
-    def note(conn, cursor, statement, params, context, executemany):
-        seen.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", note)
-    yield seen
-    event.remove(db.engine, "before_cursor_execute", note)
-
-
-def test_rows_are_read_once_then_kept(cache_on, statements):
+def test_rows_are_read_once_then_kept(reference_cache, statements):
     first = ListReference().areas
     assert first and statements
     statements.clear()
@@ -42,7 +19,7 @@ def test_rows_are_read_once_then_kept(cache_on, statements):
     assert again[0].display_name and str(again[0]) == again[0].name_zh
 
 
-def test_a_write_drops_them(cache_on):
+def test_a_write_drops_them(reference_cache):
     assert not any(a.code == "999999" for a in ListReference().areas)
     db.session.add(Area(code="999999", name_zh="测试区", name_en="Test area"))
     db.session.flush()
@@ -51,7 +28,7 @@ def test_a_write_drops_them(cache_on):
     assert not any(a.code == "999999" for a in ListReference().areas)
 
 
-def test_a_new_officer_appears_at_once(cache_on, make_user):
+def test_a_new_officer_appears_at_once(reference_cache, make_user):
     before = {o.id for o in active_officers()}
     officer = make_user("customs", offices=["xm-quanzhou"])
     after = {o.id: o for o in active_officers()}
@@ -59,7 +36,7 @@ def test_a_new_officer_appears_at_once(cache_on, make_user):
     assert after[officer.id].role_enum.value == "customs"
 
 
-def test_scopes_are_kept_and_follow_the_users_offices(cache_on, app, make_user):
+def test_scopes_are_kept_and_follow_the_users_offices(reference_cache, app, make_user):
     officer = make_user("customs", offices=["xm-quanzhou"])
     with app.test_request_context():
         assert scope_of(officer) == build_scope(officer)
