@@ -108,15 +108,6 @@ class ListReference:
     def stage_by_code(self) -> dict[str, Any]:
         return {s.code: s for s in self.stages}
 
-    def user_names(self, ids: set[int]) -> dict[int, str]:
-        known = {u.id: u.display_name for u in self.officers}
-        missing = {i for i in ids if i and i not in known}
-        if missing:
-            from crm.auth.models import User
-
-            known.update(db.session.execute(select(User.id, User.display_name).where(User.id.in_(missing))).all())
-        return known
-
 
 def _reference_rows(key: str, stmt: Select) -> list[Any]:
     """Snapshots of a reference table's rows in order, kept per process (``crm.reference.cache``)."""
@@ -550,8 +541,9 @@ def page_of_rows(query: ListQuery, ref: ListReference, page: int, per_page: int,
     ids_subquery = ids.subquery()
     stmt = select(*ROW_COLUMNS).join(ids_subquery, ids_subquery.c.id == Enterprise.id).order_by(*order_by(query.sort))
     raw = db.session.execute(stmt).all()
-    users = ref.user_names({r.commerce_officer_id for r in raw} | {r.customs_officer_id for r in raw})
-    rows = _rows(raw, ref, users)
+    from crm.reference.cache import user_names
+
+    rows = _rows(raw, ref, user_names())
     from crm.cohorts.queries import priority_ids
 
     flagged = priority_ids([row.id for row in rows])
