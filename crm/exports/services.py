@@ -33,6 +33,10 @@ logger = logging.getLogger(__name__)
 EXPORT_LIFETIME = timedelta(days=7)
 #: ``StoredFile.owner_type`` of an export's file.
 FILE_OWNER = "export_job"
+#: Owners of files left by export mechanisms that no longer exist: the enterprise list's own background
+#: exports (table ``enterprise_exports``, dropped by migration f3b7d2a91c05) left their files in the store.
+#: They were short-lived downloads nothing links to any more; the purge deletes them.
+RETIRED_FILE_OWNERS = ("enterprise_export",)
 FILE_KINDS = {"xlsx": XLSX, "csv": CSV, "pdf": PDF}
 #: Progress is written at most this often (rows), through its own short transaction.
 PROGRESS_EVERY = 1000
@@ -316,7 +320,8 @@ def downloadable(job: ExportJob, now: datetime | None = None) -> bool:
 
 
 def purge_expired(now: datetime | None = None, batch: int = 500) -> dict[str, int]:
-    """Delete expired exports: the row and its file (the file once the transaction commits)."""
+    """Delete expired exports: the row and its file (the file once the transaction commits); and up to
+    ``batch`` files of retired export mechanisms (``RETIRED_FILE_OWNERS``)."""
     now = now or utcnow()
     expired = db.session.scalars(
         select(ExportJob).where(ExportJob.expires_at <= now).order_by(ExportJob.id).limit(batch)
@@ -329,8 +334,13 @@ def purge_expired(now: datetime | None = None, batch: int = 500) -> dict[str, in
             delete_stored(stored)
             files += 1
         db.session.delete(job)
+    retired = db.session.scalars(
+        select(StoredFile).where(StoredFile.owner_type.in_(RETIRED_FILE_OWNERS)).order_by(StoredFile.id).limit(batch)
+    ).all()
+    for stored in retired:
+        delete_stored(stored)
     db.session.flush()
-    return {"deleted": len(expired), "files": files}
+    return {"deleted": len(expired), "files": files, "retired_files": len(retired)}
 
 
 # --- report subscriptions --------------------------------------------------------------------------------

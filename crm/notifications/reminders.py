@@ -209,6 +209,8 @@ class _Context:
         self.queued_messages = 0
         #: Once-only keys the current rule already recorded within the window (a shortcut; the unique key decides).
         self.existing: set[tuple[str, int, str, date]] = set()
+        #: Late reminders (recorded as skipped, nothing sent) of the current rule, written in batches.
+        self.late: list[dict[str, Any]] = []
 
     def scope(self, user: Any) -> Scope:
         if user.id not in self.scopes:
@@ -254,7 +256,9 @@ def run_sweep(now: datetime | None = None, *, rule_codes: Sequence[str] | None =
                 watcher = spec.resolve()
                 for due in watcher(rule, sweep):
                     _process(rule, due, ctx, result)
+                _write_late(ctx, result)
         except Exception as exc:  # one broken watcher must not stop the other rules
+            ctx.late.clear()
             logger.exception("Reminder rule %s (%s) failed", code, rule.watch)
             result = RuleResult(status="failed", error=f"{type(exc).__name__}: {exc}"[:500])
         results[code] = result
@@ -310,26 +314,29 @@ def _process(rule: ReminderRule, due: Due, ctx: _Context, result: RuleResult) ->
             status = ReminderStatus.DIGEST
         else:
             status = ReminderStatus.SENT
-        reminder_id = _insert_once(
-            rule_id=rule.id,
-            record_type=due.record_type,
-            record_id=due.record_id,
-            enterprise_id=getattr(due.enterprise, "id", None),
-            recipient_key=recipient.key,
-            user_id=getattr(user, "id", None),
-            to_address=recipient.address,
-            due_on=due.due_on,
-            fires_on=fires_on,
-            status=status,
-            title=title[:300],
-            body=body,
-            url=due.url,
-        )
+        values = {
+            "rule_id": rule.id,
+            "record_type": due.record_type,
+            "record_id": due.record_id,
+            "enterprise_id": getattr(due.enterprise, "id", None),
+            "recipient_key": recipient.key,
+            "user_id": getattr(user, "id", None),
+            "to_address": recipient.address,
+            "due_on": due.due_on,
+            "fires_on": fires_on,
+            "status": status,
+            "title": title[:300],
+            "body": body,
+            "url": due.url,
+        }
+        if late:  # recorded, never sent: no id needed, so written in batches
+            ctx.late.append(values)
+            if len(ctx.late) >= LATE_BATCH:
+                _write_late(ctx, result)
+            continue
+        reminder_id = _insert_once(**values)
         if reminder_id is None:
             result.duplicate += 1
-            continue
-        if late:
-            result.skipped += 1
             continue
         result.sent += 1
         for channel in channels:
@@ -408,6 +415,20 @@ def _recorded_keys(rule: ReminderRule, sweep: Sweep) -> set[tuple[str, int, str,
 
 
 _ONCE_COLUMNS = ("rule_id", "record_type", "record_id", "recipient_key", "due_on")
+#: Late reminders written per statement.
+LATE_BATCH = 500
+
+
+def _insert_statement(dialect: str) -> Any:
+    """``INSERT … ON CONFLICT (once-only key) DO NOTHING RETURNING id`` with bound parameters: one statement
+    for every row, so SQLAlchemy compiles it once (``.values(**row)`` made a new statement, and a new cache key,
+    per reminder)."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    table = Reminder.__table__
+    return dialect_insert(table).on_conflict_do_nothing(index_elements=list(_ONCE_COLUMNS)).returning(table.c.id)
 
 
 def _insert_once(**values: Any) -> int | None:
@@ -415,19 +436,30 @@ def _insert_once(**values: Any) -> int | None:
     values.setdefault("created_at", utcnow())
     dialect = db.session.get_bind().dialect.name
     if dialect in ("postgresql", "sqlite"):
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as dialect_insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert as dialect_insert
-        stmt = (
-            dialect_insert(Reminder)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=list(_ONCE_COLUMNS))
-            .returning(Reminder.id)
-        )
-        return db.session.execute(stmt).scalar_one_or_none()
+        return db.session.execute(_insert_statement(dialect), values).scalar_one_or_none()
     try:  # other databases: let the unique constraint refuse the duplicate inside a savepoint
         with db.session.begin_nested():
             return db.session.execute(insert(Reminder).values(**values).returning(Reminder.id)).scalar_one()
     except IntegrityError:
         return None
+
+
+def _write_late(ctx: _Context, result: RuleResult) -> None:
+    """Write the collected late reminders (status skipped); those whose once-only key exists count as duplicates."""
+    rows, ctx.late = ctx.late, []
+    if not rows:
+        return
+    dialect = db.session.get_bind().dialect.name
+    if dialect not in ("postgresql", "sqlite"):
+        for values in rows:
+            if _insert_once(**values) is None:
+                result.duplicate += 1
+            else:
+                result.skipped += 1
+        return
+    now = utcnow()
+    for values in rows:
+        values.setdefault("created_at", now)
+    written = len(db.session.execute(_insert_statement(dialect), rows).all())
+    result.skipped += written
+    result.duplicate += len(rows) - written

@@ -12,7 +12,7 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from crm.core.audit import AuditAction, AuditLog
-from crm.core.files import StoredFile
+from crm.core.files import StoredFile, store_bytes_from
 from crm.core.models import utcnow
 from crm.enterprises.exports import EXPORT_COLUMNS
 from crm.exports import registry, services
@@ -188,12 +188,37 @@ def test_expired_exports_are_purged_with_their_files(app, make_user, listed, run
     assert path.exists()
     expired.expires_at = utcnow() - timedelta(minutes=1)
     db.session.commit()
-    assert services.purge_expired() == {"deleted": 1, "files": 1}
+    assert services.purge_expired() == {"deleted": 1, "files": 1, "retired_files": 0}
     db.session.commit()
     assert not path.exists()
     assert db.session.get(ExportJob, expired.id) is None
     assert db.session.get(ExportJob, kept.id) is not None and kept.file.path.exists()
     assert db.session.scalar(select(func.count()).select_from(StoredFile)) == 1
+
+
+def test_the_purge_deletes_files_left_by_the_retired_enterprise_exports(app, make_user, listed, run_job):
+    kept = run_job(make_user("manager"))
+    left = [
+        store_bytes_from(
+            io.BytesIO(b"name\n"),
+            filename=f"enterprises-{n}.csv",
+            kind="csv",
+            owner_type="enterprise_export",
+            owner_id=n,
+            enterprise_id=None,
+        )
+        for n in (1, 2, 3)
+    ]
+    paths = [stored.path for stored in left]
+    db.session.commit()
+    assert all(path.exists() for path in paths)
+    assert services.purge_expired(batch=2)["retired_files"] == 2
+    db.session.commit()
+    assert services.purge_expired(batch=2)["retired_files"] == 1
+    db.session.commit()
+    assert not any(path.exists() for path in paths)
+    assert db.session.scalars(select(StoredFile.owner_type)).all() == ["export_job"]
+    assert db.session.get(ExportJob, kept.id) is not None and kept.file.path.exists()
 
 
 def test_the_purge_runs_from_the_schedule(app, make_user, listed, run_job):

@@ -322,3 +322,26 @@ def test_anchor_range_covers_the_catch_up_window():
     assert last == date(2026, 3, 13)
     assert window.first_day == date(2026, 3, 10) - timedelta(days=2 + 7)
     assert first == window.first_day + timedelta(days=3)
+
+
+def test_late_reminders_are_written_in_batches_once_each(make_user, make_task, monkeypatch):
+    from crm.notifications import reminders
+
+    monkeypatch.setattr(reminders, "LATE_BATCH", 2)  # five late reminders: batches of 2, 2 and 1
+    owners = [make_user("bureau", areas=["350100"]) for _ in range(5)]
+    for owner in owners:
+        make_task(owner=owner, due_on=date(2026, 3, 7))  # "due today" three days ago: recorded, not sent
+    fresh = make_user("bureau", areas=["350100"])
+    make_task(owner=fresh, due_on=date(2026, 3, 10))
+
+    first = sweep(at(2026, 3, 10, 7), "task_due_today")
+    assert (first["sent"], first["skipped"], first["duplicate"]) == (1, 5, 0)
+    statuses = {r.user_id: r.status for r in reminders_of("task_due_today")}
+    assert statuses == {**{o.id: ReminderStatus.SKIPPED for o in owners}, fresh.id: ReminderStatus.SENT}
+    assert all(outbox_of(owner) == [] for owner in owners)
+
+    # Recorded once: a later sweep (and one that does not know what is recorded) finds them all there.
+    monkeypatch.setattr(reminders, "_recorded_keys", lambda rule, sweep: set())
+    again = sweep(at(2026, 3, 10, 12), "task_due_today")
+    assert (again["sent"], again["skipped"], again["duplicate"]) == (0, 0, 6)
+    assert len(reminders_of("task_due_today")) == 6

@@ -4,8 +4,9 @@ Revision ID: f3b7d2a91c05
 Revises: e5a1c0de2f01
 Create Date: 2026-11-27 10:00:00
 
-Their files (stored_files with owner_type 'enterprise_export') stay in the file store as they are; they were
-downloads kept for their owner, and nothing links to them any more.
+Their files (stored_files with owner_type 'enterprise_export') stay in the file store here; the daily
+``exports.purge_expired`` job deletes them (``crm.exports.services.RETIRED_FILE_OWNERS``). They were downloads
+kept for their owner, and nothing links to them any more.
 """
 
 import sqlalchemy as sa
