@@ -143,9 +143,17 @@ def chunks(rows: Iterable[dict[str, Any]], size: int = BATCH) -> Iterator[list[d
 
 
 def bulk_insert(table, rows: Iterable[dict[str, Any]]) -> int:
+    """Insert rows (dicts with the same keys) in batches: by ``COPY`` on PostgreSQL (``copy_rows``) when they give
+    every column that has a Python-side default, else by an executemany INSERT (which fills those in)."""
+    from crm.enterprises.imports import copy_rows
+
     count = 0
     for batch in chunks(rows):
-        db.session.execute(insert(table), batch)
+        if all(column.default is None or column.name in batch[0] for column in table.c):
+            copy_rows(table, batch)
+        else:
+            logger.debug("Demo rows of %s lack defaulted columns: INSERT instead of COPY", table.name)
+            db.session.execute(insert(table), batch)
         count += len(batch)
     return count
 
@@ -342,6 +350,7 @@ def seed_enterprises(ctx: DemoContext, count: int) -> None:
                 else f"福建省平潭综合实验区{rng.choice(('金井湾片区', '港口经济区', '中心商务区'))}",
                 "credit_status": credit_status,
                 "priority": rng.choice((Priority.A, Priority.B, Priority.B, Priority.C, None)),
+                "priority_set_by_hand": False,
                 "commerce_officer_id": commerce.id if commerce and stage != "candidate" else None,
                 "customs_officer_id": officer.id if officer and stage != "candidate" else None,
                 "notes": "",
