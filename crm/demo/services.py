@@ -6,7 +6,7 @@ each receiving the same ``DemoContext``.
 
 Volumes: ``seed-demo --volume NAME=COUNT`` asks for a total number of rows of some kind (the benchmark asks
 for a million stage changes at 100,000 enterprises). Each name a seeder honours is listed in
-``DEMO_VOLUMES``; a seeder reads its number with ``ctx.volume(NAME, default)``.
+``DEMO_VOLUMES``; a seeder reads its number from ``ctx.volumes`` (``ctx.volume(NAME, default)`` for a plain default).
 """
 
 from __future__ import annotations
@@ -86,10 +86,19 @@ OPEN_PATH = ("candidate", "pooled", "cultivating", "ready", "applied", "in_certi
 MAX_REVISITS = 25
 
 #: Volumes a demo seeder honours (``seed-demo --volume NAME=COUNT``): name -> what the count means.
-#: A feature's seeder adds its line here and reads ``ctx.volume(NAME, default)``; the benchmark already
-#: passes ``cultivation_tasks``, ``visits`` and ``events`` (see ``bench/settings.py``).
+#: A feature's seeder adds its line here and reads its number from ``ctx.volumes`` (the benchmark passes
+#: ``VOLUMES_PER_ENTERPRISE`` of ``bench/settings.py``). Without a volume each seeder makes its usual amount.
 DEMO_VOLUMES: dict[str, str] = {
     "stage_changes": "stage history rows in all (at least one per stage on each enterprise's path)",
+    "cultivation_tasks": (
+        "cultivation tasks in all, over a plan for each of as many enterprises in cultivation or later stages"
+        " as they need at about five tasks a plan (without it: at most 10,000 plans of 3 to 7 tasks)"
+    ),
+    "visits": (
+        "visits in all, planned ones included, spread over the enterprises with an officer in proportion to"
+        " their stage's usual number"
+    ),
+    "events": "training events in all, the first ones from the demo's catalogue, each with its invitations",
 }
 
 
@@ -134,9 +143,17 @@ def chunks(rows: Iterable[dict[str, Any]], size: int = BATCH) -> Iterator[list[d
 
 
 def bulk_insert(table, rows: Iterable[dict[str, Any]]) -> int:
+    """Insert rows (dicts with the same keys) in batches: by ``COPY`` on PostgreSQL (``copy_rows``) when they give
+    every column that has a Python-side default, else by an executemany INSERT (which fills those in)."""
+    from crm.enterprises.imports import copy_rows
+
     count = 0
     for batch in chunks(rows):
-        db.session.execute(insert(table), batch)
+        if all(column.default is None or column.name in batch[0] for column in table.c):
+            copy_rows(table, batch)
+        else:
+            logger.debug("Demo rows of %s lack defaulted columns: INSERT instead of COPY", table.name)
+            db.session.execute(insert(table), batch)
         count += len(batch)
     return count
 
@@ -333,6 +350,7 @@ def seed_enterprises(ctx: DemoContext, count: int) -> None:
                 else f"福建省平潭综合实验区{rng.choice(('金井湾片区', '港口经济区', '中心商务区'))}",
                 "credit_status": credit_status,
                 "priority": rng.choice((Priority.A, Priority.B, Priority.B, Priority.C, None)),
+                "priority_set_by_hand": False,
                 "commerce_officer_id": commerce.id if commerce and stage != "candidate" else None,
                 "customs_officer_id": officer.id if officer and stage != "candidate" else None,
                 "notes": "",

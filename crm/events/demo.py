@@ -1,9 +1,15 @@
 """Demo training events: past ones with attendance and feedback, upcoming ones with registrations and a waiting
-list, a draft and a cancelled one. Invitations, registrations and feedback are bulk-inserted."""
+list, a draft and a cancelled one. Invitations, registrations and feedback are bulk-inserted.
+
+An ``events`` volume asks for that many events in all: the catalogue's first, then a series of the same kinds of
+event by each area's commerce bureau (often with its customs district) or the province, spread over the past two
+years and the next days, each with its invitations, registrations, check-ins and feedback.
+"""
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -29,10 +35,16 @@ from crm.standards.models import StandardItem
 from crm.standards.services import current_version
 
 if TYPE_CHECKING:
+    import random
+
     from crm.demo.services import DemoContext
 
+#: One entry of the catalogue: (title, kind, day offset from today, start hour, hours, organiser unit codes,
+#: capacity, per enterprise, status).
+EventSpec = tuple[str, EventKind, int, float, float, tuple[str, ...], int | None, int | None, str]
+
 #: (title, kind, day offset from today, start hour, hours, organiser unit codes, capacity, per enterprise, status)
-CATALOGUE: tuple[tuple[str, EventKind, int, float, float, tuple[str, ...], int | None, int | None, str], ...] = (
+CATALOGUE: tuple[EventSpec, ...] = (
     (
         "AEO信用培育政策宣讲会",
         EventKind.POLICY_BRIEFING,
@@ -136,6 +148,7 @@ VENUES = {
     "350400": "三明市商务局会议室",
     "350500": "泉州市商务局多功能厅",
     "350600": "漳州市商务局培训室",
+    "350700": "南平市商务局会议室",
     "350800": "龙岩市商务局会议室",
     "350900": "宁德市商务局会议室",
     "350128": "平潭综合实验区行政服务中心",
@@ -149,6 +162,26 @@ COMMENTS = (
 )
 OPEN_STAGES = {"candidate", "pooled", "cultivating", "ready", "applied"}
 
+#: The events an ``events`` volume adds after the catalogue: (topic, kind, start hour, hours, capacity, per
+#: enterprise).
+SERIES: tuple[tuple[str, EventKind, float, float, int | None, int | None], ...] = (
+    ("AEO信用培育政策宣讲会", EventKind.POLICY_BRIEFING, 9, 3, 120, 3),
+    ("高级认证企业标准解读：内部控制", EventKind.STANDARD_INTERPRETATION, 14.5, 2.5, 80, 2),
+    ("高级认证企业标准解读：财务状况", EventKind.STANDARD_INTERPRETATION, 9, 3, 80, 2),
+    ("守法规范标准解读", EventKind.STANDARD_INTERPRETATION, 9, 3, 50, 2),
+    ("贸易安全标准专题培训", EventKind.WORKSHOP, 9, 6, 60, 2),
+    ("AEO认证辅导培训", EventKind.WORKSHOP, 9, 7, 45, 2),
+    ("关务负责人沙龙：认证准备经验分享", EventKind.SALON, 14.5, 2, 30, 1),
+    ("信息系统与单证控制（线上课程）", EventKind.ONLINE_COURSE, 19.5, 1.5, None, 3),
+)
+#: Series events fall within this many days before today, or (one in ``SERIES_AHEAD_SHARE``) after it (no more
+#: than 19 days ahead, so that, published 20 days before they start, they already are).
+SERIES_PAST_DAYS = 730
+SERIES_AHEAD_DAYS = 19
+SERIES_AHEAD_SHARE = 0.1
+#: Share of series events organised by the province (the rest by an area's commerce bureau).
+SERIES_PROVINCIAL_SHARE = 0.1
+
 
 def _next_id(model) -> int:
     return (db.session.scalar(select(func.max(model.id))) or 0) + 1
@@ -159,25 +192,80 @@ def _fake_hash(ctx: DemoContext) -> str:
     return hashlib.sha256(f"demo-link-{ctx.rng.random()}-{ctx.rng.random()}".encode()).hexdigest()
 
 
-def _candidates(ctx: DemoContext, units: list[RecommendingUnit]) -> list[int]:
-    """Enterprises of this run in the organisers' jurisdiction (every area for provincial units)."""
-    areas: set[str] = set()
-    provincial = False
-    for unit in units:
-        if unit.area is not None:
-            areas.add(unit.area.code)
-        elif unit.office is not None:
-            areas.update(area.code for area in unit.office.areas)
+class _Pools:
+    """The enterprises each set of organisers may invite: this run's enterprises in an open stage within the
+    organisers' jurisdiction (every area for a provincial unit), in id order; worked out once per jurisdiction."""
+
+    def __init__(self, ctx: DemoContext) -> None:
+        self.by_area: dict[str, list[int]] = {}
+        for enterprise_id, (area, _office, stage) in sorted(ctx.enterprise_facts.items()):
+            if stage in OPEN_STAGES:
+                self.by_area.setdefault(area, []).append(enterprise_id)
+        self.known: dict[frozenset[str] | None, list[int]] = {}
+
+    def candidates(self, units: list[RecommendingUnit]) -> list[int]:
+        areas: set[str] = set()
+        provincial = False
+        for unit in units:
+            if unit.area is not None:
+                areas.add(unit.area.code)
+            elif unit.office is not None:
+                areas.update(area.code for area in unit.office.areas)
+            else:
+                provincial = True
+        key = None if provincial else frozenset(areas)
+        if key not in self.known:
+            chosen = self.by_area if key is None else {a: ids for a, ids in self.by_area.items() if a in key}
+            self.known[key] = sorted(enterprise_id for ids in chosen.values() for enterprise_id in ids)
+        return self.known[key]
+
+
+def _series(ctx: DemoContext, units: dict[str, RecommendingUnit], count: int) -> Iterator[EventSpec]:
+    """``count`` more events like the catalogue's: each area's commerce bureau (with its customs district half the
+    time) or the province, past ones finished, upcoming ones published, some drafts and a few cancelled."""
+    from crm.demo.services import AREA_WEIGHTS
+
+    rng: random.Random = ctx.rng
+    districts = {
+        area.code: code
+        for code, unit in sorted(units.items())
+        if unit.office is not None and unit.office.parent_id is None
+        for area in unit.office.areas
+    }
+    areas = [code for code in AREA_WEIGHTS if f"commerce-{code}" in units]
+    weights = [AREA_WEIGHTS[code] for code in areas]
+    issues: dict[str, int] = {}
+    for _n in range(count):
+        topic, kind, hour, hours, capacity, per_enterprise = rng.choice(SERIES)
+        if not areas or rng.random() < SERIES_PROVINCIAL_SHARE:
+            place, organisers = "全省", ("fj-commerce", *(("customs-fuzhou",) if rng.random() < 0.5 else ()))
         else:
-            provincial = True
-    return [
-        enterprise_id
-        for enterprise_id, (area, _office, stage) in sorted(ctx.enterprise_facts.items())
-        if stage in OPEN_STAGES and (provincial or area in areas)
-    ]
+            area = rng.choices(areas, weights=weights)[0]
+            place = units[f"commerce-{area}"].area.name_zh
+            district = districts.get(area)
+            organisers = (f"commerce-{area}", *((district,) if district and rng.random() < 0.5 else ()))
+        if rng.random() < SERIES_AHEAD_SHARE:
+            offset = rng.randint(1, SERIES_AHEAD_DAYS)
+            status = rng.choices(("published", "draft", "cancelled"), weights=(85, 10, 5))[0]
+        else:
+            offset, status = -rng.randint(1, SERIES_PAST_DAYS), "finished"
+        title = f"{place}{topic}"
+        issues[title] = issues.get(title, 0) + 1
+        yield (
+            f"{title}（第{issues[title]}期）",
+            kind,
+            offset,
+            hour,
+            hours,
+            organisers,
+            capacity,
+            per_enterprise,
+            status,
+        )
 
 
 def seed_events(ctx: DemoContext) -> None:
+    """The catalogue's events, or as many as an ``events`` volume asks for, with their attendance."""
     rng = ctx.rng
     if not ctx.enterprise_facts:
         return
@@ -187,6 +275,9 @@ def seed_events(ctx: DemoContext) -> None:
         list(db.session.scalars(select(StandardItem).where(StandardItem.version_id == version.id))) if version else []
     )
     creators = {user.username: user for user in ctx.users.values()}
+    count = ctx.volumes.get("events")
+    specs = CATALOGUE if count is None else (*CATALOGUE[:count], *_series(ctx, units, count - len(CATALOGUE)))
+    pools = _Pools(ctx)
 
     invitations: list[dict[str, Any]] = []
     registrations: list[dict[str, Any]] = []
@@ -195,7 +286,7 @@ def seed_events(ctx: DemoContext) -> None:
     registration_id = _next_id(Registration)
     feedback_id = _next_id(Feedback)
 
-    for title, kind, offset, hour, hours, unit_codes, capacity, per_enterprise, status in CATALOGUE:
+    for title, kind, offset, hour, hours, unit_codes, capacity, per_enterprise, status in specs:
         organisers = [units[code] for code in unit_codes if code in units]
         if not organisers:
             continue
@@ -229,7 +320,7 @@ def seed_events(ctx: DemoContext) -> None:
         if status == "draft":
             continue
 
-        pool = _candidates(ctx, organisers)
+        pool = pools.candidates(organisers)
         invited = rng.sample(pool, k=min(len(pool), rng.randrange(15, 45)))
         past = offset < 0
         seats = 0

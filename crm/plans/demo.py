@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import random
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 
-from crm.demo.services import DemoContext, bulk_insert, reset_id_sequences
-from crm.enterprises.models import TargetTier
+from crm.demo.services import BATCH, DemoContext, bulk_insert, reset_id_sequences
+from crm.enterprises.models import Enterprise, TargetTier
 from crm.extensions import db
 from crm.plans.models import CultivationTask, OffsetAnchor, Plan, PlanStatus, PlanTemplate, PlanTemplateTask, TaskStatus
 from crm.plans.models import cultivation_task_items as task_items
 from crm.standards.models import StandardItem, StandardVersion
 
-#: At most this many demo plans (with 3 to 7 tasks each).
+#: At most this many demo plans (with 3 to 7 tasks each) unless a ``cultivation_tasks`` volume asks for more.
 MAX_PLANS = 10000
+#: Tasks per plan on average (the 3-to-7 draw): with a ``cultivation_tasks`` volume, one plan per this many tasks
+#: (as far as there are enterprises in the stages that get plans).
+TASKS_PER_PLAN = 5
 OPEN_STAGES = ("cultivating", "ready", "applied", "in_certification")
 CLOSED_STAGES = ("certified", "not_passed")
 
@@ -88,7 +92,23 @@ def seed_templates() -> None:
     db.session.flush()
 
 
+def _task_titles(rng: random.Random, count: int) -> list[tuple[str, tuple[int, ...]]]:
+    """``count`` tasks for one plan: distinct titles while the list lasts, then rounds of follow-up checks."""
+    chosen = rng.sample(TASKS, k=min(count, len(TASKS)))
+    for n in range(len(TASKS), count):
+        title, numbers = chosen[n % len(TASKS)]
+        chosen.append((f"{title}（第{n // len(TASKS) + 1}轮复查）", numbers))
+    return chosen
+
+
 def seed_demo_plans(ctx: DemoContext) -> int:
+    """Plans (active in the open stages, completed after them) with their tasks; returns the number of plans.
+
+    Without a ``cultivation_tasks`` volume: the first ``MAX_PLANS`` enterprises in those stages, 3 to 7 tasks
+    each. With one: a plan for as many of them as the total needs at about ``TASKS_PER_PLAN`` tasks each (all of
+    them for the benchmark's five tasks per enterprise), each plan's 3-to-7 draw scaled so the tasks add up to the
+    total.
+    """
     rng = ctx.rng
     seed_templates()
     version = db.session.scalars(select(StandardVersion).where(StandardVersion.code == "aeo-advanced-2026")).first()
@@ -104,32 +124,42 @@ def seed_demo_plans(ctx: DemoContext) -> int:
     chosen = [
         (eid, facts) for eid, facts in sorted(ctx.enterprise_facts.items()) if facts[2] in OPEN_STAGES + CLOSED_STAGES
     ]
-    chosen = chosen[:MAX_PLANS]
+    task_target = ctx.volumes.get("cultivation_tasks")
+    if task_target is None:
+        chosen = chosen[:MAX_PLANS]
+    else:
+        chosen = chosen[: -(-task_target // TASKS_PER_PLAN)]
     if not chosen:
         return 0
-    facts_by_id = dict(
-        db.session.execute(
-            select(Plan.enterprise_id, Plan.id).where(Plan.enterprise_id.in_([eid for eid, _f in chosen]))
-        ).all()
-    )
+    first_id, last_id = chosen[0][0], chosen[-1][0]
+    has_plan = set(db.session.scalars(select(Plan.enterprise_id).where(Plan.enterprise_id.between(first_id, last_id))))
     next_plan = (db.session.scalar(select(func.max(Plan.id))) or 0) + 1
     next_task = (db.session.scalar(select(func.max(CultivationTask.id))) or 0) + 1
-    from crm.enterprises.models import Enterprise
-
     people = {
         eid: (commerce, customs, tier)
         for eid, commerce, customs, tier in db.session.execute(
             select(
                 Enterprise.id, Enterprise.commerce_officer_id, Enterprise.customs_officer_id, Enterprise.target_tier
-            ).where(Enterprise.id.in_([eid for eid, _f in chosen]))
+            ).where(Enterprise.id.between(first_id, last_id))
         )
     }
     plans: list[dict[str, Any]] = []
     tasks: list[dict[str, Any]] = []
     links: list[dict[str, Any]] = []
-    for eid, (_area, _office, stage) in chosen:
-        if eid in facts_by_id:
+    plan_count = tasks_made = 0
+    carry = 0.0
+
+    def flush_rows() -> None:
+        """Insert what has been built so far (plans first, for the foreign keys) and start again."""
+        for table, rows in ((Plan.__table__, plans), (CultivationTask.__table__, tasks), (task_items, links)):
+            bulk_insert(table, rows)
+            rows.clear()
+
+    for position, (eid, (_area, _office, stage)) in enumerate(chosen):
+        if eid in has_plan:
             continue  # the enterprise already has a plan
+        if len(tasks) >= BATCH:
+            flush_rows()
         commerce, customs, tier = people[eid]
         is_open = stage in OPEN_STAGES
         started = ctx.today - timedelta(days=rng.randint(60, 400))
@@ -155,8 +185,16 @@ def seed_demo_plans(ctx: DemoContext) -> int:
                 "updated_by_id": commerce,
             }
         )
+        plan_count += 1
         share_done = {"cultivating": 0.35, "ready": 0.8, "applied": 0.9, "in_certification": 0.95}.get(stage, 1.0)
-        for title, numbers in rng.sample(TASKS, k=rng.randint(3, 7)):
+        task_count = rng.randint(3, 7)
+        if task_target is not None:
+            # Scale the draw so the plans still to come can reach the total; the carry keeps the rounding fair.
+            scaled = task_count * (task_target - tasks_made) / (TASKS_PER_PLAN * (len(chosen) - position)) + carry
+            task_count = max(0, int(scaled))
+            carry = scaled - task_count
+            tasks_made += task_count
+        for title, numbers in _task_titles(rng, task_count):
             due = started + timedelta(days=rng.randint(20, max(21, (target - started).days)))
             done = rng.random() < share_done
             status = (
@@ -188,8 +226,6 @@ def seed_demo_plans(ctx: DemoContext) -> int:
             links.extend({"task_id": next_task, "item_id": item_ids[n]} for n in numbers if n in item_ids)
             next_task += 1
         next_plan += 1
-    bulk_insert(Plan.__table__, plans)
-    bulk_insert(CultivationTask.__table__, tasks)
-    bulk_insert(task_items, links)
+    flush_rows()
     reset_id_sequences(Plan.__table__, CultivationTask.__table__)
-    return len(plans)
+    return plan_count

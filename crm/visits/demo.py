@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from crm.demo.services import DemoContext, bulk_insert, reset_id_sequences
+from crm.demo.services import BATCH, DemoContext, bulk_insert, reset_id_sequences
 from crm.enterprises.models import Enterprise, TargetTier
 from crm.extensions import db
 from crm.standards.models import StandardItem
@@ -33,6 +33,9 @@ VISITS_BY_STAGE = {
 }
 #: Stages whose enterprises may have a visit planned ahead.
 PLANNED_STAGES = ("pooled", "cultivating", "ready", "applied")
+#: Chances that an enterprise in those stages has a visit planned ahead, and one planned but not yet logged.
+PLANNED_AHEAD = 0.3
+PLANNED_NOT_LOGGED = 0.04
 KIND_WEIGHTS = {
     VisitKind.ONSITE: 45,
     VisitKind.PHONE: 20,
@@ -63,7 +66,11 @@ ATTENDEES = ("关务经理 王女士", "财务总监 陈先生", "总经理 林�
 
 
 def seed_visits(ctx: DemoContext) -> None:
-    """Visits to the demo enterprises over the past year by their customs officer and commerce staff."""
+    """Visits to the demo enterprises over the past year by their customs officer and commerce staff.
+
+    With a ``visits`` volume (all visits, planned ones included), each enterprise's draw of past visits for its
+    stage is scaled so that the enterprises still to come reach the total: the stages keep their proportions.
+    """
     if not ctx.first_enterprise_id:
         return
     rng = ctx.rng
@@ -80,20 +87,47 @@ def seed_visits(ctx: DemoContext) -> None:
         .order_by(Enterprise.id)
     ).all()
     items_by_tier = {tier: _item_ids(tier) for tier in TargetTier}
-    next_id = (db.session.scalar(select(func.max(Visit.id))) or 0) + 1
+    first_id = next_id = (db.session.scalar(select(func.max(Visit.id))) or 0) + 1
     visits: list[dict[str, Any]] = []
     people: list[dict[str, Any]] = []
     topics: list[dict[str, Any]] = []
+    target = ctx.volumes.get("visits")
+    # What the draws below give on average, for the enterprises not reached yet (only those with an officer).
+    expected_done = expected_planned = 0.0
+    if target is not None:
+        for _id, stage, _tier, _address, commerce_id, customs_id in rows:
+            if commerce_id or customs_id:
+                expected_done += sum(VISITS_BY_STAGE.get(stage, (0, 1))) / 2
+                expected_planned += _planned_share(stage)
+    carry = 0.0
+
+    def flush_rows() -> None:
+        """Insert what has been built so far (visits first, for the foreign keys) and start again."""
+        for table, batch in ((Visit.__table__, visits), (visit_participants, people), (visit_items, topics)):
+            bulk_insert(table, batch)
+            batch.clear()
+
     for enterprise_id, stage, tier, address, commerce_id, customs_id in rows:
         officers = [u for u in (customs_id, commerce_id) if u]
         if not officers:
             continue
+        if len(visits) >= BATCH:
+            flush_rows()
         fewest, most = VISITS_BY_STAGE.get(stage, (0, 1))
-        moments = sorted(_past_moment(ctx, rng) for _ in range(rng.randint(fewest, most)))
+        count = rng.randint(fewest, most)
+        if target is not None:
+            mean = (fewest + most) / 2
+            wanted = max(0.0, target - (next_id - first_id) - expected_planned)
+            scaled = count * wanted / expected_done + carry if expected_done else 0.0
+            count = int(scaled)
+            carry = scaled - count
+            expected_done -= mean
+            expected_planned -= _planned_share(stage)
+        moments = sorted(_past_moment(ctx, rng) for _ in range(count))
         planned: list[datetime] = []
-        if stage in PLANNED_STAGES and rng.random() < 0.3:
+        if stage in PLANNED_STAGES and rng.random() < PLANNED_AHEAD:
             planned.append(_future_moment(ctx, rng))
-        if stage in PLANNED_STAGES and rng.random() < 0.04:
+        if stage in PLANNED_STAGES and rng.random() < PLANNED_NOT_LOGGED:
             day = (ctx.now - timedelta(days=rng.randint(1, 10))).date()
             planned.append(_working_day(local_datetime(day, time(10, 0))))  # planned, not yet logged
         for moment, status in [(m, VisitStatus.DONE) for m in moments] + [(m, VisitStatus.PLANNED) for m in planned]:
@@ -136,11 +170,14 @@ def seed_visits(ctx: DemoContext) -> None:
                     {"visit_id": next_id, "item_id": i} for i in rng.sample(item_ids, k=min(3, len(item_ids)))
                 )
             next_id += 1
-    bulk_insert(Visit.__table__, visits)
-    bulk_insert(visit_participants, people)
-    bulk_insert(visit_items, topics)
-    if visits:
+    flush_rows()
+    if next_id > first_id:
         reset_id_sequences(Visit.__table__)
+
+
+def _planned_share(stage: str) -> float:
+    """Planned visits an enterprise in ``stage`` gets on average."""
+    return PLANNED_AHEAD + PLANNED_NOT_LOGGED if stage in PLANNED_STAGES else 0.0
 
 
 def _item_ids(tier: TargetTier) -> list[int]:

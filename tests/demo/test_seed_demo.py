@@ -1,12 +1,13 @@
 """``flask crm seed-demo``: deterministic, realistic, every area and office, users of every role."""
 
 import itertools
+from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
 from crm.auth.models import User
 from crm.core.permissions import Role
-from crm.demo.services import seed_demo
+from crm.demo.services import DEMO_VOLUMES, seed_demo
 from crm.enterprises.identifiers import validate_uscc
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
@@ -97,3 +98,59 @@ def test_after_the_demo_new_rows_get_fresh_ids_on_postgresql(postgres):
         highest = db.session.scalar(select(func.max(table.c.id))) or 0
         following = db.session.scalar(select(func.nextval(func.pg_get_serial_sequence(table.name, "id"))))
         assert following == highest + 1, table.name
+
+
+def test_every_volume_the_benchmark_passes_is_honoured(app):
+    """``bench/settings.py`` asks for these; seed-demo names none of them as ignored and makes each total."""
+    from bench.settings import VOLUMES_PER_ENTERPRISE
+    from crm.events.models import Event
+    from crm.plans.models import CultivationTask
+    from crm.visits.models import Visit
+
+    assert set(VOLUMES_PER_ENTERPRISE) <= set(DEMO_VOLUMES)
+    volumes = {"stage_changes": 800, "cultivation_tasks": 400, "visits": 400, "events": 16}
+    runner = app.test_cli_runner()
+    args = ["crm", "seed-demo", "--enterprises", "80"]
+    result = runner.invoke(args=[*args, *(f"--volume={name}={count}" for name, count in volumes.items())])
+    assert result.exit_code == 0, result.output
+    assert "no demo seeder uses" not in result.output
+    counted = {
+        name: db.session.scalar(select(func.count(model.id)))
+        for name, model in (
+            ("stage_changes", StageChange),
+            ("cultivation_tasks", CultivationTask),
+            ("visits", Visit),
+            ("events", Event),
+        )
+    }
+    assert counted["events"] == volumes["events"]
+    for name in ("stage_changes", "cultivation_tasks", "visits"):
+        assert abs(counted[name] - volumes[name]) <= volumes[name] * 0.05, (name, counted[name])
+
+
+def test_demo_with_volumes_is_deterministic():
+    from crm.events.models import Registration
+    from crm.plans.models import CultivationTask
+    from crm.visits.models import Visit
+
+    volumes = {"cultivation_tasks": 300, "visits": 150, "events": 15}
+
+    def snapshot() -> tuple:
+        return (
+            db.session.execute(
+                select(CultivationTask.title, CultivationTask.due_on, CultivationTask.status).order_by(
+                    CultivationTask.id
+                )
+            ).all(),
+            db.session.execute(select(Visit.enterprise_id, Visit.starts_at, Visit.kind).order_by(Visit.id)).all(),
+            db.session.execute(
+                select(Registration.enterprise_id, Registration.name, Registration.status).order_by(Registration.id)
+            ).all(),
+        )
+
+    now = datetime(2026, 11, 1, 4, 0, tzinfo=UTC)
+    seed_demo(enterprises=50, seed=11, now=now, volumes=volumes)
+    first = snapshot()
+    db.session.rollback()
+    seed_demo(enterprises=50, seed=11, now=now, volumes=volumes)
+    assert snapshot() == first

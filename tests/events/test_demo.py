@@ -35,3 +35,32 @@ def test_demo_seeds_past_and_upcoming_events(make_user, standard_items):
     # New rows after the bulk inserts get fresh ids (sequences moved on PostgreSQL).
     db.session.add(Event(title="x", kind=events[0].kind, starts_at=now, ends_at=now))
     db.session.flush()
+
+
+def test_events_volume_adds_a_series_after_the_catalogue_each_with_its_attendance():
+    from crm.events.demo import CATALOGUE
+
+    ctx = seed_demo(enterprises=200, seed=9, volumes={"events": 40})
+    events = db.session.scalars(select(Event).order_by(Event.id)).all()
+    assert len(events) == 40
+    assert [e.title for e in events[: len(CATALOGUE)]] == [spec[0] for spec in CATALOGUE]
+    series = events[len(CATALOGUE) :]
+    assert len({e.title for e in series}) == len(series)
+    now = utcnow()
+    assert all(e.organisers for e in series)
+    past = [e for e in series if e.ends_at < now]
+    assert past and all(e.status == EventStatus.FINISHED for e in past)
+    invited = db.session.scalars(select(Invitation).where(Invitation.event_id.in_([e.id for e in past]))).all()
+    assert len(invited) >= 15 * len(past)
+    assert all(ctx.first_enterprise_id <= i.enterprise_id <= ctx.last_enterprise_id for i in invited)
+    attended = db.session.scalar(
+        select(func.count(Registration.id)).where(
+            Registration.event_id.in_([e.id for e in past]), Registration.checked_in_at.isnot(None)
+        )
+    )
+    assert attended > 5 * len(past)
+
+
+def test_an_events_volume_below_the_catalogue_takes_its_first_events():
+    seed_demo(enterprises=100, seed=9, volumes={"events": 4})
+    assert db.session.scalar(select(func.count(Event.id))) == 4

@@ -5,6 +5,7 @@ from sqlalchemy import func, select
 from crm.demo.services import seed_demo
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
+from crm.plans.demo import CLOSED_STAGES, OPEN_STAGES
 from crm.plans.models import CultivationTask, Plan, PlanStatus, PlanTemplate, TaskStatus
 from crm.standards import services
 from crm.standards.models import Assessment, AssessmentKind, AssessmentOutcome
@@ -37,3 +38,31 @@ def test_demo_assessments_plans_and_tasks():
         )
         == 0
     )
+
+
+def test_cultivation_tasks_volume_gives_that_many_tasks_over_a_plan_per_enterprise_that_gets_one():
+    ctx = seed_demo(enterprises=120, seed=5, volumes={"cultivation_tasks": 1_500})
+    total = db.session.scalar(select(func.count(CultivationTask.id)))
+    assert 1_470 <= total <= 1_530
+    eligible = {
+        eid for eid, (_area, _office, stage) in ctx.enterprise_facts.items() if stage in OPEN_STAGES + CLOSED_STAGES
+    }
+    assert set(db.session.scalars(select(Plan.enterprise_id))) == eligible, "the volume needs every one of them"
+    plans = db.session.scalar(select(func.count(Plan.id)))
+    assert total / plans > 7, "more tasks per plan than the usual 3 to 7"
+    today = ctx.today
+    open_tasks = db.session.scalars(select(CultivationTask).where(CultivationTask.status != TaskStatus.DONE)).all()
+    assert any(t.due_on < today for t in open_tasks) and any(t.due_on >= today for t in open_tasks)
+    done = db.session.scalars(select(CultivationTask).where(CultivationTask.status == TaskStatus.DONE)).all()
+    assert done and all(t.completed_on is not None and t.completed_on <= today for t in done)
+    for task in db.session.scalars(select(CultivationTask).where(CultivationTask.id % 17 == 0)):
+        plan = task.plan
+        assert task.enterprise_id == plan.enterprise_id
+        assert task.owner_id in {plan.commerce_officer_id, plan.customs_officer_id}
+        assert plan.started_on < task.due_on
+
+
+def test_a_small_cultivation_tasks_volume_gives_fewer_plans():
+    seed_demo(enterprises=120, seed=5, volumes={"cultivation_tasks": 40})
+    assert 38 <= db.session.scalar(select(func.count(CultivationTask.id))) <= 42
+    assert db.session.scalar(select(func.count(Plan.id))) == 8
