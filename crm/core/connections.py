@@ -77,7 +77,8 @@ def needs_ping(dbapi_connection: Any, returned_at: float | None, now: float | No
     if (time.monotonic() if now is None else now) - returned_at > PING_AFTER_IDLE_SECONDS:
         return True
     try:
-        readable, _, _ = select.select([dbapi_connection.fileno()], [], [], 0)
+        poller = select.poll()  # not select.select: it refuses descriptors past 1023
+        poller.register(dbapi_connection.fileno(), select.POLLIN)
+        return bool(poller.poll(0))  # data, the end of the stream, a hang-up or an error
     except Exception:  # closed, no socket any more: the ping fails and the pool connects again
         return True
-    return bool(readable)
