@@ -54,17 +54,17 @@ ADMIN_NAVIGATION: tuple[NavItem, ...] = (
 )
 
 
-def visible(items: tuple[NavItem, ...], user: Any = None) -> list[NavItem]:
+def visible(items: tuple[NavItem, ...], user: Any = None) -> tuple[NavItem, ...]:
     """The entries ``user`` (the current user by default) may see."""
     user = current_user._get_current_object() if user is None else user
     granted = {permission for permission in Permission if has_permission(user, permission)}
     return _visible(items, frozenset(granted))
 
 
-_visible_by_permissions: dict[tuple[int, frozenset[Permission]], tuple[tuple[NavItem, ...], list[NavItem]]] = {}
+_visible_by_permissions: dict[tuple[int, frozenset[Permission]], tuple[tuple[NavItem, ...], tuple[NavItem, ...]]] = {}
 
 
-def _visible(items: tuple[NavItem, ...], granted: frozenset[Permission]) -> list[NavItem]:
+def _visible(items: tuple[NavItem, ...], granted: frozenset[Permission]) -> tuple[NavItem, ...]:
     """The entries shown to a holder of exactly ``granted``: a handful of combinations, worked out once each. Keyed
     by the tuple's identity (hashing the entries would translate each label); the entry keeps the tuple alive, so
     its identity is never another tuple's."""
@@ -73,7 +73,7 @@ def _visible(items: tuple[NavItem, ...], granted: frozenset[Permission]) -> list
     if found is None:
         found = _visible_by_permissions[key] = (
             items,
-            [item for item in items if item.permission is None or item.permission in granted],
+            tuple(item for item in items if item.permission is None or item.permission in granted),
         )
     return found[1]
 
