@@ -84,7 +84,10 @@ class Config:
         self.SQLALCHEMY_DATABASE_URI = database_url(
             env.text("DATABASE_URL"), f"sqlite:///{self.INSTANCE_PATH / 'crm.sqlite3'}"
         )
-        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        # PostgreSQL's pooled connections are checked without a round trip (crm.core.connections); others pinged.
+        self.SQLALCHEMY_ENGINE_OPTIONS = {
+            "pool_pre_ping": not self.SQLALCHEMY_DATABASE_URI.startswith("postgresql+psycopg")
+        }
         self.REDIS_URL = env.text("REDIS_URL")
 
         self.CRM_TIMEZONE = env.text("CRM_TIMEZONE", "Asia/Shanghai")

@@ -43,7 +43,7 @@ def configure_logging(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    from crm.core import i18n, jobs, security
+    from crm.core import connections, i18n, jobs, security
     from crm.extensions import babel, csrf, db, limiter, login_manager, migrate
 
     @app.before_request
@@ -56,12 +56,14 @@ def register_extensions(app: Flask) -> None:
             "crm_jobs_ready",
             "_crm_language",
             "_crm_data_version",
+            "_crm_unread_count",
         ):
             g.pop(key, None)
 
     import crm.models  # noqa: F401  (every model, so the metadata is complete)
 
     db.init_app(app)
+    connections.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "crm" / "migrations"), render_as_batch=True, compare_type=True)
     csrf.init_app(app)
     limiter.init_app(app)

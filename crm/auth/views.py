@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import cache
 
 from flask import Blueprint, Flask, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, bindparam, func, or_, select
 
 from crm.auth import services
 from crm.auth.forms import ChangePasswordForm, LoginForm, ProfileForm, TokenForm, UserForm
@@ -33,7 +34,18 @@ def init_login(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(user_id: str) -> User | None:
-        user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
+        if not user_id.isdigit():
+            return None
+        if request.method in ("GET", "HEAD") and request.blueprint != "api":
+            # A page: its navigation shows the unread count, read here in the same statement as the user.
+            from crm.notifications.services import keep_unread_count
+
+            row = db.session.execute(_user_with_unread_count(), {"user_id": int(user_id)}).first()
+            user = row[0] if row is not None else None
+            if user is not None and user.is_active:
+                keep_unread_count(user.id, row[1])
+        else:
+            user = db.session.get(User, int(user_id))
         return user if user is not None and user.is_active else None
 
     @app.before_request
@@ -55,6 +67,14 @@ def init_login(app: Flask) -> None:
         if last_seen is None or now - last_seen > 60:
             session[SESSION_SEEN_KEY] = now
         return None
+
+
+@cache
+def _user_with_unread_count() -> Select:
+    """A user (by ``user_id``) and their unread notifications, built once."""
+    from crm.notifications.services import unread_count_column
+
+    return select(User, unread_count_column(User.id)).where(User.id == bindparam("user_id"))
 
 
 @bp.route("/login", methods=["GET", "POST"])

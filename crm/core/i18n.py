@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -19,6 +20,8 @@ from babel.messages.pofile import read_po
 from flask import Flask, current_app, g, has_app_context, has_request_context, request, session
 from flask_babel import Domain
 from flask_login import current_user
+from jinja2 import pass_context
+from markupsafe import Markup
 
 logger = logging.getLogger(__name__)
 
@@ -127,6 +130,25 @@ def install_request_domain(app: Flask, babel: Any) -> None:
         pgettext=lambda c, s: domain.get_translations().upgettext(c, s),
         npgettext=lambda c, s, p, n: domain.get_translations().unpgettext(c, s, p, n),
     )
+    template_gettext = _template_gettext(domain)
+    app.jinja_env.globals.update(gettext=template_gettext, _=template_gettext)
+
+
+def _template_gettext(domain: RequestDomain) -> Callable[..., str]:
+    """The templates' ``_()`` and ``gettext()``: what Jinja's new-style gettext does (the message escaped as
+    markup under autoescape, then always formatted with its keyword arguments), in one call instead of three
+    (Jinja's ``_`` looks ``gettext`` up and calls it, which calls the installed function: a few microseconds each,
+    and a list page translates over a hundred messages)."""
+
+    @pass_context
+    def gettext(__context: Any, __string: str, **variables: Any) -> str:
+        rv = domain.get_translations().ugettext(__string)
+        if __context.eval_ctx.autoescape:
+            rv = Markup(rv)
+        # Formatting without arguments changes only a message holding "%" ("%%" becomes "%"): skip it otherwise.
+        return rv % variables if variables or "%" in rv else rv
+
+    return gettext
 
 
 class SharedWtformsTranslations:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from flask import request
+from flask import current_app, has_request_context, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
@@ -53,19 +54,60 @@ ADMIN_NAVIGATION: tuple[NavItem, ...] = (
 )
 
 
-def visible(items: tuple[NavItem, ...]) -> list[NavItem]:
-    return [item for item in items if item.permission is None or has_permission(current_user, item.permission)]
+def visible(items: tuple[NavItem, ...], user: Any = None) -> tuple[NavItem, ...]:
+    """The entries ``user`` (the current user by default) may see."""
+    user = current_user._get_current_object() if user is None else user
+    granted = {permission for permission in Permission if has_permission(user, permission)}
+    return _visible(items, frozenset(granted))
+
+
+_visible_by_permissions: dict[tuple[int, frozenset[Permission]], tuple[tuple[NavItem, ...], tuple[NavItem, ...]]] = {}
+
+
+def _visible(items: tuple[NavItem, ...], granted: frozenset[Permission]) -> tuple[NavItem, ...]:
+    """The entries shown to a holder of exactly ``granted``: a handful of combinations, worked out once each. Keyed
+    by the tuple's identity (hashing the entries would translate each label); the entry keeps the tuple alive, so
+    its identity is never another tuple's."""
+    key = (id(items), granted)
+    found = _visible_by_permissions.get(key)
+    if found is None:
+        found = _visible_by_permissions[key] = (
+            items,
+            tuple(item for item in items if item.permission is None or item.permission in granted),
+        )
+    return found[1]
 
 
 def is_active(item: NavItem) -> bool:
     return request.blueprint in item.blueprints
 
 
+#: At most this many fixed URLs per app; past it they are worked out again (a template passing varying values).
+MAX_FIXED_URLS = 500
+
+
+def fixed_url(endpoint: str, **values: Any) -> str:
+    """``url_for(endpoint, **values)`` for a link whose arguments never change (the layout's navigation, stylesheets
+    and scripts), built once per app and script root instead of on every page."""
+    if not has_request_context():
+        return url_for(endpoint, **values)
+    urls = current_app.extensions.setdefault("crm_fixed_urls", {})
+    key = (request.script_root, endpoint, tuple(sorted(values.items())))
+    url = urls.get(key)
+    if url is None:
+        if len(urls) >= MAX_FIXED_URLS:
+            urls.clear()
+        url = urls[key] = url_for(endpoint, **values)
+    return url
+
+
 def inject_navigation() -> dict:
-    if not getattr(current_user, "is_authenticated", False):
-        return {"main_navigation": [], "admin_navigation": [], "nav_is_active": is_active}
+    user = current_user._get_current_object()
+    if not getattr(user, "is_authenticated", False):
+        return {"main_navigation": [], "admin_navigation": [], "nav_is_active": is_active, "fixed_url": fixed_url}
     return {
-        "main_navigation": visible(MAIN_NAVIGATION),
-        "admin_navigation": visible(ADMIN_NAVIGATION),
+        "main_navigation": visible(MAIN_NAVIGATION, user),
+        "admin_navigation": visible(ADMIN_NAVIGATION, user),
         "nav_is_active": is_active,
+        "fixed_url": fixed_url,
     }

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -25,7 +23,7 @@ from flask import current_app, g, has_app_context, has_request_context
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-logger = logging.getLogger(__name__)
+from crm.core import redis
 
 VERSION_KEY = "crm:enterprise-counts:version"
 TTL_SECONDS = 300
@@ -36,31 +34,18 @@ WATCHED_TABLES = frozenset(
 _STALE_KEY = "crm_enterprise_counts_stale"
 #: Where the request keeps the data version it read (``g``), so a page reads it from Redis once.
 _REQUEST_VERSION_KEY = "_crm_data_version"
-_clients: dict[str, Any] = {}
 _kept_version: list[str | None] = [None]
-_down_until: dict[str, float] = {}
 
 
 def _client() -> Any:
     """A Redis client when the cache is on, else None (also for a while after Redis failed to answer)."""
-    if not has_app_context():
+    if not has_app_context() or not current_app.config.get("ENTERPRISE_COUNTS_CACHE", not current_app.testing):
         return None
-    config = current_app.config
-    url = config.get("REDIS_URL")
-    enabled = config.get("ENTERPRISE_COUNTS_CACHE", not current_app.testing)
-    if not url or not enabled or _down_until.get(url, 0) > time.monotonic():
-        return None
-    if url not in _clients:
-        import redis
-
-        _clients[url] = redis.Redis.from_url(url, socket_connect_timeout=0.2, socket_timeout=0.2)
-    return _clients[url]
+    return redis.client()
 
 
 def _failed(exc: Exception) -> None:
-    url = current_app.config.get("REDIS_URL")
-    _down_until[url] = time.monotonic() + 30
-    logger.warning("Stage-count cache unavailable, counting directly for 30 s: %s", exc)
+    redis.failed(exc, "the stage counts are counted directly")
 
 
 def cached_counts(

@@ -7,7 +7,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select, update
+from flask import g, has_app_context
+from sqlalchemy import event, func, select, update
+from sqlalchemy.orm import Session
 
 from crm.core import jobs
 from crm.core.models import utcnow
@@ -67,11 +69,53 @@ def notify(
 # --- the notification centre --------------------------------------------------------------------------------
 
 
+#: Where a request keeps the unread count read together with its user (``g``): ``(user id, count)``.
+UNREAD_KEY = "_crm_unread_count"
+
+
 def unread_count(user: Any) -> int:
+    """The user's unread notifications: the count read with the user at the start of the request
+    (``unread_count_column``) while the request has written nothing, else counted now."""
+    kept = g.get(UNREAD_KEY) if has_app_context() else None
+    if kept is not None and kept[0] == user.id:
+        return kept[1]
     return (
         db.session.scalar(select(func.count()).where(Notification.user_id == user.id, Notification.read_at.is_(None)))
         or 0
     )
+
+
+def unread_count_column(user_id: Any) -> Any:
+    """The unread count as a column of a query of users (``user_id``: the users' id column), so that a page reads
+    its user and the navigation's count in one statement; pass the value to ``keep_unread_count``."""
+    return (
+        select(func.count())
+        .where(Notification.user_id == user_id, Notification.read_at.is_(None))
+        .correlate_except(Notification)
+        .scalar_subquery()
+    )
+
+
+def keep_unread_count(user_id: int, count: int) -> None:
+    """Remember a user's unread count for the rest of the request, or until the request writes anything."""
+    if has_app_context():
+        setattr(g, UNREAD_KEY, (user_id, count or 0))
+
+
+def _forget_unread_count() -> None:
+    if has_app_context():
+        g.pop(UNREAD_KEY, None)
+
+
+@event.listens_for(Session, "after_flush")
+def _written(session: Session, flush_context: Any) -> None:
+    _forget_unread_count()
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _statement(state: Any) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        _forget_unread_count()
 
 
 def user_notifications(user: Any, *, unread_only: bool = False):

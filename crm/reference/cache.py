@@ -16,7 +16,6 @@ would otherwise leave rows behind); it is then read straight from the database, 
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable
@@ -26,9 +25,8 @@ from flask import current_app, has_app_context
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
 
+from crm.core import redis
 from crm.core.i18n import is_chinese
-
-logger = logging.getLogger(__name__)
 
 VERSION_KEY = "crm:reference:version"
 TTL_SECONDS = 300
@@ -60,8 +58,7 @@ _STALE_KEY = "crm_reference_stale"
 
 _lock = threading.Lock()
 _entries: dict[Any, tuple[float, Any]] = {}
-_state = {"version": None, "checked": 0.0, "down_until": 0.0}
-_clients: dict[str, Any] = {}
+_state = {"version": None, "checked": 0.0}
 
 
 class RefRow:
@@ -110,30 +107,18 @@ def enabled() -> bool:
     return bool(current_app.config.get("REFERENCE_CACHE", not current_app.testing))
 
 
-def _redis() -> Any:
-    url = current_app.config.get("REDIS_URL")
-    if not url or _state["down_until"] > time.monotonic():
-        return None
-    if url not in _clients:
-        import redis
-
-        _clients[url] = redis.Redis.from_url(url, socket_connect_timeout=0.2, socket_timeout=0.2)
-    return _clients[url]
-
-
 def _check_version(now: float) -> None:
     """Drop everything when another process committed a change (read from Redis at most every few seconds)."""
     if now - _state["checked"] < CHECK_SECONDS:
         return
     _state["checked"] = now
-    client = _redis()
+    client = redis.client()
     if client is None:
         return
     try:
         version = client.get(VERSION_KEY)
     except Exception as exc:  # entries still expire after TTL_SECONDS
-        _state["down_until"] = now + 30
-        logger.warning("Reference cache cannot read its version from Redis for 30 s: %s", exc)
+        redis.failed(exc, "reference rows are kept until they expire")
         return
     if version != _state["version"]:
         _entries.clear()
@@ -175,14 +160,13 @@ def clear() -> None:
 def _bump_version() -> None:
     if not enabled():
         return
-    client = _redis()
+    client = redis.client()
     if client is None:
         return
     try:
         client.incr(VERSION_KEY)
     except Exception as exc:  # other processes drop their entries after TTL_SECONDS
-        _state["down_until"] = time.monotonic() + 30
-        logger.warning("Reference cache cannot bump its version in Redis: %s", exc)
+        redis.failed(exc, "other processes keep their reference rows until they expire")
 
 
 def _mark_stale(session: Session) -> None:

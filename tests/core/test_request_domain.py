@@ -23,3 +23,33 @@ def test_refresh_picks_the_new_language(app):
             assert gettext("Enterprises") == "Enterprises"
         finally:
             app.config["CRM_DEFAULT_LANGUAGE"] = "zh_CN"
+
+
+def test_template_gettext_matches_jinjas_new_style_gettext(app, monkeypatch):
+    """The templates' one-call ``_()`` gives what Jinja's own new-style gettext gives, escaping included."""
+    from jinja2.ext import _make_new_gettext
+
+    from crm.extensions import babel
+
+    cases = [
+        "{{ _('Enterprises') }}",
+        "{{ _('Unread: %(n)s', n='<b>3</b>') }}",
+        "{{ _('100%%') }}",
+        "{{ gettext('Notifications') }}",
+        "{% autoescape false %}{{ _('Unread: %(n)s', n='<b>') }}{% endautoescape %}",
+    ]
+
+    def render_all() -> list[str]:
+        rendered = []
+        for language in ("zh_CN", "en"):
+            with app.test_request_context("/"), force_locale(language):
+                rendered.extend(render_template_string(source) for source in cases)
+        return rendered
+
+    ours = render_all()
+    assert "&lt;b&gt;3&lt;/b&gt;" in ours[1] and ours[2] == "100%" and ours[0] == "企业"
+    domain = babel.domain_instance
+    jinja_gettext = _make_new_gettext(lambda s: domain.get_translations().ugettext(s))
+    monkeypatch.setitem(app.jinja_env.globals, "gettext", jinja_gettext)
+    monkeypatch.setitem(app.jinja_env.globals, "_", jinja_gettext)
+    assert render_all() == ours
