@@ -24,6 +24,9 @@ def create_app(config: Config | None = None) -> Flask:
         instance_path=str(config.INSTANCE_PATH),
     )
     app.config.from_object(config)
+    from crm.core.routing import LazyBuilderRule
+
+    app.url_rule_class = LazyBuilderRule
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     configure_logging(app)
     register_extensions(app)

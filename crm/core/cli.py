@@ -7,6 +7,7 @@ takes the shared templates (``base.html``, ``_macros/``, ``errors/``) and the to
 from __future__ import annotations
 
 import atexit
+import contextlib
 import functools
 import gc
 from collections.abc import Callable, Iterator
@@ -44,7 +45,7 @@ def _acting(callback: Callable, label: str) -> Callable:
     @functools.wraps(callback)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         _skip_final_collections()
-        with acting_as(label):
+        with acting_as(label), _application_frozen():
             return callback(*args, **kwargs)
 
     wrapper.crm_audited = True  # type: ignore[attr-defined]
@@ -61,6 +62,20 @@ def _skip_final_collections() -> None:
     if not _exit_hook["registered"]:
         _exit_hook["registered"] = True
         atexit.register(gc.freeze)
+
+
+@contextlib.contextmanager
+def _application_frozen() -> Iterator[None]:
+    """Keep the objects that exist when the command starts (the application: modules, models, routes, about
+    170,000 objects) out of the garbage collections during the command: each full collection would walk them
+    all again, and a command that reads 10,000 rows sets off several (0.3 s of an import's 3.5 s). They are
+    handed back to the collector when the command ends, so a process that runs many commands (the tests) keeps
+    no garbage."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 #: No ngettext: Chinese has one plural form, and English strings are phrased to need none ("Enterprises: 5").

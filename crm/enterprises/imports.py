@@ -10,10 +10,11 @@ default the commit is all-or-nothing: one invalid or duplicate row and nothing i
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -294,6 +295,19 @@ _PRIORITIES = {
     "三类": Priority.C,
 }
 _LIST_SEPARATORS = re.compile(r"[,，、;；/\n]+")
+#: The fields checked alike, with their messages (made once, not for each of 10,000 rows).
+_LIST_FIELDS = (
+    ("business_types", "type_keys", _l("business type")),
+    ("categories", "category_keys", _l("key-enterprise category")),
+)
+_CHOICE_FIELDS = (
+    ("target_tier", _TIERS, _l("Unknown target tier “%(value)s”: use 高级认证企业 or 认证企业.")),
+    ("credit_status", _CREDIT, _l("Unknown credit status “%(value)s”.")),
+)
+_NUMBER_FIELDS = (
+    ("trade_value", parse_decimal, _l("The import and export value “%(value)s” is not a number.")),
+    ("employees", parse_int, _l("The number of employees “%(value)s” is not a whole number.")),
+)
 
 
 class Resolver:
@@ -449,11 +463,9 @@ def _parse_row(
     # Judged after the lookup: a row already in the CRM is skipped, not refused, whatever its jurisdiction.
     result.outside_scope = area is not None and outside
 
-    for key, keys, label in (
-        ("business_types", resolver.type_keys, _l("business type")),
-        ("categories", resolver.category_keys, _l("key-enterprise category")),
-    ):
+    for key, keys_name, label in _LIST_FIELDS:
         if key in columns:
+            keys = getattr(resolver, keys_name)
             ids = []
             for part in _LIST_SEPARATORS.split(_text(cell(key))):
                 if not part.strip():
@@ -465,10 +477,7 @@ def _parse_row(
                     ids.append(row.id)
             values[key] = ids
 
-    for key, table, message in (
-        ("target_tier", _TIERS, _l("Unknown target tier “%(value)s”: use 高级认证企业 or 认证企业.")),
-        ("credit_status", _CREDIT, _l("Unknown credit status “%(value)s”.")),
-    ):
+    for key, table, message in _CHOICE_FIELDS:
         text = _text(cell(key))
         if text:
             found = table.get(_key(text))
@@ -477,10 +486,7 @@ def _parse_row(
             else:
                 values[key] = found.value
 
-    for key, parse, message in (
-        ("trade_value", parse_decimal, _l("The import and export value “%(value)s” is not a number.")),
-        ("employees", parse_int, _l("The number of employees “%(value)s” is not a whole number.")),
-    ):
+    for key, parse, message in _NUMBER_FIELDS:
         raw = cell(key)
         if raw is None or raw == "":
             continue
@@ -784,12 +790,7 @@ def commit(
     now = utcnow()
     by_id = getattr(user, "id", None)
     new_rows = [r for r in analysis.rows if r.label == RowLabel.NEW]
-    done = 0
-    for chunk in _chunks(new_rows):
-        _insert_new(batch, chunk, now=now, by_id=by_id)
-        done += len(chunk)
-        if progress is not None:
-            progress(done)
+    _insert_new(batch, new_rows, now=now, by_id=by_id, progress=progress)
     updated = 0
     skipped = sum(1 for r in analysis.rows if r.label == RowLabel.EXISTING)
     if batch.existing_action == ExistingAction.FILL_EMPTY:
@@ -825,47 +826,33 @@ def commit(
     db.session.flush()
 
 
-def _insert_new(batch: EnterpriseImport, rows: list[RowResult], *, now: datetime, by_id: int | None) -> None:
-    enterprises = []
-    for r in rows:
-        v = r.values
-        priority = v.get("priority") if v.get("unit_id") else None
-        enterprises.append(
-            {
-                "name": v["name"],
-                "name_key": name_key(v["name"]),
-                "uscc": v["uscc"],
-                "customs_code": v.get("customs_code") or None,
-                "area_id": v["area_id"],
-                "office_id": v.get("office_id"),
-                "industry": v.get("industry", ""),
-                "target_tier": TargetTier(v.get("target_tier", TargetTier.AEO_ADVANCED.value)),
-                "trade_value": Decimal(v["trade_value"]) if v.get("trade_value") is not None else None,
-                "employees": v.get("employees"),
-                "address": v.get("address", ""),
-                "credit_status": CreditStatus(v.get("credit_status", CreditStatus.REGULAR.value)),
-                "priority": Priority(priority) if priority else None,
-                "priority_set_by_hand": False,
-                "commerce_officer_id": None,
-                "customs_officer_id": None,
-                "coordinator_id": None,
-                "notes": v.get("notes", ""),
-                "stage": "candidate",
-                "stage_entered_at": now,
-                "incentives_suspended": CreditStatus(v.get("credit_status", "regular")).is_discredited,
-                "import_batch_id": batch.id,
-                "created_at": now,
-                "updated_at": now,
-                "created_by_id": by_id,
-                "updated_by_id": by_id,
-            }
-        )
-    ids = insert_returning_ids(Enterprise.__table__, enterprises)
+def _insert_new(
+    batch: EnterpriseImport,
+    rows: list[RowResult],
+    *,
+    now: datetime,
+    by_id: int | None,
+    progress: Callable[[int], None] | None = None,
+) -> None:
+    """Write the new enterprises with their stage-history, credit-status, contact, recommendation and audit
+    rows: one statement per table for the whole import. Each table's rows are made while they are sent, so on
+    PostgreSQL the server files one row into the table's indexes while the next ones are being made, instead
+    of the two taking turns (the server's work is most of the commit: 24 indexes on the enterprises)."""
+    if not rows:
+        return
+
+    def enterprise_rows() -> Iterator[dict[str, Any]]:
+        for done, r in enumerate(rows, start=1):
+            yield _enterprise_row(r.values, batch.id, now, by_id)
+            if progress is not None and (done % CHUNK == 0 or done == len(rows)):
+                progress(done)
+
+    ids = insert_returning_ids(Enterprise.__table__, enterprise_rows(), len(rows))
     from crm.pipeline.models import StageChange
 
     copy_rows(
         StageChange.__table__,
-        [
+        (
             {
                 "enterprise_id": i,
                 "from_stage": None,
@@ -877,44 +864,51 @@ def _insert_new(batch: EnterpriseImport, rows: list[RowResult], *, now: datetime
                 "data": None,
             }
             for i in ids
-        ],
+        ),
     )
     today = local_today()
+    source = f"导入：{batch.filename}"[:200]
     copy_rows(
         CreditStatusChange.__table__,
-        [
+        (
             {
                 "enterprise_id": i,
-                "status": e["credit_status"],
+                "status": _credit_status(r.values),
                 "effective_on": today,
-                "source": f"导入：{batch.filename}"[:200],
+                "source": source,
                 "note": "",
                 "recorded_by_id": by_id,
                 "created_at": now,
                 "updated_at": now,
             }
-            for i, e in zip(ids, enterprises, strict=True)
-        ],
+            for i, r in zip(ids, rows, strict=True)
+        ),
     )
-    type_links, category_links, contacts, recommendations = [], [], [], []
+    type_links, category_links, recommendations = [], [], []
     for enterprise_id, r in zip(ids, rows, strict=True):
         v = r.values
         type_links += [{"enterprise_id": enterprise_id, "business_type_id": t} for t in v.get("business_types", [])]
         category_links += [{"enterprise_id": enterprise_id, "key_category_id": c} for c in v.get("categories", [])]
-        if v.get("contact"):
-            contacts.append(_contact_row(enterprise_id, v["contact"], batch.id, now, primary=True))
         if v.get("unit_id"):
             recommendations.append(_recommendation_row(enterprise_id, v, batch.id, now, by_id))
     if type_links:
         db.session.execute(insert(enterprise_business_types), type_links)
     if category_links:
         db.session.execute(insert(enterprise_key_categories), category_links)
-    copy_rows(Contact.__table__, contacts)
+    copy_rows(
+        Contact.__table__,
+        (
+            _contact_row(i, r.values["contact"], batch.id, now, primary=True)
+            for i, r in zip(ids, rows, strict=True)
+            if r.values.get("contact")
+        ),
+    )
     _insert_recommendations(recommendations, rows_by_enterprise=dict(zip(ids, rows, strict=True)))
     label = _actor_label(by_id)
+    summary = f"{batch.filename}"[:500]
     copy_rows(
         AuditLog.__table__,
-        [
+        (
             {
                 "created_at": now,
                 "actor_id": by_id,
@@ -924,47 +918,95 @@ def _insert_new(batch: EnterpriseImport, rows: list[RowResult], *, now: datetime
                 "record_type": "Enterprise",
                 "record_id": str(i),
                 "enterprise_id": i,
-                "summary": f"{batch.filename}"[:500],
+                "summary": summary,
                 "changes": {"import": batch.id},
             }
             for i in ids
-        ],
+        ),
     )
 
 
-def insert_returning_ids(table: Any, rows: list[dict[str, Any]]) -> list[int]:
-    """Insert rows and return their ids in order. On PostgreSQL the ids are drawn from the sequence first,
-    so the rows go in by ``copy_rows``: much faster than INSERT ... RETURNING for thousands of rows."""
-    if not rows:
+def _credit_status(v: dict[str, Any]) -> CreditStatus:
+    return CreditStatus(v.get("credit_status", CreditStatus.REGULAR.value))
+
+
+def _enterprise_row(v: dict[str, Any], batch_id: int, now: datetime, by_id: int | None) -> dict[str, Any]:
+    priority = v.get("priority") if v.get("unit_id") else None
+    credit_status = _credit_status(v)
+    return {
+        "name": v["name"],
+        "name_key": name_key(v["name"]),
+        "uscc": v["uscc"],
+        "customs_code": v.get("customs_code") or None,
+        "area_id": v["area_id"],
+        "office_id": v.get("office_id"),
+        "industry": v.get("industry", ""),
+        "target_tier": TargetTier(v.get("target_tier", TargetTier.AEO_ADVANCED.value)),
+        "trade_value": Decimal(v["trade_value"]) if v.get("trade_value") is not None else None,
+        "employees": v.get("employees"),
+        "address": v.get("address", ""),
+        "credit_status": credit_status,
+        "priority": Priority(priority) if priority else None,
+        "priority_set_by_hand": False,
+        "commerce_officer_id": None,
+        "customs_officer_id": None,
+        "coordinator_id": None,
+        "notes": v.get("notes", ""),
+        "stage": "candidate",
+        "stage_entered_at": now,
+        "incentives_suspended": credit_status.is_discredited,
+        "import_batch_id": batch_id,
+        "created_at": now,
+        "updated_at": now,
+        "created_by_id": by_id,
+        "updated_by_id": by_id,
+    }
+
+
+def insert_returning_ids(table: Any, rows: Iterable[dict[str, Any]], count: int) -> list[int]:
+    """Insert ``count`` rows and return their ids in order. On PostgreSQL the ids are drawn from the sequence
+    first, so the rows go in by ``copy_rows`` (and may be made while they are sent): much faster than
+    INSERT ... RETURNING for thousands of rows."""
+    if not count:
         return []
     if db.session.get_bind().dialect.name == "postgresql":
         ids = list(
             db.session.scalars(
                 select(func.nextval(func.pg_get_serial_sequence(table.name, "id"))).select_from(
-                    func.generate_series(1, len(rows))
+                    func.generate_series(1, count)
                 )
             )
         )
-        for row, row_id in zip(rows, ids, strict=True):
-            row["id"] = row_id
-        copy_rows(table, rows)
+
+        def numbered() -> Iterator[dict[str, Any]]:
+            for row_id, row in zip(ids, rows, strict=True):
+                row["id"] = row_id
+                yield row
+
+        copy_rows(table, numbered())
         return ids
+    rows = list(rows)
+    if len(rows) != count:
+        raise ValueError(f"insert_returning_ids into {table.name}: {len(rows)} rows, {count} expected")
     return list(db.session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows).scalars())
 
 
-def copy_rows(table: Any, rows: list[dict[str, Any]]) -> None:
+def copy_rows(table: Any, rows: Iterable[dict[str, Any]]) -> None:
     """Insert rows (dicts with the same keys): by ``COPY`` on PostgreSQL, a third faster than pipelined INSERTs
-    for thousands of rows; an executemany INSERT elsewhere. The values go through the columns' types as in an
-    INSERT; Python-side column defaults are not applied, so every column that has one must be given. The list's
-    count cache is told of a write to a table it watches, as it sees an INSERT through the session."""
-    if not rows:
+    for thousands of rows, each row sent as it is made (``rows`` may be a generator); an executemany INSERT
+    elsewhere. The values go through the columns' types as in an INSERT; Python-side column defaults are not
+    applied, so every column that has one must be given. The list's count cache is told of a write to a table
+    it watches, as it sees an INSERT through the session."""
+    rows = iter(rows)
+    first = next(rows, None)
+    if first is None:
         return
     connection = db.session.connection()
     dialect = connection.dialect
     if dialect.name != "postgresql":
-        db.session.execute(insert(table), rows)
+        db.session.execute(insert(table), [first, *rows])
         return
-    names = list(rows[0])
+    names = list(first)
     missing = [c.name for c in table.c if c.default is not None and c.name not in names]
     if missing:
         raise ValueError(f"copy_rows into {table.name} needs values for {', '.join(missing)}")
@@ -972,7 +1014,7 @@ def copy_rows(table: Any, rows: list[dict[str, Any]]) -> None:
     quote = dialect.identifier_preparer.quote
     statement = f"COPY {quote(table.name)} ({', '.join(quote(name) for name in names)}) FROM STDIN"
     with connection.connection.dbapi_connection.cursor() as cursor, cursor.copy(statement) as copy:
-        for row in rows:
+        for row in itertools.chain((first,), rows):
             copy.write_row([row[name] if process is None else process(row[name]) for name, process in processors])
     if table.name in counts_cache.WATCHED_TABLES:
         counts_cache.note_written(db.session())
@@ -1017,7 +1059,7 @@ def _recommendation_row(enterprise_id: int, v: dict, batch_id: int, now: datetim
 def _insert_recommendations(rows: list[dict], rows_by_enterprise: dict[int, RowResult]) -> None:
     if not rows:
         return
-    ids = insert_returning_ids(Recommendation.__table__, rows)
+    ids = insert_returning_ids(Recommendation.__table__, rows, len(rows))
     links = []
     for recommendation_id, row in zip(ids, rows, strict=True):
         result = rows_by_enterprise.get(row["enterprise_id"])
