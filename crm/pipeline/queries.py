@@ -525,21 +525,47 @@ def build_cards(rows: list[Any], *, today: date | None = None, stages: dict[str,
     return cards
 
 
+def board_totals(
+    base: Select, filters: Mapping[str, Any], user: Any = None, today: date | None = None
+) -> dict[str, int]:
+    """{stage code: enterprises on the board}, for ``base`` (``board_base`` of the same filters, user and day).
+
+    Cached in Redis until the next committed change, as the enterprise list's stage counts are
+    (``counts_cache``): the key holds what the count depends on, the viewer's scope, the filters, the day
+    (deadline filters) and the viewer only when a filter means "me"."""
+    from crm.core.scope import scope_of
+    from crm.enterprises.counts_cache import cached_counts
+
+    scope = scope_of(user)
+    viewer = user if user is not None else current_user
+    parts = {
+        "board": sorted((str(key), str(value)) for key, value in filters.items()),
+        "scope": [scope.unrestricted, sorted(scope.area_ids), sorted(scope.office_ids)],
+        "day": (today or local_today()).isoformat(),
+        "user": getattr(viewer, "id", None) if "me" in filters.values() else None,
+    }
+
+    def compute() -> dict[str, int]:
+        counted = base.with_only_columns(Enterprise.stage, func.count()).group_by(Enterprise.stage)
+        return dict(db.session.execute(counted).all())
+
+    return cached_counts(parts, compute)
+
+
 def board(
     filters: Mapping[str, Any], user: Any = None, *, per_page: int = BOARD_PAGE_SIZE, today: date | None = None
 ) -> list[BoardColumn]:
     """Every column of the board with its total and first page of cards, for the filters and the user's scope.
 
-    Two queries: the totals per stage, and the cards of every column (stages come from the per-process cache).
+    Two queries: the totals per stage (cached until the data changes, see ``board_totals``), and the cards of
+    every column (stages come from the per-process cache).
     """
     today = today or local_today()
     ordered = stage_rows()
     stages = {s.code: s for s in ordered}
     columns = board_layout(ordered)
     base = board_base(filters, user=user, today=today)
-    totals = dict(
-        db.session.execute(base.with_only_columns(Enterprise.stage, func.count()).group_by(Enterprise.stage)).all()
-    )
+    totals = board_totals(base, filters, user=user, today=today)
     for column in columns:
         column.total = sum(totals.get(code, 0) for code in column.codes)
     fill_columns(base, [c for c in columns if c.total], per_page=per_page, today=today, stages=stages)

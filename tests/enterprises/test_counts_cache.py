@@ -117,3 +117,27 @@ def test_an_import_counts_again_once_committed(cache_on, real_db, make_user, mak
     imports.commit(batch, imports.analyse(table, mapping))
     db.session.commit()
     assert run_list(ListQuery.from_args({"area": "350500"}), 1, 50, user).counts == {"candidate": 2}
+
+
+def test_the_boards_totals_are_cached_like_the_lists(cache_on, real_db, make_user, make_enterprise):
+    from crm.pipeline.queries import board
+
+    user = make_user("bureau", areas=["350500"])
+    make_enterprise(area="350500", office="xm-quanzhou")
+    make_enterprise(area="350100", office="fz-mawei")
+
+    def totals(viewer, filters=None):
+        return {column.key: column.total for column in board(filters or {}, viewer) if column.total}
+
+    first = totals(user)
+    assert sum(first.values()) == 1
+    # A write the application does not see keeps the cached figure ...
+    db.session.execute(db.text("UPDATE enterprises SET area_id = (SELECT id FROM areas WHERE code = '350500')"))
+    db.session.flush()
+    assert totals(user) == first
+    db.session.rollback()
+    # ... a committed change counts again, and the scope and the filters are part of the key.
+    make_enterprise(area="350500", office="xm-quanzhou")
+    assert sum(totals(user).values()) == 2
+    assert sum(totals(make_user("manager")).values()) == 3
+    assert sum(totals(make_user("manager"), {"area": "350100"}).values()) == 1
