@@ -8,12 +8,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import TypeVar
+
+Row = TypeVar("Row")
 
 #: How many entries the enterprise page shows of its timeline (the whole timeline has a page of its own).
 PAGE_ENTRIES = 15
 #: How many of a provider's newest entries a section loads when it answers for that provider on the enterprise
 #: page (``DetailSection.timeline``): the page asks each provider for one more than it shows.
 SECTION_TIMELINE_ROWS = PAGE_ENTRIES + 1
+
+
+def newest_loaded(rows: list[Row], total: int, wanted: int) -> list[Row] | None:
+    """The ``wanted`` newest of the ``rows`` a section loaded (newest first, of ``total`` in all), or None when
+    more are wanted than it loaded and more exist: the timeline then asks the provider itself."""
+    if wanted > len(rows) and total > len(rows):
+        return None
+    return rows[:wanted]
 
 
 @dataclass(frozen=True)

@@ -145,11 +145,11 @@ def chunks(rows: Iterable[dict[str, Any]], size: int = BATCH) -> Iterator[list[d
 def bulk_insert(table, rows: Iterable[dict[str, Any]]) -> int:
     """Insert rows (dicts with the same keys) in batches: by ``COPY`` on PostgreSQL (``copy_rows``) when they give
     every column that has a Python-side default, else by an executemany INSERT (which fills those in)."""
-    from crm.enterprises.imports import copy_rows
+    from crm.enterprises.imports import copy_rows, defaulted_columns_missing
 
     count = 0
     for batch in chunks(rows):
-        if all(column.default is None or column.name in batch[0] for column in table.c):
+        if not defaulted_columns_missing(table, batch[0]):
             copy_rows(table, batch)
         else:
             logger.debug("Demo rows of %s lack defaulted columns: INSERT instead of COPY", table.name)

@@ -991,6 +991,13 @@ def insert_returning_ids(table: Any, rows: Iterable[dict[str, Any]], count: int)
     return list(db.session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows).scalars())
 
 
+def defaulted_columns_missing(table: Any, names: Iterable[str]) -> list[str]:
+    """The columns of ``table`` with a Python-side default that ``names`` does not give: ``copy_rows`` needs
+    none (COPY applies no such default)."""
+    given = set(names)
+    return [column.name for column in table.c if column.default is not None and column.name not in given]
+
+
 def copy_rows(table: Any, rows: Iterable[dict[str, Any]]) -> None:
     """Insert rows (dicts with the same keys): by ``COPY`` on PostgreSQL, a third faster than pipelined INSERTs
     for thousands of rows, each row sent as it is made (``rows`` may be a generator); an executemany INSERT
@@ -1007,7 +1014,7 @@ def copy_rows(table: Any, rows: Iterable[dict[str, Any]]) -> None:
         db.session.execute(insert(table), [first, *rows])
         return
     names = list(first)
-    missing = [c.name for c in table.c if c.default is not None and c.name not in names]
+    missing = defaulted_columns_missing(table, names)
     if missing:
         raise ValueError(f"copy_rows into {table.name} needs values for {', '.join(missing)}")
     processors = [(name, table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) for name in names]

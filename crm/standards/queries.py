@@ -17,7 +17,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from crm.core.files import StoredFile
 from crm.core.permissions import Permission, has_permission
 from crm.core.scope import scoped_by_enterprise
-from crm.core.timeline import SECTION_TIMELINE_ROWS, TimelineEntry
+from crm.core.timeline import SECTION_TIMELINE_ROWS, TimelineEntry, newest_loaded
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
 from crm.standards.models import (
@@ -225,10 +225,8 @@ def enterprise_section_context(enterprise: Enterprise) -> dict[str, Any]:
 def timeline_answer(enterprise: Enterprise, context: dict[str, Any], wanted: int) -> list[TimelineEntry] | None:
     """The assessment entries of the enterprise's timeline, from the section's context (``DetailSection``)."""
     section = context["standards_section"]
-    rows = section["timeline_rows"]
-    if wanted > len(rows) and section["finished_count"] > len(rows):
-        return None
-    return assessment_entries_of(rows[:wanted])
+    rows = newest_loaded(section["timeline_rows"], section["finished_count"], wanted)
+    return None if rows is None else assessment_entries_of(rows)
 
 
 def timeline_entries(enterprise_id: int, *, before: datetime | None = None, limit: int = 50) -> list[TimelineEntry]:

@@ -19,7 +19,7 @@ from crm.auth.models import User
 from crm.core.files import StoredFile
 from crm.core.permissions import Permission, has_permission
 from crm.core.scope import scoped_by_enterprise, scoped_enterprises
-from crm.core.timeline import SECTION_TIMELINE_ROWS, CalendarEntry, TimelineEntry
+from crm.core.timeline import SECTION_TIMELINE_ROWS, CalendarEntry, TimelineEntry, newest_loaded
 from crm.core.timeutil import local_midnight, local_today
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
@@ -246,10 +246,8 @@ def enterprise_section_context(enterprise: Enterprise) -> dict[str, Any]:
 def timeline_answer(enterprise: Enterprise, context: dict[str, Any], wanted: int) -> list[TimelineEntry] | None:
     """The visit entries of the enterprise's timeline, from the section's context (``DetailSection``)."""
     section = context["visits_section"]
-    rows = section["timeline_rows"]
-    if wanted > len(rows) and section["timeline_total"] > len(rows):
-        return None
-    return visit_entries_of(rows[:wanted])
+    rows = newest_loaded(section["timeline_rows"], section["timeline_total"], wanted)
+    return None if rows is None else visit_entries_of(rows)
 
 
 def timeline_entries(enterprise_id: int, *, before: datetime | None = None, limit: int = 50) -> list[TimelineEntry]:
