@@ -446,7 +446,7 @@ def seed_demo(
     started = time.monotonic()
     now = now or datetime.now(UTC)
     ctx = DemoContext(rng=random.Random(seed), today=now.date(), now=now, volumes=dict(volumes or {}))
-    ctx.areas = {a.code: a for a in db.session.scalars(select(Area))}
+    ctx.areas = {a.code: a for a in db.session.scalars(select(Area).order_by(Area.sort_order, Area.code))}
     ctx.offices = {o.code: o for o in db.session.scalars(select(CustomsOffice).order_by(CustomsOffice.sort_order))}
     if not ctx.areas or not ctx.offices:
         raise RuntimeError("Reference data is missing: run `flask crm seed-reference` first")

@@ -59,15 +59,15 @@ def seed_contacts_and_recommendations(ctx: DemoContext) -> None:
     provincial = [units[c] for c in ("fj-commerce", "fj-industry", "fj-science") if c in units]
     customs_units = {"fuzhou": units.get("customs-fuzhou"), "xiamen": units.get("customs-xiamen")}
     rows = db.session.execute(
-        select(Enterprise.id, Enterprise.priority, Enterprise.created_at, Enterprise.office_id).where(
-            Enterprise.id.between(ctx.first_enterprise_id, ctx.last_enterprise_id)
-        )
+        select(Enterprise.id, Enterprise.priority, Enterprise.created_at, Enterprise.office_id)
+        .where(Enterprise.id.between(ctx.first_enterprise_id, ctx.last_enterprise_id))
+        .order_by(Enterprise.id)
     ).all()
     categories: dict[int, list[int]] = {}
     for enterprise_id, category_id in db.session.execute(
-        select(enterprise_key_categories.c.enterprise_id, enterprise_key_categories.c.key_category_id).where(
-            enterprise_key_categories.c.enterprise_id.between(ctx.first_enterprise_id, ctx.last_enterprise_id)
-        )
+        select(enterprise_key_categories.c.enterprise_id, enterprise_key_categories.c.key_category_id)
+        .where(enterprise_key_categories.c.enterprise_id.between(ctx.first_enterprise_id, ctx.last_enterprise_id))
+        .order_by(enterprise_key_categories.c.enterprise_id, enterprise_key_categories.c.key_category_id)
     ):
         categories.setdefault(enterprise_id, []).append(category_id)
     district_of = {o.id: (o.parent.code if o.parent else o.code) for o in ctx.offices.values()}

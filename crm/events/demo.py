@@ -272,7 +272,13 @@ def seed_events(ctx: DemoContext) -> None:
     units = {u.code: u for u in db.session.scalars(select(RecommendingUnit))}
     version = current_version(TargetTier.AEO_ADVANCED)
     items = (
-        list(db.session.scalars(select(StandardItem).where(StandardItem.version_id == version.id))) if version else []
+        list(
+            db.session.scalars(
+                select(StandardItem).where(StandardItem.version_id == version.id).order_by(StandardItem.id)
+            )
+        )
+        if version
+        else []
     )
     creators = {user.username: user for user in ctx.users.values()}
     count = ctx.volumes.get("events")

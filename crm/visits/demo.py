@@ -184,7 +184,11 @@ def _item_ids(tier: TargetTier) -> list[int]:
     version = current_version(tier)
     if version is None:
         return []
-    return list(db.session.scalars(select(StandardItem.id).where(StandardItem.version_id == version.id)))
+    return list(
+        db.session.scalars(
+            select(StandardItem.id).where(StandardItem.version_id == version.id).order_by(StandardItem.id)
+        )
+    )
 
 
 def _working_day(moment: datetime) -> datetime:
