@@ -3,7 +3,7 @@
 import itertools
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from crm.auth.models import User
 from crm.core.permissions import Role
@@ -153,4 +153,44 @@ def test_demo_with_volumes_is_deterministic():
     first = snapshot()
     db.session.rollback()
     seed_demo(enterprises=50, seed=11, now=now, volumes=volumes)
+    assert snapshot() == first
+
+
+def test_demo_does_not_depend_on_the_order_postgresql_returns_rows_in(postgres, monkeypatch):
+    """Two seeds with the same seed agree even when a table scan returns the enterprises out of id order
+    (as it does after an update or on pages reused after other tests); the seeders read rows in id order."""
+    import crm.demo.services as demo
+    from crm.enterprises.models import Contact, Recommendation
+
+    def snapshot() -> tuple:
+        return (
+            db.session.execute(select(Contact.enterprise_id, Contact.name, Contact.mobile).order_by(Contact.id)).all(),
+            db.session.execute(
+                select(Recommendation.enterprise_id, Recommendation.reason, Recommendation.priority).order_by(
+                    Recommendation.id
+                )
+            ).all(),
+        )
+
+    now = datetime(2026, 11, 1, 4, 0, tzinfo=UTC)
+    seed_demo(enterprises=40, seed=13, now=now)
+    first = snapshot()
+    db.session.rollback()
+
+    def shuffle_physical_order(ctx) -> None:
+        # An update writes a new version of the row after the others; table scans then return it last.
+        table = Enterprise.__table__
+        db.session.execute(
+            table.update().where(table.c.id == ctx.first_enterprise_id).values(updated_at=table.c.updated_at)
+        )
+        db.session.execute(text("SET LOCAL enable_indexscan = off"))
+        db.session.execute(text("SET LOCAL enable_bitmapscan = off"))
+        scanned = db.session.scalars(
+            select(Enterprise.id).where(Enterprise.id.between(ctx.first_enterprise_id, ctx.last_enterprise_id))
+        ).all()
+        assert scanned != sorted(scanned), "the test needs a table scan out of id order"
+
+    seeders = demo.feature_seeders()
+    monkeypatch.setattr(demo, "feature_seeders", lambda: [("shuffle", shuffle_physical_order), *seeders])
+    seed_demo(enterprises=40, seed=13, now=now)
     assert snapshot() == first
