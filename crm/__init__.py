@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 from flask import Flask, g
@@ -13,32 +10,16 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from config import Config, config_from_env
+from crm.core.collector import collections_paused
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def create_app(config: Config | None = None) -> Flask:
-    with _collections_paused():
+    # Start-up makes some 170,000 objects that live as long as the process (modules, models, routes), and no
+    # garbage: collections during it only walked them again (0.1-0.2 s of each start-up).
+    with collections_paused():
         return _build_app(config)
-
-
-@contextlib.contextmanager
-def _collections_paused() -> Iterator[None]:
-    """No garbage collection while the application is built: it makes some 170,000 objects (modules, models,
-    routes) that live as long as the process and no garbage, yet each collection walked them again (0.1-0.2 s
-    of each start-up). Afterwards they join the oldest generation directly (``freeze`` then ``unfreeze``), as
-    they would have after surviving the collections, instead of being walked once more by the first young
-    collection; garbage among them is still found by the next full collection."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if not gc.get_freeze_count():  # a caller's frozen objects stay frozen
-            gc.freeze()
-            gc.unfreeze()
-        if enabled:
-            gc.enable()
 
 
 def _build_app(config: Config | None) -> Flask:

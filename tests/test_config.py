@@ -84,33 +84,3 @@ def test_crm_env_selects_the_config(tmp_path):
 def test_bad_numbers_are_refused():
     with pytest.raises(RuntimeError, match="MAIL_PORT"):
         DevelopmentConfig({"MAIL_PORT": "twenty-five"})
-
-
-@pytest.mark.parametrize("collector_on", [True, False])
-def test_building_the_app_leaves_the_garbage_collector_as_it_was(tmp_path, collector_on):
-    """create_app pauses the collector while it builds; it must hand it back as it found it, nothing frozen."""
-    import gc
-
-    from crm import create_app
-
-    was = gc.isenabled()
-    (gc.enable if collector_on else gc.disable)()
-    try:
-        create_app(TestingConfig({"CRM_INSTANCE_PATH": str(tmp_path)}))
-        assert gc.isenabled() is collector_on
-        assert gc.get_freeze_count() == 0
-    finally:
-        (gc.enable if was else gc.disable)()
-
-
-def test_building_the_app_keeps_a_callers_frozen_objects_frozen(tmp_path):
-    import gc
-
-    from crm import create_app
-
-    gc.freeze()
-    try:
-        create_app(TestingConfig({"CRM_INSTANCE_PATH": str(tmp_path)}))
-        assert gc.get_freeze_count() > 0
-    finally:
-        gc.unfreeze()
