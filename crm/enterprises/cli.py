@@ -9,6 +9,7 @@ import click
 from flask_babel import force_locale
 
 from crm.core.audit import acting_as
+from crm.core.collector import collections_paused
 from crm.core.files import store_bytes_from
 from crm.enterprises import imports
 from crm.enterprises.models import EnterpriseImport, ExistingAction, ImportStatus, RowLabel
@@ -33,6 +34,13 @@ def import_enterprises_command(path: str, dry_run: bool, commit_valid: bool, use
 
     Exits with status 1 when the file is refused or, without --commit-valid, when any row is invalid.
     """
+    # The rows read and checked (some 100,000 objects) live until the command ends, and the import makes next to
+    # no garbage (2,000 objects for 10,000 rows): collections during it only walked the rows again.
+    with collections_paused():
+        _import(path, dry_run, commit_valid, username, fill_empty)
+
+
+def _import(path: str, dry_run: bool, commit_valid: bool, username: str | None, fill_empty: bool) -> None:
     from crm.auth.services import find_user
 
     user = None

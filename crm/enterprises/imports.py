@@ -314,10 +314,13 @@ class Resolver:
     """Reference data by every name users write it with, loaded once per import."""
 
     def __init__(self) -> None:
+        from sqlalchemy.orm import selectinload
+
         from crm.reference.models import Area, BusinessType, CustomsOffice, KeyCategory, RecommendingUnit
 
         self.areas = list(db.session.scalars(select(Area)))
-        self.offices = list(db.session.scalars(select(CustomsOffice)))
+        # With the areas each office serves (below and in office_area_message): one query, not one per office.
+        self.offices = list(db.session.scalars(select(CustomsOffice).options(selectinload(CustomsOffice.areas))))
         self.area_by_id = {a.id: a for a in self.areas}
         self.office_by_id = {o.id: o for o in self.offices}
         self.area_keys: dict[str, Any] = {}

@@ -188,6 +188,14 @@ def test_a_file_without_recognisable_headings_is_refused():
 # --- labels ----------------------------------------------------------------------------------------------
 
 
+def test_the_reference_data_is_loaded_in_one_statement_each_whatever_the_number_of_offices(statements):
+    resolver = imports.Resolver()
+    assert len(resolver.offices) > 5
+    assert all(resolver.office_area_ids[o.id] == {a.id for a in o.areas} for o in resolver.offices)
+    # Areas, offices, the areas each office serves, business types, key categories, recommending units.
+    assert len([s for s in statements if s.startswith("SELECT")]) == 6
+
+
 def test_rows_are_labelled_new_existing_duplicate_or_invalid_with_reasons(make_enterprise):
     existing = make_enterprise(name="已有企业有限公司", area="350500", office="xm-quanzhou")
     code = new_uscc()
