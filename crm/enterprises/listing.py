@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
@@ -555,24 +556,34 @@ def page_of_rows(query: ListQuery, ref: ListReference, page: int, per_page: int,
 def _rows(raw: list[Any], ref: ListReference, users: dict[int, str]) -> list[ListRow]:
     """Rows with names, labels, dates and durations worked out once per page, not once per cell."""
     from crm.core.filters import format_date
-    from crm.core.timeutil import local_date, local_today
+    from crm.core.timeutil import local_date, local_tz
     from crm.standards.badges import ReadinessBadges
 
-    today = local_today()
+    tz = local_tz()
+    today = local_date(datetime.now(UTC), tz)
     badges = ReadinessBadges()
     days_text = _("%(n)s days")
     credit_labels = {member: member.label for member in CreditStatus}
+    area_names = {area_id: ref.name(area) for area_id, area in ref.area_names.items()}
+    office_names = {office_id: ref.name(office) or "—" for office_id, office in ref.office_names.items()}
+    stage_names = {code: ref.name(stage) for code, stage in ref.stage_by_code.items()}
     dates: dict[Any, str] = {}
+    durations: dict[Any, str] = {}
 
     def shown(instant: Any) -> str:
-        day = local_date(instant)
+        day = local_date(instant, tz)
         if day not in dates:
             dates[day] = format_date(day)
         return dates[day]
 
+    def time_in_stage(instant: Any) -> str:
+        day = local_date(instant, tz)
+        if day not in durations:
+            durations[day] = days_text % {"n": (today - day).days}
+        return durations[day]
+
     items = []
     for r in raw:
-        stage = ref.stage_by_code.get(r.stage)
         items.append(
             ListRow(
                 id=r.id,
@@ -581,11 +592,11 @@ def _rows(raw: list[Any], ref: ListReference, users: dict[int, str]) -> list[Lis
                 customs_code=r.customs_code,
                 area_id=r.area_id,
                 office_id=r.office_id,
-                area_name=ref.name(ref.area_names.get(r.area_id)),
-                office_name=ref.name(ref.office_names.get(r.office_id)) or "—",
+                area_name=area_names.get(r.area_id, ""),
+                office_name=office_names.get(r.office_id, "—"),
                 stage=r.stage,
-                stage_name=ref.name(stage) if stage is not None else r.stage,
-                time_in_stage=days_text % {"n": (today - local_date(r.stage_entered_at)).days},
+                stage_name=stage_names.get(r.stage, r.stage),
+                time_in_stage=time_in_stage(r.stage_entered_at),
                 priority=r.priority,
                 target_tier=r.target_tier,
                 credit_status=r.credit_status,
