@@ -312,6 +312,19 @@ def filter_options(ref: ListReference) -> dict[str, list[tuple[str, str]]]:
     return cached_per_version(("list-filter-options", getattr(ref.user, "id", None), current_language()), load)
 
 
+def filter_option_markup(ref: ListReference) -> dict[str, Any]:
+    """``filter_options`` as escaped ``<option>`` markup (``crm.core.filters.OptionsMarkup``), for the list's filter
+    bar: kept alike (per user, language and data version), so a page escapes none of its 200 options again."""
+    from crm.core.filters import OptionsMarkup
+    from crm.core.i18n import current_language
+    from crm.enterprises.counts_cache import cached_per_version
+
+    def load() -> dict[str, Any]:
+        return {name: OptionsMarkup(options) for name, options in filter_options(ref).items()}
+
+    return cached_per_version(("list-filter-markup", getattr(ref.user, "id", None), current_language()), load)
+
+
 def search_condition(q: str) -> ColumnElement[bool] | None:
     """Substring of the name, the 统一社会信用代码 or the 海关注册编码 (full-width input accepted).
 

@@ -40,7 +40,7 @@ from crm.enterprises.listing import (
     LIST_FILTERS,
     ListQuery,
     ListReference,
-    filter_options,
+    filter_option_markup,
     run_list,
     sort_choices,
 )
@@ -103,7 +103,7 @@ def list_enterprises():
         page=result.page,
         query=query,
         filters=LIST_FILTERS,
-        filter_options=filter_options(result.ref),
+        filter_options=filter_option_markup(result.ref),
         sorts=sort_choices(),
         per_page_choices=PER_PAGE_CHOICES,
         own_views=own_views,
