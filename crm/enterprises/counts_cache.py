@@ -27,9 +27,17 @@ from crm.core import redis
 
 VERSION_KEY = "crm:enterprise-counts:version"
 TTL_SECONDS = 300
-#: Tables whose changes can change a stage count.
+#: Tables whose changes can change a stage count or another value kept per data version (``cached_per_version``:
+#: the list's filter options, the saved views).
 WATCHED_TABLES = frozenset(
-    {"enterprises", "enterprise_key_categories", "enterprise_business_types", "cohorts", "cohort_members"}
+    {
+        "enterprises",
+        "enterprise_key_categories",
+        "enterprise_business_types",
+        "cohorts",
+        "cohort_members",
+        "saved_views",
+    }
 )
 _STALE_KEY = "crm_enterprise_counts_stale"
 #: Where the request keeps the data version it read (``g``), so a page reads it from Redis once.
