@@ -163,3 +163,23 @@ def test_saved_views_are_kept_until_a_view_changes(both_caches, real_db, make_us
     db.session.commit()
     assert saved_views_for(owner) == ((), ())
     assert saved_views_for(colleague) == ((), ())
+
+
+def test_a_request_reads_the_version_and_its_counts_in_one_round_trip(cache_on, real_db, app, make_user, monkeypatch):
+    """A page's first cached figure asks Redis once for both the data version and the entry."""
+    from crm.core import redis as crm_redis
+
+    user = make_user("manager")
+    run_list(ListQuery(), 1, 50, user)  # cached
+    commands = []
+    client = crm_redis.client()
+    original = client.execute_command
+
+    def counted(*args, **kwargs):
+        commands.append(args[0])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(client, "execute_command", counted)
+    with app.test_request_context("/enterprises/"):
+        assert run_list(ListQuery(), 1, 50, user).counts == {}
+    assert commands == ["MGET"]
