@@ -369,13 +369,22 @@ LIST_SORTS: dict[str, ListSort] = {
 DEFAULT_SORT = "-updated"
 
 
-def sort_choices() -> list[tuple[str, str]]:
-    """(value, label) of every sort order: ``name`` ascending, ``-name`` descending."""
-    choices = []
-    for sort in LIST_SORTS.values():
-        choices.append((sort.key, _("%(field)s, ascending", field=sort.label)))
-        choices.append((f"-{sort.key}", _("%(field)s, descending", field=sort.label)))
+def sort_choices() -> tuple[tuple[str, str], ...]:
+    """(value, label) of every sort order: ``name`` ascending, ``-name`` descending; made once per language."""
+    from crm.core.i18n import current_language
+
+    language = current_language()
+    choices = _sort_choices.get(language)
+    if choices is None:
+        made = []
+        for sort in LIST_SORTS.values():
+            made.append((sort.key, _("%(field)s, ascending", field=sort.label)))
+            made.append((f"-{sort.key}", _("%(field)s, descending", field=sort.label)))
+        choices = _sort_choices[language] = tuple(made)
     return choices
+
+
+_sort_choices: dict[str, tuple[tuple[str, str], ...]] = {}
 
 
 def order_by(sort: str, *, reverse: bool = False) -> list[Any]:

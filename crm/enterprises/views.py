@@ -97,6 +97,7 @@ def list_enterprises():
     result = run_list(query, page, per_page, current_user)
     own_views, shared_views = queries.saved_views_for(current_user)
     actions = actions_for(current_user)
+    form = EmptyForm()  # the bulk and export forms carry only the CSRF token: one form renders both
     return render_template(
         "enterprises/list.html",
         result=result,
@@ -111,8 +112,8 @@ def list_enterprises():
         view_form=forms.SavedViewForm(formdata=None, query=urlencode(query.as_args())),
         bulk_actions=actions,
         bulk_fields=_bulk_fields(actions),
-        bulk_form=EmptyForm(),
-        export_form=EmptyForm(),
+        bulk_form=form,
+        export_form=form,
         can_export=has_permission(current_user, Permission.EXPORT),
         can_edit=has_permission(current_user, Permission.EDIT),
         can_import=has_permission(current_user, Permission.IMPORT),
