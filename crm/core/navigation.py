@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from flask import current_app, has_request_context, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from markupsafe import Markup
 
 from crm.core.permissions import Permission, has_permission
 
@@ -101,13 +102,30 @@ def fixed_url(endpoint: str, **values: Any) -> str:
     return url
 
 
+_labelled: dict[tuple[int, str], tuple[tuple[NavItem, ...], tuple[NavItem, ...]]] = {}
+
+
+def _in_language(items: tuple[NavItem, ...]) -> tuple[NavItem, ...]:
+    """``items`` (a tuple ``visible`` returned) with their labels translated into the request's language, once per
+    language instead of a lazy string translated again on every page. The labels stay markup, as a lazy string is
+    in a template. Keyed by the tuple's identity, kept alive by the entry, as in ``_visible``, and by the locale the
+    labels are translated into (also under ``force_locale``)."""
+    from flask_babel import get_locale
+
+    key = (id(items), str(get_locale()))
+    found = _labelled.get(key)
+    if found is None:
+        found = _labelled[key] = (items, tuple(replace(item, label=Markup(str(item.label))) for item in items))
+    return found[1]
+
+
 def inject_navigation() -> dict:
     user = current_user._get_current_object()
     if not getattr(user, "is_authenticated", False):
         return {"main_navigation": [], "admin_navigation": [], "nav_is_active": is_active, "fixed_url": fixed_url}
     return {
-        "main_navigation": visible(MAIN_NAVIGATION, user),
-        "admin_navigation": visible(ADMIN_NAVIGATION, user),
+        "main_navigation": _in_language(visible(MAIN_NAVIGATION, user)),
+        "admin_navigation": _in_language(visible(ADMIN_NAVIGATION, user)),
         "nav_is_active": is_active,
         "fixed_url": fixed_url,
     }

@@ -15,15 +15,16 @@ def local_tz() -> ZoneInfo:
     return ZoneInfo(name)
 
 
-def to_local(value: datetime) -> datetime:
+def to_local(value: datetime, tz: ZoneInfo | None = None) -> datetime:
+    """A UTC instant in the CRM's time zone (``tz``: ``local_tz()`` looked up once by a caller converting many)."""
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return value.astimezone(local_tz())
+    return value.astimezone(tz or local_tz())
 
 
-def local_date(value: datetime) -> date:
+def local_date(value: datetime, tz: ZoneInfo | None = None) -> date:
     """The calendar date of a UTC instant in the CRM's time zone."""
-    return to_local(value).date()
+    return to_local(value, tz).date()
 
 
 def local_today(now: datetime | None = None) -> date:

@@ -1,11 +1,12 @@
 """A short-lived cache of the list's stage counts in Redis, invalidated by every committed change.
 
 Counting 100,000 enterprises by stage is the most expensive part of the list page, and it is the same for
-every page of the same filters and scope. The counts are kept in Redis under a key that includes a data
-version; any transaction that writes the enterprises (or their categories and business types) bumps the
-version once it has committed, so a cached count never outlives the data it was counted from (a reader
-that raced the commit stores its result under the old version, which nobody asks for again). Entries also
-expire after ``TTL_SECONDS``, which bounds the effect of writes made outside the application.
+every page of the same filters and scope. The counts are kept in Redis with the data version they were
+counted at; any transaction that writes the enterprises (or their categories and business types) bumps the
+version once it has committed, and an entry of another version than the current one is counted again, so a
+cached count never outlives the data it was counted from (a reader that raced the commit stores its result
+with the old version, which nobody takes). Entries also expire after ``TTL_SECONDS``, which bounds the effect
+of writes made outside the application.
 
 The cache is used only when Redis is configured (``REDIS_URL``) and, under tests, only when a test enables
 ``ENTERPRISE_COUNTS_CACHE`` (the suite's rolled-back transactions would otherwise leave counts behind).
@@ -27,9 +28,17 @@ from crm.core import redis
 
 VERSION_KEY = "crm:enterprise-counts:version"
 TTL_SECONDS = 300
-#: Tables whose changes can change a stage count.
+#: Tables whose changes can change a stage count or another value kept per data version (``cached_per_version``:
+#: the list's filter options, the saved views).
 WATCHED_TABLES = frozenset(
-    {"enterprises", "enterprise_key_categories", "enterprise_business_types", "cohorts", "cohort_members"}
+    {
+        "enterprises",
+        "enterprise_key_categories",
+        "enterprise_business_types",
+        "cohorts",
+        "cohort_members",
+        "saved_views",
+    }
 )
 _STALE_KEY = "crm_enterprise_counts_stale"
 #: Where the request keeps the data version it read (``g``), so a page reads it from Redis once.
@@ -57,16 +66,46 @@ def cached_counts(
 ) -> dict[str, Any]:
     """``compute()``'s counts, from the cache when the same ``parts`` (scope, filters) were counted since the
     last change. ``versioned=False`` keeps a figure that one change hardly moves (a percentile over a year of
-    history) for ``ttl`` seconds whatever changes."""
+    history) for ``ttl`` seconds whatever changes.
+
+    A versioned entry holds the data version it was counted at; when the request has not read the version yet,
+    the version and the entry come in one round trip (``MGET``), and the entry counts only if its version is the
+    current one."""
     client = _client()
     if client is None:
         return compute()
     digest = hashlib.sha1(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
-    version = data_version() if versioned else "ttl"
+    if not versioned:
+        return _cached_for_ttl(client, f"crm:enterprise-counts:ttl:{digest}", compute, ttl)
+    key = f"crm:enterprise-counts:{digest}"
+    known = has_request_context() and _REQUEST_VERSION_KEY in g
+    try:
+        if known:
+            version, hit = g.get(_REQUEST_VERSION_KEY), client.get(key)
+        else:
+            raw_version, hit = client.mget(VERSION_KEY, key)
+            version = (raw_version or b"0").decode()
+            if has_request_context():
+                setattr(g, _REQUEST_VERSION_KEY, version)
+    except Exception as exc:  # any Redis failure: count directly
+        _failed(exc)
+        return compute()
     if version is None:
         return compute()
+    if hit is not None:
+        entry = json.loads(hit)
+        if entry.get("version") == version:
+            return entry["counts"]
+    counts = compute()
     try:
-        key = f"crm:enterprise-counts:{version}:{digest}"
+        client.set(key, json.dumps({"version": version, "counts": counts}), ex=ttl)
+    except Exception as exc:  # the counts are right; only caching failed
+        _failed(exc)
+    return counts
+
+
+def _cached_for_ttl(client: Any, key: str, compute: Callable[[], dict[str, Any]], ttl: int) -> dict[str, Any]:
+    try:
         hit = client.get(key)
     except Exception as exc:  # any Redis failure: count directly
         _failed(exc)

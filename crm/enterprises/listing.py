@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
@@ -311,6 +312,19 @@ def filter_options(ref: ListReference) -> dict[str, list[tuple[str, str]]]:
     return cached_per_version(("list-filter-options", getattr(ref.user, "id", None), current_language()), load)
 
 
+def filter_option_markup(ref: ListReference) -> dict[str, Any]:
+    """``filter_options`` as escaped ``<option>`` markup (``crm.core.filters.OptionsMarkup``), for the list's filter
+    bar: kept alike (per user, language and data version), so a page escapes none of its 200 options again."""
+    from crm.core.filters import OptionsMarkup
+    from crm.core.i18n import current_language
+    from crm.enterprises.counts_cache import cached_per_version
+
+    def load() -> dict[str, Any]:
+        return {name: OptionsMarkup(options) for name, options in filter_options(ref).items()}
+
+    return cached_per_version(("list-filter-markup", getattr(ref.user, "id", None), current_language()), load)
+
+
 def search_condition(q: str) -> ColumnElement[bool] | None:
     """Substring of the name, the 统一社会信用代码 or the 海关注册编码 (full-width input accepted).
 
@@ -355,13 +369,22 @@ LIST_SORTS: dict[str, ListSort] = {
 DEFAULT_SORT = "-updated"
 
 
-def sort_choices() -> list[tuple[str, str]]:
-    """(value, label) of every sort order: ``name`` ascending, ``-name`` descending."""
-    choices = []
-    for sort in LIST_SORTS.values():
-        choices.append((sort.key, _("%(field)s, ascending", field=sort.label)))
-        choices.append((f"-{sort.key}", _("%(field)s, descending", field=sort.label)))
+def sort_choices() -> tuple[tuple[str, str], ...]:
+    """(value, label) of every sort order: ``name`` ascending, ``-name`` descending; made once per language."""
+    from crm.core.i18n import current_language
+
+    language = current_language()
+    choices = _sort_choices.get(language)
+    if choices is None:
+        made = []
+        for sort in LIST_SORTS.values():
+            made.append((sort.key, _("%(field)s, ascending", field=sort.label)))
+            made.append((f"-{sort.key}", _("%(field)s, descending", field=sort.label)))
+        choices = _sort_choices[language] = tuple(made)
     return choices
+
+
+_sort_choices: dict[str, tuple[tuple[str, str], ...]] = {}
 
 
 def order_by(sort: str, *, reverse: bool = False) -> list[Any]:
@@ -555,24 +578,34 @@ def page_of_rows(query: ListQuery, ref: ListReference, page: int, per_page: int,
 def _rows(raw: list[Any], ref: ListReference, users: dict[int, str]) -> list[ListRow]:
     """Rows with names, labels, dates and durations worked out once per page, not once per cell."""
     from crm.core.filters import format_date
-    from crm.core.timeutil import local_date, local_today
+    from crm.core.timeutil import local_date, local_tz
     from crm.standards.badges import ReadinessBadges
 
-    today = local_today()
+    tz = local_tz()
+    today = local_date(datetime.now(UTC), tz)
     badges = ReadinessBadges()
     days_text = _("%(n)s days")
     credit_labels = {member: member.label for member in CreditStatus}
+    area_names = {area_id: ref.name(area) for area_id, area in ref.area_names.items()}
+    office_names = {office_id: ref.name(office) or "—" for office_id, office in ref.office_names.items()}
+    stage_names = {code: ref.name(stage) for code, stage in ref.stage_by_code.items()}
     dates: dict[Any, str] = {}
+    durations: dict[Any, str] = {}
 
     def shown(instant: Any) -> str:
-        day = local_date(instant)
+        day = local_date(instant, tz)
         if day not in dates:
             dates[day] = format_date(day)
         return dates[day]
 
+    def time_in_stage(instant: Any) -> str:
+        day = local_date(instant, tz)
+        if day not in durations:
+            durations[day] = days_text % {"n": (today - day).days}
+        return durations[day]
+
     items = []
     for r in raw:
-        stage = ref.stage_by_code.get(r.stage)
         items.append(
             ListRow(
                 id=r.id,
@@ -581,11 +614,11 @@ def _rows(raw: list[Any], ref: ListReference, users: dict[int, str]) -> list[Lis
                 customs_code=r.customs_code,
                 area_id=r.area_id,
                 office_id=r.office_id,
-                area_name=ref.name(ref.area_names.get(r.area_id)),
-                office_name=ref.name(ref.office_names.get(r.office_id)) or "—",
+                area_name=area_names.get(r.area_id, ""),
+                office_name=office_names.get(r.office_id, "—"),
                 stage=r.stage,
-                stage_name=ref.name(stage) if stage is not None else r.stage,
-                time_in_stage=days_text % {"n": (today - local_date(r.stage_entered_at)).days},
+                stage_name=stage_names.get(r.stage, r.stage),
+                time_in_stage=time_in_stage(r.stage_entered_at),
                 priority=r.priority,
                 target_tier=r.target_tier,
                 credit_status=r.credit_status,

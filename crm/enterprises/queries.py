@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -171,15 +172,38 @@ def scoped_notes(user: Any = None) -> Select:
 # --- saved views and imports ------------------------------------------------------------------------------
 
 
-def saved_views_for(user: Any) -> tuple[list[SavedView], list[SavedView]]:
-    """(the user's own views, views colleagues shared), each by name."""
-    views = db.session.scalars(
-        select(SavedView)
-        .where((SavedView.owner_id == user.id) | SavedView.is_shared.is_(True))
-        .options(selectinload(SavedView.owner))
-        .order_by(SavedView.name)
-    ).all()
-    return [v for v in views if v.owner_id == user.id], [v for v in views if v.owner_id != user.id]
+@dataclass(frozen=True)
+class SavedViewEntry:
+    """What the list's menu shows of a saved view (a snapshot: kept between requests, never an ORM instance)."""
+
+    id: int
+    name: str
+    is_shared: bool
+    owner_id: int
+    owner_name: str | None
+
+
+def saved_views_for(user: Any) -> tuple[tuple[SavedViewEntry, ...], tuple[SavedViewEntry, ...]]:
+    """(the user's own views, views colleagues shared), each by name; kept per data version (``saved_views`` is a
+    watched table, so saving, sharing or deleting a view is seen by the next request) and reference version (the
+    owners' names)."""
+    from crm.auth.models import User
+    from crm.enterprises.counts_cache import cached_per_version
+
+    def load() -> tuple[tuple[SavedViewEntry, ...], tuple[SavedViewEntry, ...]]:
+        rows = db.session.execute(
+            select(SavedView.id, SavedView.name, SavedView.is_shared, SavedView.owner_id, User.display_name)
+            .join(User, User.id == SavedView.owner_id)
+            .where((SavedView.owner_id == user.id) | SavedView.is_shared.is_(True))
+            .order_by(SavedView.name, SavedView.id)
+        )
+        views = [SavedViewEntry(*row) for row in rows]
+        return (
+            tuple(v for v in views if v.owner_id == user.id),
+            tuple(v for v in views if v.owner_id != user.id),
+        )
+
+    return cached_per_version(("saved-views", user.id), load)
 
 
 def imports_visible_to(user: Any) -> Select:

@@ -40,7 +40,7 @@ from crm.enterprises.listing import (
     LIST_FILTERS,
     ListQuery,
     ListReference,
-    filter_options,
+    filter_option_markup,
     run_list,
     sort_choices,
 )
@@ -97,13 +97,14 @@ def list_enterprises():
     result = run_list(query, page, per_page, current_user)
     own_views, shared_views = queries.saved_views_for(current_user)
     actions = actions_for(current_user)
+    form = EmptyForm()  # the bulk and export forms carry only the CSRF token: one form renders both
     return render_template(
         "enterprises/list.html",
         result=result,
         page=result.page,
         query=query,
         filters=LIST_FILTERS,
-        filter_options=filter_options(result.ref),
+        filter_options=filter_option_markup(result.ref),
         sorts=sort_choices(),
         per_page_choices=PER_PAGE_CHOICES,
         own_views=own_views,
@@ -111,8 +112,8 @@ def list_enterprises():
         view_form=forms.SavedViewForm(formdata=None, query=urlencode(query.as_args())),
         bulk_actions=actions,
         bulk_fields=_bulk_fields(actions),
-        bulk_form=EmptyForm(),
-        export_form=EmptyForm(),
+        bulk_form=form,
+        export_form=form,
         can_export=has_permission(current_user, Permission.EXPORT),
         can_edit=has_permission(current_user, Permission.EDIT),
         can_import=has_permission(current_user, Permission.IMPORT),

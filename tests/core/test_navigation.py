@@ -37,3 +37,20 @@ def test_the_layout_marks_the_current_section(client, make_user):
     assert 'href="/enterprises/"' in body and 'active" aria-current="page" href="/enterprises/"' not in body
     body = client.get("/enterprises/").get_data(as_text=True)
     assert 'active" aria-current="page" href="/enterprises/"' in body
+
+
+def test_the_labels_are_translated_once_per_language(app, make_user):
+    from flask_babel import force_locale
+
+    from crm.core.navigation import inject_navigation
+
+    user = make_user(Role.ADMIN)
+    with app.test_request_context("/"):
+        from flask_login import login_user
+
+        login_user(user)
+        for locale, home in (("zh_CN", "首页"), ("en", "Home"), ("zh_CN", "首页")):
+            with force_locale(locale):
+                entries = inject_navigation()["main_navigation"]
+                assert [str(item.label) for item in entries] == [str(item.label) for item in visible(MAIN_NAVIGATION)]
+                assert str(entries[0].label) == home

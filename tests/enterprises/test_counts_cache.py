@@ -141,3 +141,45 @@ def test_the_boards_totals_are_cached_like_the_lists(cache_on, real_db, make_use
     assert sum(totals(user).values()) == 2
     assert sum(totals(make_user("manager")).values()) == 3
     assert sum(totals(make_user("manager"), {"area": "350100"}).values()) == 1
+
+
+def test_saved_views_are_kept_until_a_view_changes(both_caches, real_db, make_user):
+    """The list's saved views are kept per data version: saving, sharing or deleting a view is a change."""
+    from crm.enterprises.models import SavedView
+    from crm.enterprises.queries import saved_views_for
+
+    owner, colleague = make_user("manager"), make_user("customs")
+    assert saved_views_for(owner) == ((), ())
+    view = SavedView(owner_id=owner.id, name="Xiamen", query="area=350200")
+    db.session.add(view)
+    db.session.commit()
+    assert [v.name for v in saved_views_for(owner)[0]] == ["Xiamen"]
+    assert saved_views_for(colleague) == ((), ())
+    view.is_shared = True
+    db.session.commit()
+    (shared,) = saved_views_for(colleague)[1]
+    assert (shared.id, shared.name, shared.owner_name) == (view.id, "Xiamen", owner.display_name)
+    db.session.delete(view)
+    db.session.commit()
+    assert saved_views_for(owner) == ((), ())
+    assert saved_views_for(colleague) == ((), ())
+
+
+def test_a_request_reads_the_version_and_its_counts_in_one_round_trip(cache_on, real_db, app, make_user, monkeypatch):
+    """A page's first cached figure asks Redis once for both the data version and the entry."""
+    from crm.core import redis as crm_redis
+
+    user = make_user("manager")
+    run_list(ListQuery(), 1, 50, user)  # cached
+    commands = []
+    client = crm_redis.client()
+    original = client.execute_command
+
+    def counted(*args, **kwargs):
+        commands.append(args[0])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(client, "execute_command", counted)
+    with app.test_request_context("/enterprises/"):
+        assert run_list(ListQuery(), 1, 50, user).counts == {}
+    assert commands == ["MGET"]
