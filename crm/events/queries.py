@@ -198,7 +198,7 @@ def attendance_by_enterprise(event: Event, user: Any = None) -> Select:
         .join(Enterprise, Enterprise.id == Registration.enterprise_id)
         .where(Registration.event_id == event.id)
         .group_by(Registration.enterprise_id, Enterprise.name)
-        .order_by(Enterprise.name)
+        .order_by(Enterprise.name, Registration.enterprise_id)
     )
     return scoped_registrations(stmt, user=user)
 
@@ -236,7 +236,7 @@ def feedback_list(event: Event, user: Any = None) -> Select:
         select(Feedback)
         .where(Feedback.event_id == event.id)
         .options(selectinload(Feedback.invitation).selectinload(Invitation.enterprise))
-        .order_by(Feedback.updated_at.desc())
+        .order_by(Feedback.updated_at.desc(), Feedback.id.desc())
     )
     return scoped_by_enterprise(stmt, Feedback.enterprise_id, user=user)
 
@@ -551,7 +551,7 @@ def timeline_entries(enterprise_id: int, *, before: datetime | None = None, limi
     )
     if before is not None:
         stmt = stmt.having(first < before)
-    rows = db.session.execute(stmt.order_by(first.desc()).limit(limit)).all()
+    rows = db.session.execute(stmt.order_by(first.desc(), Registration.event_id.desc()).limit(limit)).all()
     if not rows:
         return []
     event_ids = [row[0] for row in rows]
