@@ -153,7 +153,9 @@ class PlanTemplate(TimestampMixin, db.Model):
     is_active: Mapped[bool] = mapped_column(default=True)
 
     tasks: Mapped[list[PlanTemplateTask]] = relationship(
-        back_populates="template", cascade="all, delete-orphan", order_by="PlanTemplateTask.sort_order"
+        back_populates="template",
+        cascade="all, delete-orphan",
+        order_by="(PlanTemplateTask.sort_order, PlanTemplateTask.id)",
     )
 
     def __str__(self) -> str:

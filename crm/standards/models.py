@@ -78,7 +78,9 @@ class StandardVersion(TimestampMixin, db.Model):
 
     verified_by = relationship("User")
     categories: Mapped[list[StandardCategory]] = relationship(
-        back_populates="version", cascade="all, delete-orphan", order_by="StandardCategory.sort_order"
+        back_populates="version",
+        cascade="all, delete-orphan",
+        order_by="(StandardCategory.sort_order, StandardCategory.id)",
     )
     items: Mapped[list[StandardItem]] = relationship(
         back_populates="version", cascade="all, delete-orphan", order_by="StandardItem.number"
