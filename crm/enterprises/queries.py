@@ -177,7 +177,7 @@ def saved_views_for(user: Any) -> tuple[list[SavedView], list[SavedView]]:
         select(SavedView)
         .where((SavedView.owner_id == user.id) | SavedView.is_shared.is_(True))
         .options(selectinload(SavedView.owner))
-        .order_by(SavedView.name)
+        .order_by(SavedView.name, SavedView.id)
     ).all()
     return [v for v in views if v.owner_id == user.id], [v for v in views if v.owner_id != user.id]
 

@@ -183,10 +183,12 @@ def _section_statement() -> Select:
             func.row_number()
             .over(
                 partition_by=Visit.status,
-                order_by=case((Visit.status == VisitStatus.PLANNED, Visit.starts_at)).asc(),
+                order_by=(case((Visit.status == VisitStatus.PLANNED, Visit.starts_at)).asc(), Visit.id),
             )
             .label("planned_position"),
-            func.row_number().over(partition_by=Visit.status, order_by=Visit.starts_at.desc()).label("position"),
+            func.row_number()
+            .over(partition_by=Visit.status, order_by=(Visit.starts_at.desc(), Visit.id.desc()))
+            .label("position"),
             func.count().over(partition_by=Visit.status).label("total"),
             func.row_number()
             .over(partition_by=happened, order_by=(Visit.starts_at.desc(), Visit.id.desc()))
@@ -412,7 +414,7 @@ def overdue_planned_visits(user: Any, now: datetime | None = None) -> Select:
             Visit.starts_at < local_midnight(local_today(now)),
             _participant_filter(user.id),
         )
-    ).order_by(Visit.starts_at)
+    ).order_by(Visit.starts_at, Visit.id)
 
 
 def overdue_tasks(user: Any, today: date | None = None) -> Select:
