@@ -306,7 +306,9 @@ class Recommendation(TimestampMixin, db.Model):
     enterprise: Mapped[Enterprise] = relationship(back_populates="recommendations")
     unit = relationship("RecommendingUnit")
     recommended_by = relationship("User")
-    categories = relationship("KeyCategory", secondary=recommendation_key_categories)
+    categories = relationship(
+        "KeyCategory", secondary=recommendation_key_categories, order_by="(KeyCategory.sort_order, KeyCategory.code)"
+    )
 
     @property
     def audit_enterprise_id(self) -> int:

@@ -132,7 +132,9 @@ class CultivationTask(TimestampMixin, db.Model):
     plan: Mapped[Plan] = relationship(back_populates="tasks")
     owner = relationship("User")
     owner_contact = relationship("Contact")
-    items = relationship("StandardItem", secondary=cultivation_task_items)
+    items = relationship(
+        "StandardItem", secondary=cultivation_task_items, order_by="(StandardItem.number, StandardItem.id)"
+    )
     template_task = relationship("PlanTemplateTask")
 
     @property

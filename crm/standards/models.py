@@ -159,7 +159,9 @@ class StandardItem(db.Model):
     version: Mapped[StandardVersion] = relationship(back_populates="items")
     clause: Mapped[StandardClause] = relationship()
     #: Empty: the item applies to every enterprise (通用标准); otherwise only to these business types.
-    business_types = relationship("BusinessType", secondary=standard_item_business_types)
+    business_types = relationship(
+        "BusinessType", secondary=standard_item_business_types, order_by="(BusinessType.sort_order, BusinessType.code)"
+    )
 
     @property
     def display_title(self) -> str:
