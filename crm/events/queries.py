@@ -371,7 +371,7 @@ def statistics(user: Any = None, date_from: date | None = None, date_to: date | 
     for area_id, n_events, n_invited, n_registered, n_attended in area_rows:
         area = areas.get(area_id)
         by_area.append(StatRow(area, area.display_name if area else "", n_events, n_invited, n_registered, n_attended))
-    by_area.sort(key=lambda row: row.key.sort_order if row.key is not None else 0)
+    by_area.sort(key=lambda row: (row.key.sort_order, row.key.code) if row.key is not None else (0, ""))
 
     topic_events = dict(
         db.session.execute(
@@ -393,7 +393,7 @@ def statistics(user: Any = None, date_from: date | None = None, date_to: date | 
         n_invited, n_registered, n_attended = topic_counts.get(item_id, (0, 0, 0))
         label = f"({item.number}) {item.display_title}" if item else str(item_id)
         by_topic.append(StatRow(item, label, n_events, n_invited, n_registered, n_attended))
-    by_topic.sort(key=lambda row: (-row.events, row.key.number if row.key else 0))
+    by_topic.sort(key=lambda row: (-row.events, row.key.number if row.key else 0, row.key.id if row.key else 0))
 
     kind_events = dict(
         db.session.execute(

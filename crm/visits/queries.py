@@ -588,7 +588,7 @@ def visits_per_month(by: str, months: list[Month], user: Any = None) -> list[Sta
     rows = [
         StatisticsRow(key=k, label=labels.get(k, "—") if k is not None else "—", counts=v) for k, v in counts.items()
     ]
-    return sorted(rows, key=lambda row: (-row.total, row.label))
+    return sorted(rows, key=lambda row: (-row.total, row.label, row.key or 0))
 
 
 def _group_labels(by: str, keys: list[Any]) -> dict[Any, str]:
@@ -642,6 +642,6 @@ def pool_coverage(
         rows = db.session.execute(stmt).all()
         labels = _group_labels(by, [row[0] for row in rows if row[0] is not None])
         result = [Coverage(row[0], labels.get(row[0], "—"), row[1], int(row[2])) for row in rows]
-        return sorted(result, key=lambda c: (-c.pooled, c.label))
+        return sorted(result, key=lambda c: (-c.pooled, c.label, c.key or 0))
     pooled, visited_count = db.session.execute(stmt).one()
     return [Coverage(None, _("All enterprises in the pool"), pooled, int(visited_count))]
