@@ -96,7 +96,9 @@ class UserForm(FlaskForm):
         super().__init__(*args, **kwargs)
         self.user = user
         self.role.choices = Role.choices()
-        self.areas.choices = [(a.id, a.name_zh) for a in db.session.scalars(select(Area).order_by(Area.sort_order))]
+        self.areas.choices = [
+            (a.id, a.name_zh) for a in db.session.scalars(select(Area).order_by(Area.sort_order, Area.code))
+        ]
         self.offices.choices = [
             (o.id, o.name_zh if o.parent_id is None else f"— {o.name_zh}") for o in _offices_in_tree_order()
         ]

@@ -53,8 +53,10 @@ class User(UserMixin, TimestampMixin, db.Model):
     #: The person who receives escalations about this user's overdue work.
     manager_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
-    areas = relationship("Area", secondary=user_areas, order_by="Area.sort_order")
-    offices = relationship("CustomsOffice", secondary=user_offices, order_by="CustomsOffice.sort_order")
+    areas = relationship("Area", secondary=user_areas, order_by="(Area.sort_order, Area.code)")
+    offices = relationship(
+        "CustomsOffice", secondary=user_offices, order_by="(CustomsOffice.sort_order, CustomsOffice.code)"
+    )
     manager: Mapped[User | None] = relationship(remote_side="User.id")
     tokens: Mapped[list[ApiToken]] = relationship(back_populates="user", cascade="all, delete-orphan")
 

@@ -180,7 +180,9 @@ def _render_profile(profile_form=None, password_form=None, token_form=None, new_
         profile_form = ProfileForm(obj=current_user, prefix="profile")
         profile_form.language.data = current_user.language or current_app.config["CRM_DEFAULT_LANGUAGE"]
     tokens = db.session.scalars(
-        select(ApiToken).where(ApiToken.user_id == current_user.id).order_by(ApiToken.created_at.desc())
+        select(ApiToken)
+        .where(ApiToken.user_id == current_user.id)
+        .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
     ).all()
     return render_template(
         "auth/profile.html",

@@ -208,7 +208,9 @@ def add_members(cohort_id: int):
     if errors:
         raise validation_error(errors)
     enterprises = list(
-        db.session.scalars(select(Enterprise).where(Enterprise.id.in_(ids), scope_of().enterprise_filter()))
+        db.session.scalars(
+            select(Enterprise).where(Enterprise.id.in_(ids), scope_of().enterprise_filter()).order_by(Enterprise.id)
+        )
     )
     missing = sorted(set(ids) - {e.id for e in enterprises})
     if missing:

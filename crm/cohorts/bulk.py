@@ -16,7 +16,9 @@ def add_to_cohort(request: BulkRequest) -> BulkOutcome:
     cohort = queries.scoped_cohort(request.form.cohort.data, request.user)
     if cohort is None:
         return BulkOutcome(_("Choose a cohort."), "danger")
-    enterprises = list(db.session.scalars(select(Enterprise).where(Enterprise.id.in_(request.ids))))
+    enterprises = list(
+        db.session.scalars(select(Enterprise).where(Enterprise.id.in_(request.ids)).order_by(Enterprise.id))
+    )
     result = services.add_members(cohort, enterprises, request.form.relation.data, by=request.user)
     message = _("%(n)s enterprises added to “%(cohort)s”.", n=len(result.added), cohort=cohort.name)
     if result.already:

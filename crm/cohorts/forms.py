@@ -21,7 +21,7 @@ def _staff() -> list[User]:
         db.session.scalars(
             select(User)
             .where(User.is_active.is_(True), User.role.in_((Role.BUREAU, Role.CUSTOMS, Role.MANAGER, Role.ADMIN)))
-            .order_by(User.role, User.display_name)
+            .order_by(User.role, User.display_name, User.id)
         )
     )
 
@@ -85,7 +85,7 @@ class TrainingForm(FlaskForm):
         events = db.session.scalars(
             select(Event)
             .where(Event.status == EventStatus.PUBLISHED, Event.ends_at > utcnow())
-            .order_by(Event.starts_at)
+            .order_by(Event.starts_at, Event.id)
             .limit(200)
         )
         self.event.choices = [(e.id, e.title) for e in events]

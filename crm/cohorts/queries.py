@@ -149,7 +149,7 @@ class Rollup:
 def _stage_names() -> dict[str, Any]:
     from crm.pipeline.models import Stage
 
-    return {s.code: s for s in db.session.scalars(select(Stage).order_by(Stage.sort_order))}
+    return {s.code: s for s in db.session.scalars(select(Stage).order_by(Stage.sort_order, Stage.code))}
 
 
 def task_counts(enterprise_ids: list[int], today: date) -> dict[int, tuple[int, int]]:

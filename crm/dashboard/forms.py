@@ -104,7 +104,9 @@ class CertificationTargetForm(FlaskForm):
         self.row = row
         self.area_id.choices = [("", "—")] + [
             (area.id, area.display_name)
-            for area in db.session.scalars(select(Area).where(Area.is_active.is_(True)).order_by(Area.sort_order))
+            for area in db.session.scalars(
+                select(Area).where(Area.is_active.is_(True)).order_by(Area.sort_order, Area.code)
+            )
         ]
         if row is not None and row.area_id not in {value for value, _label in self.area_id.choices}:
             self.area_id.choices.append((row.area_id, row.area.display_name))

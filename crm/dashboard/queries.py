@@ -363,7 +363,7 @@ def monthly_contacts(flt: DashboardFilter) -> dict[str, list[int]]:
 
 
 def ordered_stages() -> list[Stage]:
-    return list(db.session.scalars(select(Stage).order_by(Stage.sort_order)))
+    return list(db.session.scalars(select(Stage).order_by(Stage.sort_order, Stage.code)))
 
 
 def open_stage_codes(stages: list[Stage]) -> list[str]:

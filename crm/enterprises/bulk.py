@@ -103,6 +103,7 @@ def _load(ids: list[int]) -> list[Any]:
             .options(
                 selectinload(Enterprise.area), selectinload(Enterprise.office), selectinload(Enterprise.categories)
             )
+            .order_by(Enterprise.id)
         )
     )
 

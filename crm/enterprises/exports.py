@@ -79,11 +79,30 @@ def _dialect() -> str:
     return db.session.get_bind().dialect.name
 
 
-def _names_aggregate(column: Any) -> Any:
-    """Names joined with 、 (string_agg on PostgreSQL, group_concat on SQLite)."""
+def _names_by_enterprise(link: Any, key: Any, model: Any) -> Any:
+    """A subquery of (enterprise_id, names): the names of an enterprise's linked rows joined with 、, in the order
+    the enterprise page lists them (sort order, then code). string_agg on PostgreSQL; on SQLite, whose
+    group_concat takes no ORDER BY before 3.44, group_concat over a subquery in that order."""
+    order = (model.sort_order, model.code)
     if _dialect() == "postgresql":
-        return func.string_agg(column, literal("、"))
-    return func.group_concat(column, "、")
+        names = func.string_agg(model.name_zh, literal("、")).aggregate_order_by(*order)
+        return (
+            select(link.c.enterprise_id, names.label("names"))
+            .join(model, model.id == key)
+            .group_by(link.c.enterprise_id)
+            .subquery()
+        )
+    rows = (
+        select(link.c.enterprise_id, model.name_zh.label("name"))
+        .join(model, model.id == key)
+        .order_by(link.c.enterprise_id, *order)
+        .subquery()
+    )
+    return (
+        select(rows.c.enterprise_id, func.group_concat(rows.c.name, "、").label("names"))
+        .group_by(rows.c.enterprise_id)
+        .subquery()
+    )
 
 
 def _local_date(column: Any) -> Any:
@@ -114,17 +133,9 @@ def _label_case(column: Any, enum: type) -> Any:
 
 def export_select(query: ListQuery, ref: ListReference, user: Any = None, ids: list[int] | None = None) -> Select:
     """The export's rows, one tuple of finished cells per enterprise, in the list's order and scope."""
-    types = (
-        select(enterprise_business_types.c.enterprise_id, _names_aggregate(BusinessType.name_zh).label("names"))
-        .join(BusinessType, BusinessType.id == enterprise_business_types.c.business_type_id)
-        .group_by(enterprise_business_types.c.enterprise_id)
-        .subquery()
-    )
-    categories = (
-        select(enterprise_key_categories.c.enterprise_id, _names_aggregate(KeyCategory.name_zh).label("names"))
-        .join(KeyCategory, KeyCategory.id == enterprise_key_categories.c.key_category_id)
-        .group_by(enterprise_key_categories.c.enterprise_id)
-        .subquery()
+    types = _names_by_enterprise(enterprise_business_types, enterprise_business_types.c.business_type_id, BusinessType)
+    categories = _names_by_enterprise(
+        enterprise_key_categories, enterprise_key_categories.c.key_category_id, KeyCategory
     )
     commerce = aliased(User, name="commerce_user")
     customs = aliased(User, name="customs_user")

@@ -78,7 +78,7 @@ def officer_choices(role: Role) -> list[tuple[int, str]]:
     from crm.auth.models import User
 
     users = db.session.scalars(
-        select(User).where(User.role == role, User.is_active.is_(True)).order_by(User.display_name)
+        select(User).where(User.role == role, User.is_active.is_(True)).order_by(User.display_name, User.id)
     ).all()
     return [(NONE, "—")] + [(u.id, f"{u.display_name} ({u.username})") for u in users]
 

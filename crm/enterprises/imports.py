@@ -318,9 +318,13 @@ class Resolver:
 
         from crm.reference.models import Area, BusinessType, CustomsOffice, KeyCategory, RecommendingUnit
 
-        self.areas = list(db.session.scalars(select(Area)))
+        self.areas = list(db.session.scalars(select(Area).order_by(Area.id)))
         # With the areas each office serves (below and in office_area_message): one query, not one per office.
-        self.offices = list(db.session.scalars(select(CustomsOffice).options(selectinload(CustomsOffice.areas))))
+        self.offices = list(
+            db.session.scalars(
+                select(CustomsOffice).options(selectinload(CustomsOffice.areas)).order_by(CustomsOffice.id)
+            )
+        )
         self.area_by_id = {a.id: a for a in self.areas}
         self.office_by_id = {o.id: o for o in self.offices}
         self.area_keys: dict[str, Any] = {}
@@ -334,10 +338,10 @@ class Resolver:
             for name in (office.code, office.name_zh, office.name_zh.removesuffix("海关"), office.name_en):
                 if name:
                     self.office_keys[_key(name)] = office
-        self.type_keys = self._keys(db.session.scalars(select(BusinessType)))
-        self.category_keys = self._keys(db.session.scalars(select(KeyCategory)), strip="企业")
+        self.type_keys = self._keys(db.session.scalars(select(BusinessType).order_by(BusinessType.id)))
+        self.category_keys = self._keys(db.session.scalars(select(KeyCategory).order_by(KeyCategory.id)), strip="企业")
         self.unit_keys: dict[str, Any] = {}
-        for unit in db.session.scalars(select(RecommendingUnit)):
+        for unit in db.session.scalars(select(RecommendingUnit).order_by(RecommendingUnit.id)):
             for name in (unit.code, unit.name_zh, unit.name_en):
                 if name:
                     self.unit_keys[_unit_key(name)] = unit
@@ -455,7 +459,7 @@ def _parse_row(
     elif area is not None and user is not None and Role(user.role) == Role.CUSTOMS:
         mine = [o for o in resolver.offices if scope.covers_office(o.id) and area.id in resolver.office_area_ids[o.id]]
         if mine:
-            office = sorted(mine, key=lambda o: (o.parent_id is None, o.sort_order))[0]
+            office = sorted(mine, key=lambda o: (o.parent_id is None, o.sort_order, o.code))[0]
     if office is not None and area is not None:
         message = office_area_message(office, area)
         if message:

@@ -126,7 +126,7 @@ def active_officers() -> list[Any]:
         rows = db.session.execute(
             select(User.id, User.display_name, User.role)
             .where(User.role.in_((Role.BUREAU, Role.CUSTOMS)), User.is_active.is_(True))
-            .order_by(User.role, User.display_name)
+            .order_by(User.role, User.display_name, User.id)
         )
         return [OfficerRow(dict(row._mapping)) for row in rows]
 

@@ -207,19 +207,25 @@ class Enterprise(TimestampMixin, AuthorMixin, db.Model):
     customs_officer = relationship("User", foreign_keys=[customs_officer_id])
     coordinator = relationship("User", foreign_keys=[coordinator_id])
     business_types = relationship(
-        "BusinessType", secondary=enterprise_business_types, order_by="BusinessType.sort_order"
+        "BusinessType", secondary=enterprise_business_types, order_by="(BusinessType.sort_order, BusinessType.code)"
     )
-    categories = relationship("KeyCategory", secondary=enterprise_key_categories, order_by="KeyCategory.sort_order")
+    categories = relationship(
+        "KeyCategory", secondary=enterprise_key_categories, order_by="(KeyCategory.sort_order, KeyCategory.code)"
+    )
     contacts: Mapped[list[Contact]] = relationship(
         back_populates="enterprise",
         cascade="all, delete-orphan",
         order_by="(Contact.is_primary.desc(), Contact.id)",
     )
     recommendations: Mapped[list[Recommendation]] = relationship(
-        back_populates="enterprise", cascade="all, delete-orphan", order_by="Recommendation.recommended_on.desc()"
+        back_populates="enterprise",
+        cascade="all, delete-orphan",
+        order_by="(Recommendation.recommended_on.desc(), Recommendation.id.desc())",
     )
     credit_history: Mapped[list[CreditStatusChange]] = relationship(
-        back_populates="enterprise", cascade="all, delete-orphan", order_by="CreditStatusChange.effective_on.desc()"
+        back_populates="enterprise",
+        cascade="all, delete-orphan",
+        order_by="(CreditStatusChange.effective_on.desc(), CreditStatusChange.id.desc())",
     )
     #: The current AEO application and certificate (``crm.pipeline``), read-only here: for pages that load the
     #: record with it in one query.
@@ -300,7 +306,9 @@ class Recommendation(TimestampMixin, db.Model):
     enterprise: Mapped[Enterprise] = relationship(back_populates="recommendations")
     unit = relationship("RecommendingUnit")
     recommended_by = relationship("User")
-    categories = relationship("KeyCategory", secondary=recommendation_key_categories)
+    categories = relationship(
+        "KeyCategory", secondary=recommendation_key_categories, order_by="(KeyCategory.sort_order, KeyCategory.code)"
+    )
 
     @property
     def audit_enterprise_id(self) -> int:

@@ -409,7 +409,7 @@ def officers_covering(role: Role, area: Any = None, office: Any = None) -> list[
     from crm.auth.models import User
 
     users = db.session.scalars(
-        select(User).where(User.role == role, User.is_active.is_(True)).order_by(User.display_name)
+        select(User).where(User.role == role, User.is_active.is_(True)).order_by(User.display_name, User.id)
     ).all()
     if area is None and office is None:
         return list(users)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
@@ -452,6 +452,9 @@ def merged_timeline(
 ) -> TimelinePage:
     """One page of the merged timeline, newest first, paginated by time.
 
+    A page ends between two instants (the next one asks for entries older than its cursor): it holds fewer than
+    ``limit`` entries when those of one instant would straddle its end, and all of them when they fill it.
+
     ``known``: entries of some providers that the caller already has (the enterprise page's sections loaded
     them), used instead of calling those providers; each list must hold at least the provider's newest
     ``limit + 1`` entries older than ``before``, or all of them.
@@ -461,9 +464,40 @@ def merged_timeline(
         known[p] if p in known else resolve(p)(enterprise_id, before=before, limit=limit + 1)
         for p in TIMELINE_PROVIDERS
     ]
-    merged = list(
+    merged = _merge(streams)
+    if len(merged) <= limit:
+        return TimelinePage(entries=merged, next_before=None)
+    boundary = merged[limit].at
+    if merged[limit - 1].at != boundary:
+        return TimelinePage(entries=merged[:limit], next_before=merged[limit - 1].at)
+    # Entries of one instant straddle the page's end (the audit trail stamps every row of a flush with the same
+    # time): the cursor is a time, so the page must end between two instants or entries would be skipped.
+    newer = [e for e in merged if e.at > boundary]
+    if newer:
+        # The next page starts with the whole instant: older than a microsecond after it (the types' resolution).
+        return TimelinePage(entries=newer, next_before=boundary + timedelta(microseconds=1))
+    # The whole page is one instant: show every entry of it.
+    return TimelinePage(entries=_entries_at(enterprise_id, boundary, limit), next_before=boundary)
+
+
+def _merge(streams: Sequence[list[TimelineEntry]]) -> list[TimelineEntry]:
+    """The streams' entries newest first; entries of one instant keep the providers' order."""
+    return list(
         heapq.merge(*[sorted(s, key=lambda e: e.at, reverse=True) for s in streams], key=lambda e: e.at, reverse=True)
     )
-    if len(merged) > limit:
-        return TimelinePage(entries=merged[:limit], next_before=merged[limit - 1].at)
-    return TimelinePage(entries=merged, next_before=None)
+
+
+def _entries_at(enterprise_id: int, moment: datetime, limit: int) -> list[TimelineEntry]:
+    """Every entry of one instant, from every provider (asking again for more while a provider gives as many of
+    that instant as were asked for: some may have been left off)."""
+    streams = []
+    for provider in TIMELINE_PROVIDERS:
+        wanted = limit + 1
+        while True:
+            entries = resolve(provider)(enterprise_id, before=moment + timedelta(microseconds=1), limit=wanted)
+            entries = [e for e in entries if e.at == moment]
+            if len(entries) < wanted:
+                break
+            wanted *= 2
+        streams.append(entries)
+    return _merge(streams)

@@ -143,7 +143,9 @@ def pool():
     ref = ListReference(current_user)
     from crm.reference.models import RecommendingUnit
 
-    units = db.session.scalars(select(RecommendingUnit).order_by(RecommendingUnit.sort_order)).all()
+    units = db.session.scalars(
+        select(RecommendingUnit).order_by(RecommendingUnit.sort_order, RecommendingUnit.code)
+    ).all()
     return render_template(
         "enterprises/pool.html",
         page=result,

@@ -82,7 +82,9 @@ class EventForm(FlaskForm):
         super().__init__(*args, **kwargs)
         self.kind.choices = EventKind.choices()
         units = db.session.scalars(
-            select(RecommendingUnit).where(RecommendingUnit.is_active.is_(True)).order_by(RecommendingUnit.sort_order)
+            select(RecommendingUnit)
+            .where(RecommendingUnit.is_active.is_(True))
+            .order_by(RecommendingUnit.sort_order, RecommendingUnit.code)
         )
         self.organisers.choices = [(u.id, u.display_name) for u in units]
         self.topics.choices = topic_choices()

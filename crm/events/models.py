@@ -138,7 +138,9 @@ class Event(TimestampMixin, AuthorMixin, db.Model):
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancel_reason: Mapped[str] = mapped_column(Text, default="")
 
-    organisers = relationship("RecommendingUnit", secondary=event_organisers, order_by="RecommendingUnit.sort_order")
+    organisers = relationship(
+        "RecommendingUnit", secondary=event_organisers, order_by="(RecommendingUnit.sort_order, RecommendingUnit.code)"
+    )
     topics = relationship("StandardItem", secondary=event_topics, order_by="StandardItem.number")
     created_by = relationship("User", foreign_keys="Event.created_by_id")
     invitations: Mapped[list[Invitation]] = relationship(back_populates="event", cascade="all, delete-orphan")

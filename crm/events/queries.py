@@ -198,7 +198,7 @@ def attendance_by_enterprise(event: Event, user: Any = None) -> Select:
         .join(Enterprise, Enterprise.id == Registration.enterprise_id)
         .where(Registration.event_id == event.id)
         .group_by(Registration.enterprise_id, Enterprise.name)
-        .order_by(Enterprise.name)
+        .order_by(Enterprise.name, Registration.enterprise_id)
     )
     return scoped_registrations(stmt, user=user)
 
@@ -236,7 +236,7 @@ def feedback_list(event: Event, user: Any = None) -> Select:
         select(Feedback)
         .where(Feedback.event_id == event.id)
         .options(selectinload(Feedback.invitation).selectinload(Invitation.enterprise))
-        .order_by(Feedback.updated_at.desc())
+        .order_by(Feedback.updated_at.desc(), Feedback.id.desc())
     )
     return scoped_by_enterprise(stmt, Feedback.enterprise_id, user=user)
 
@@ -371,7 +371,7 @@ def statistics(user: Any = None, date_from: date | None = None, date_to: date | 
     for area_id, n_events, n_invited, n_registered, n_attended in area_rows:
         area = areas.get(area_id)
         by_area.append(StatRow(area, area.display_name if area else "", n_events, n_invited, n_registered, n_attended))
-    by_area.sort(key=lambda row: row.key.sort_order if row.key is not None else 0)
+    by_area.sort(key=lambda row: (row.key.sort_order, row.key.code) if row.key is not None else (0, ""))
 
     topic_events = dict(
         db.session.execute(
@@ -393,7 +393,7 @@ def statistics(user: Any = None, date_from: date | None = None, date_to: date | 
         n_invited, n_registered, n_attended = topic_counts.get(item_id, (0, 0, 0))
         label = f"({item.number}) {item.display_title}" if item else str(item_id)
         by_topic.append(StatRow(item, label, n_events, n_invited, n_registered, n_attended))
-    by_topic.sort(key=lambda row: (-row.events, row.key.number if row.key else 0))
+    by_topic.sort(key=lambda row: (-row.events, row.key.number if row.key else 0, row.key.id if row.key else 0))
 
     kind_events = dict(
         db.session.execute(
@@ -551,7 +551,7 @@ def timeline_entries(enterprise_id: int, *, before: datetime | None = None, limi
     )
     if before is not None:
         stmt = stmt.having(first < before)
-    rows = db.session.execute(stmt.order_by(first.desc()).limit(limit)).all()
+    rows = db.session.execute(stmt.order_by(first.desc(), Registration.event_id.desc()).limit(limit)).all()
     if not rows:
         return []
     event_ids = [row[0] for row in rows]

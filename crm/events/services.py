@@ -756,9 +756,9 @@ def revert_attendance_from_plan(event_id: int, enterprise_id: int) -> list[Culti
     """Reopen the tasks an attendance completed (when they are still as it left them)."""
     reopened = []
     completions = db.session.scalars(
-        select(EventTaskCompletion).where(
-            EventTaskCompletion.event_id == event_id, EventTaskCompletion.enterprise_id == enterprise_id
-        )
+        select(EventTaskCompletion)
+        .where(EventTaskCompletion.event_id == event_id, EventTaskCompletion.enterprise_id == enterprise_id)
+        .order_by(EventTaskCompletion.id)
     ).all()
     for completion in completions:
         task = completion.task
@@ -837,6 +837,6 @@ def default_organisers(user: Any) -> list[RecommendingUnit]:
         db.session.scalars(
             select(RecommendingUnit)
             .where(RecommendingUnit.id.in_(sorted(ids)), RecommendingUnit.is_active.is_(True))
-            .order_by(RecommendingUnit.sort_order)
+            .order_by(RecommendingUnit.sort_order, RecommendingUnit.code)
         )
     )

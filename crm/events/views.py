@@ -117,7 +117,9 @@ def list_events():
         kinds=list(EventKind),
         can_create=current_user.can(Permission.EDIT),
         units=db.session.scalars(
-            select(RecommendingUnit).where(RecommendingUnit.is_active.is_(True)).order_by(RecommendingUnit.sort_order)
+            select(RecommendingUnit)
+            .where(RecommendingUnit.is_active.is_(True))
+            .order_by(RecommendingUnit.sort_order, RecommendingUnit.code)
         ).all(),
     )
 
@@ -356,10 +358,10 @@ def invite(event_id: int):
         filters=filters,
         filtered=filtered,
         page=matches,
-        areas=db.session.scalars(select(Area).order_by(Area.sort_order)).all(),
-        offices=db.session.scalars(select(CustomsOffice).order_by(CustomsOffice.sort_order)).all(),
-        stages=db.session.scalars(select(Stage).order_by(Stage.sort_order)).all(),
-        categories=db.session.scalars(select(KeyCategory).order_by(KeyCategory.sort_order)).all(),
+        areas=db.session.scalars(select(Area).order_by(Area.sort_order, Area.code)).all(),
+        offices=db.session.scalars(select(CustomsOffice).order_by(CustomsOffice.sort_order, CustomsOffice.code)).all(),
+        stages=db.session.scalars(select(Stage).order_by(Stage.sort_order, Stage.code)).all(),
+        categories=db.session.scalars(select(KeyCategory).order_by(KeyCategory.sort_order, KeyCategory.code)).all(),
         one_form=InviteOneForm(),
         max_per_action=services.MAX_INVITATIONS_PER_ACTION,
     )

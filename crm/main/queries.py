@@ -19,7 +19,7 @@ def stage_counts(user: Any = None) -> list[tuple[Stage, int]]:
             scoped_enterprises(select(Enterprise.stage, func.count()), user=user).group_by(Enterprise.stage)
         ).all()
     )
-    stages = db.session.scalars(select(Stage).order_by(Stage.sort_order))
+    stages = db.session.scalars(select(Stage).order_by(Stage.sort_order, Stage.code))
     return [(stage, counts.get(stage.code, 0)) for stage in stages]
 
 
@@ -34,7 +34,7 @@ def my_enterprises(user: Any, limit: int = 10) -> list[Enterprise]:
                 Enterprise.coordinator_id == user.id,
             )
         )
-        .order_by(Enterprise.updated_at.desc())
+        .order_by(Enterprise.updated_at.desc(), Enterprise.id.desc())
         .limit(limit)
     )
     return list(db.session.scalars(stmt))

@@ -136,7 +136,9 @@ def _back() -> str:
 def list_rules():
     from crm.operations.queries import last_run
 
-    rules = db.session.scalars(select(ReminderRule).order_by(ReminderRule.watch, ReminderRule.offset_days)).all()
+    rules = db.session.scalars(
+        select(ReminderRule).order_by(ReminderRule.watch, ReminderRule.offset_days, ReminderRule.id)
+    ).all()
     sweep = last_run("reminders.sweep")
     results = ((sweep.counts or {}).get("rules") or {}) if sweep else {}
     return render_template(

@@ -100,7 +100,9 @@ def stale_enterprises(rule: ReminderRule, sweep: Sweep) -> Iterator[Due]:
     i.e. from local day (day entered + sla_days + 1). One range query per stage on (stage, stage_entered_at).
     """
     first, last = sweep.anchor_range(rule)
-    stages = db.session.scalars(select(Stage).where(Stage.sla_days.isnot(None)).order_by(Stage.sort_order)).all()
+    stages = db.session.scalars(
+        select(Stage).where(Stage.sla_days.isnot(None)).order_by(Stage.sort_order, Stage.code)
+    ).all()
     for stage in stages:
         lead = timedelta(days=stage.sla_days + 1)
         stmt = (

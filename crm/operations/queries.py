@@ -113,7 +113,11 @@ def keyset_page(stmt: Select, id_column: Any, before: int | None, per_page: int)
 
 
 def failed_jobs() -> Select:
-    return select(QueuedJob).where(QueuedJob.failed_at.isnot(None)).order_by(QueuedJob.failed_at.desc())
+    return (
+        select(QueuedJob)
+        .where(QueuedJob.failed_at.isnot(None))
+        .order_by(QueuedJob.failed_at.desc(), QueuedJob.id.desc())
+    )
 
 
 def waiting_jobs(now: datetime | None = None) -> Select:
@@ -122,7 +126,7 @@ def waiting_jobs(now: datetime | None = None) -> Select:
     return (
         select(QueuedJob)
         .where(QueuedJob.started_at.is_(None), QueuedJob.created_at < cutoff)
-        .order_by(QueuedJob.created_at)
+        .order_by(QueuedJob.created_at, QueuedJob.id)
     )
 
 

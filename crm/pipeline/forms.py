@@ -117,7 +117,7 @@ class BulkMoveForm(_MoveInputs, FlaskForm):
         reasons = db.session.scalars(
             select(TransitionReason)
             .where(TransitionReason.is_active.is_(True))
-            .order_by(TransitionReason.stage_code.desc(), TransitionReason.sort_order)
+            .order_by(TransitionReason.stage_code.desc(), TransitionReason.sort_order, TransitionReason.code)
         )
         names = {s.code: s.display_name for s in stages}
         self.reason.choices = [("", "—")] + [
@@ -160,7 +160,9 @@ class ReasonForm(FlaskForm):
         self.row = row
         from crm.pipeline.services import REASON_STAGES
 
-        stages = db.session.scalars(select(Stage).where(Stage.code.in_(REASON_STAGES)).order_by(Stage.sort_order))
+        stages = db.session.scalars(
+            select(Stage).where(Stage.code.in_(REASON_STAGES)).order_by(Stage.sort_order, Stage.code)
+        )
         self.stage_code.choices = [(s.code, s.display_name) for s in stages]
         if row is not None:
             self.code.render_kw = {"readonly": True}
@@ -188,7 +190,7 @@ class CertificateForm(FlaskForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.tier.choices = TargetTier.choices()
-        offices = db.session.scalars(select(CustomsOffice).order_by(CustomsOffice.sort_order))
+        offices = db.session.scalars(select(CustomsOffice).order_by(CustomsOffice.sort_order, CustomsOffice.code))
         self.office_id.choices = [(0, "—")] + [(o.id, o.display_name) for o in offices]
 
 
@@ -264,6 +266,6 @@ def coordinator_candidates(enterprise: Any) -> list[User]:
                     )
                 ),
             )
-            .order_by(User.display_name)
+            .order_by(User.display_name, User.id)
         )
     )

@@ -110,7 +110,7 @@ def stage_rows() -> list[Any]:
 
     return cached(
         ("pipeline", "stages"),
-        lambda: [snapshot(s) for s in db.session.scalars(select(Stage).order_by(Stage.sort_order))],
+        lambda: [snapshot(s) for s in db.session.scalars(select(Stage).order_by(Stage.sort_order, Stage.code))],
     )
 
 

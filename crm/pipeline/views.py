@@ -676,7 +676,9 @@ def reorder_stage(code: str):
 @permission_required(Permission.MANAGE_REFERENCE)
 def reasons():
     rows = db.session.scalars(
-        select(TransitionReason).order_by(TransitionReason.stage_code.desc(), TransitionReason.sort_order)
+        select(TransitionReason).order_by(
+            TransitionReason.stage_code.desc(), TransitionReason.sort_order, TransitionReason.code
+        )
     ).all()
     stage_names = {s.code: s.display_name for s in services.ordered_stages()}
     return render_template("pipeline/admin_reasons.html", rows=rows, stage_names=stage_names)

@@ -21,7 +21,7 @@ from crm.plans.models import OffsetAnchor, PlanStatus, PlanTemplate, TaskStatus
 def users_who_see(enterprise: Enterprise, roles: tuple[Role, ...]) -> list[User]:
     """Active users of these roles whose jurisdiction includes the enterprise."""
     users = db.session.scalars(
-        select(User).where(User.is_active.is_(True), User.role.in_(roles)).order_by(User.display_name)
+        select(User).where(User.is_active.is_(True), User.role.in_(roles)).order_by(User.display_name, User.id)
     ).all()
     return [u for u in users if build_scope(u).contains(enterprise)]
 

@@ -132,7 +132,9 @@ class CultivationTask(TimestampMixin, db.Model):
     plan: Mapped[Plan] = relationship(back_populates="tasks")
     owner = relationship("User")
     owner_contact = relationship("Contact")
-    items = relationship("StandardItem", secondary=cultivation_task_items)
+    items = relationship(
+        "StandardItem", secondary=cultivation_task_items, order_by="(StandardItem.number, StandardItem.id)"
+    )
     template_task = relationship("PlanTemplateTask")
 
     @property
@@ -153,7 +155,9 @@ class PlanTemplate(TimestampMixin, db.Model):
     is_active: Mapped[bool] = mapped_column(default=True)
 
     tasks: Mapped[list[PlanTemplateTask]] = relationship(
-        back_populates="template", cascade="all, delete-orphan", order_by="PlanTemplateTask.sort_order"
+        back_populates="template",
+        cascade="all, delete-orphan",
+        order_by="(PlanTemplateTask.sort_order, PlanTemplateTask.id)",
     )
 
     def __str__(self) -> str:

@@ -49,12 +49,16 @@ class OfficeForm(ReferenceForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         districts = db.session.scalars(
-            select(CustomsOffice).where(CustomsOffice.parent_id.is_(None)).order_by(CustomsOffice.sort_order)
+            select(CustomsOffice)
+            .where(CustomsOffice.parent_id.is_(None))
+            .order_by(CustomsOffice.sort_order, CustomsOffice.code)
         )
         self.parent_id.choices = [(0, _l("None: this is a district office"))] + [
             (o.id, o.name_zh) for o in districts if self.row is None or o.id != self.row.id
         ]
-        self.areas.choices = [(a.id, a.name_zh) for a in db.session.scalars(select(Area).order_by(Area.sort_order))]
+        self.areas.choices = [
+            (a.id, a.name_zh) for a in db.session.scalars(select(Area).order_by(Area.sort_order, Area.code))
+        ]
 
     def validate_parent_id(self, field) -> None:
         if self.row is not None and field.data and self.row.children:
@@ -70,10 +74,11 @@ class RecommendingUnitForm(ReferenceForm):
         super().__init__(*args, **kwargs)
         self.kind.choices = UnitKind.choices()
         self.area_id.choices = [(0, "—")] + [
-            (a.id, a.name_zh) for a in db.session.scalars(select(Area).order_by(Area.sort_order))
+            (a.id, a.name_zh) for a in db.session.scalars(select(Area).order_by(Area.sort_order, Area.code))
         ]
         self.office_id.choices = [(0, "—")] + [
-            (o.id, o.name_zh) for o in db.session.scalars(select(CustomsOffice).order_by(CustomsOffice.sort_order))
+            (o.id, o.name_zh)
+            for o in db.session.scalars(select(CustomsOffice).order_by(CustomsOffice.sort_order, CustomsOffice.code))
         ]
 
 

@@ -49,7 +49,7 @@ class Area(ReferenceMixin, db.Model):
     __tablename__ = "areas"
 
     offices: Mapped[list[CustomsOffice]] = relationship(
-        secondary=office_areas, back_populates="areas", order_by="CustomsOffice.sort_order"
+        secondary=office_areas, back_populates="areas", order_by="(CustomsOffice.sort_order, CustomsOffice.code)"
     )
 
 
@@ -63,9 +63,11 @@ class CustomsOffice(ReferenceMixin, db.Model):
     is_confirmed: Mapped[bool] = mapped_column(default=False)
 
     parent: Mapped[CustomsOffice | None] = relationship(remote_side="CustomsOffice.id", back_populates="children")
-    children: Mapped[list[CustomsOffice]] = relationship(back_populates="parent", order_by="CustomsOffice.sort_order")
+    children: Mapped[list[CustomsOffice]] = relationship(
+        back_populates="parent", order_by="(CustomsOffice.sort_order, CustomsOffice.code)"
+    )
     areas: Mapped[list[Area]] = relationship(
-        secondary=office_areas, back_populates="offices", order_by="Area.sort_order"
+        secondary=office_areas, back_populates="offices", order_by="(Area.sort_order, Area.code)"
     )
 
     @property

@@ -93,7 +93,7 @@ def _parse_stage(value: str) -> str:
 
 
 def _stage_choices() -> list[tuple[str, str]]:
-    return [(s.code, s.display_name) for s in db.session.scalars(select(Stage).order_by(Stage.sort_order))]
+    return [(s.code, s.display_name) for s in db.session.scalars(select(Stage).order_by(Stage.sort_order, Stage.code))]
 
 
 def _parse_category(value: str) -> int:

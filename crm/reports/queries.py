@@ -467,6 +467,9 @@ def pipeline_report(
         report_row.public_key, report_row.label = labels.get(key, (key, str(key))) if key is not None else (None, "")
         if key is None:
             report_row.label = _("Not in any group") if grouping.kind == "membership" else _("Not set")
-    ordered = sorted(grouped.values(), key=lambda r: (r.key is None, r.key if grouping.kind == "month" else r.label))
+    # Two groups may share a label (two officers or cohorts of one name): their keys keep one order.
+    ordered = sorted(
+        grouped.values(), key=lambda r: (r.key is None, r.key if grouping.kind == "month" else r.label, r.key or 0)
+    )
     stages = list(db.session.scalars(select(Stage).order_by(Stage.sort_order, Stage.code)))
     return PipelineReport(grouping=grouping, filters=filters, stages=stages, rows=ordered, totals=totals)

@@ -78,7 +78,9 @@ class StandardVersion(TimestampMixin, db.Model):
 
     verified_by = relationship("User")
     categories: Mapped[list[StandardCategory]] = relationship(
-        back_populates="version", cascade="all, delete-orphan", order_by="StandardCategory.sort_order"
+        back_populates="version",
+        cascade="all, delete-orphan",
+        order_by="(StandardCategory.sort_order, StandardCategory.id)",
     )
     items: Mapped[list[StandardItem]] = relationship(
         back_populates="version", cascade="all, delete-orphan", order_by="StandardItem.number"
@@ -157,7 +159,9 @@ class StandardItem(db.Model):
     version: Mapped[StandardVersion] = relationship(back_populates="items")
     clause: Mapped[StandardClause] = relationship()
     #: Empty: the item applies to every enterprise (通用标准); otherwise only to these business types.
-    business_types = relationship("BusinessType", secondary=standard_item_business_types)
+    business_types = relationship(
+        "BusinessType", secondary=standard_item_business_types, order_by="(BusinessType.sort_order, BusinessType.code)"
+    )
 
     @property
     def display_title(self) -> str:

@@ -121,11 +121,11 @@ class Visit(TimestampMixin, AuthorMixin, db.Model):
 
     enterprise = relationship("Enterprise")
     officer = relationship("User", foreign_keys=[officer_id])
-    participants = relationship("User", secondary=visit_participants, order_by="User.display_name")
+    participants = relationship("User", secondary=visit_participants, order_by="(User.display_name, User.id)")
     contacts = relationship("Contact", secondary=visit_contacts, order_by="Contact.id")
     items = relationship("StandardItem", secondary=visit_items, order_by="StandardItem.number")
     findings: Mapped[list[VisitFinding]] = relationship(
-        back_populates="visit", cascade="all, delete-orphan", order_by="VisitFinding.sort_order"
+        back_populates="visit", cascade="all, delete-orphan", order_by="(VisitFinding.sort_order, VisitFinding.id)"
     )
 
     @property

@@ -183,10 +183,12 @@ def _section_statement() -> Select:
             func.row_number()
             .over(
                 partition_by=Visit.status,
-                order_by=case((Visit.status == VisitStatus.PLANNED, Visit.starts_at)).asc(),
+                order_by=(case((Visit.status == VisitStatus.PLANNED, Visit.starts_at)).asc(), Visit.id),
             )
             .label("planned_position"),
-            func.row_number().over(partition_by=Visit.status, order_by=Visit.starts_at.desc()).label("position"),
+            func.row_number()
+            .over(partition_by=Visit.status, order_by=(Visit.starts_at.desc(), Visit.id.desc()))
+            .label("position"),
             func.count().over(partition_by=Visit.status).label("total"),
             func.row_number()
             .over(partition_by=happened, order_by=(Visit.starts_at.desc(), Visit.id.desc()))
@@ -412,7 +414,7 @@ def overdue_planned_visits(user: Any, now: datetime | None = None) -> Select:
             Visit.starts_at < local_midnight(local_today(now)),
             _participant_filter(user.id),
         )
-    ).order_by(Visit.starts_at)
+    ).order_by(Visit.starts_at, Visit.id)
 
 
 def overdue_tasks(user: Any, today: date | None = None) -> Select:
@@ -586,7 +588,7 @@ def visits_per_month(by: str, months: list[Month], user: Any = None) -> list[Sta
     rows = [
         StatisticsRow(key=k, label=labels.get(k, "—") if k is not None else "—", counts=v) for k, v in counts.items()
     ]
-    return sorted(rows, key=lambda row: (-row.total, row.label))
+    return sorted(rows, key=lambda row: (-row.total, row.label, row.key or 0))
 
 
 def _group_labels(by: str, keys: list[Any]) -> dict[Any, str]:
@@ -640,6 +642,6 @@ def pool_coverage(
         rows = db.session.execute(stmt).all()
         labels = _group_labels(by, [row[0] for row in rows if row[0] is not None])
         result = [Coverage(row[0], labels.get(row[0], "—"), row[1], int(row[2])) for row in rows]
-        return sorted(result, key=lambda c: (-c.pooled, c.label))
+        return sorted(result, key=lambda c: (-c.pooled, c.label, c.key or 0))
     pooled, visited_count = db.session.execute(stmt).one()
     return [Coverage(None, _("All enterprises in the pool"), pooled, int(visited_count))]

@@ -282,9 +282,13 @@ def delete_attachment(visit_id: int, file_id: int):
 def _filter_choices() -> dict[str, Any]:
     return {
         "people": [(u.id, person_label(u)) for u in eligible_people()],
-        "areas": db.session.scalars(select(Area).where(Area.is_active.is_(True)).order_by(Area.sort_order)).all(),
+        "areas": db.session.scalars(
+            select(Area).where(Area.is_active.is_(True)).order_by(Area.sort_order, Area.code)
+        ).all(),
         "offices": db.session.scalars(
-            select(CustomsOffice).where(CustomsOffice.is_active.is_(True)).order_by(CustomsOffice.sort_order)
+            select(CustomsOffice)
+            .where(CustomsOffice.is_active.is_(True))
+            .order_by(CustomsOffice.sort_order, CustomsOffice.code)
         ).all(),
     }
 

@@ -109,3 +109,23 @@ def test_small_exports_download_at_once_and_large_ones_run_as_a_job(client, app,
     other = app.test_client()
     other.login(make_user("manager"))
     assert other.get(f"/exports/{job.id}").status_code == 404
+
+
+def test_an_enterprises_names_are_exported_in_the_order_its_page_lists_them(client, make_user, make_enterprise):
+    from crm.reference.models import BusinessType
+
+    # The first row made (and linked) comes second in the administrators' order.
+    later = BusinessType(code="zz-test-later", name_zh="乙类业务", sort_order=902)
+    earlier = BusinessType(code="zz-test-earlier", name_zh="甲类业务", sort_order=901)
+    db.session.add_all([later, earlier])
+    db.session.flush()
+    enterprise = make_enterprise(name="多业务导出有限公司")
+    enterprise.business_types = [later, earlier]
+    db.session.commit()
+    client.login(make_user("manager"))
+    data = client.get("/enterprises/export.csv?q=多业务导出").get_data().decode("utf-8-sig")
+    import csv
+
+    rows = list(csv.reader(io.StringIO(data)))
+    assert [r[0] for r in rows[1:]] == [enterprise.name]
+    assert rows[1][5] == "甲类业务、乙类业务" == "、".join(t.name_zh for t in enterprise.business_types)

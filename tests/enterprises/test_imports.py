@@ -255,6 +255,24 @@ def test_a_customs_officer_gets_their_office_when_the_file_has_none(make_user):
     assert row.label == RowLabel.NEW and row.values["office_id"]
 
 
+def test_of_two_offices_in_one_place_a_customs_officer_gets_the_first_listed(make_user):
+    from crm.reference.models import CustomsOffice
+
+    quanzhou = db.session.scalars(select(Area).where(Area.code == "350500")).one()
+    district = db.session.scalars(select(CustomsOffice).where(CustomsOffice.code == "xiamen")).one()
+    offices = [
+        CustomsOffice(code=code, name_zh=name, sort_order=999, parent=district, areas=[quanzhou])
+        for code, name in (("zz-test", "乙海关"), ("aa-test", "甲海关"))
+    ]
+    db.session.add_all(offices)
+    db.session.commit()
+    officer = make_user("customs", offices=["zz-test", "aa-test"])
+    data = csv_bytes([["企业名称", "统一社会信用代码", "地区"], ["晋江乙有限公司", new_uscc("350582"), "泉州"]])
+    table = table_of(data, "customs.csv")
+    row = imports.analyse(table, imports.guess_mapping(table.headers), user=officer).rows[0]
+    assert row.values["office_id"] == offices[1].id  # by sort order, then code, as the office lists show them
+
+
 # --- committing ------------------------------------------------------------------------------------------
 
 

@@ -189,3 +189,20 @@ def test_notes_and_who_may_delete_them(make_enterprise, make_user):
     assert not services.can_delete_note(note, make_user("bureau", areas=["350100"]))
     assert services.can_delete_note(note, make_user("admin"))
     assert db.session.get(Enterprise, enterprise.id) is enterprise
+
+
+def test_histories_of_one_day_are_newest_recorded_first(make_enterprise):
+    from crm.enterprises.models import Recommendation
+
+    enterprise = make_enterprise()
+    unit = db.session.scalars(select(RecommendingUnit)).first()
+    day = date(2026, 3, 2)
+    recommendations = [Recommendation(enterprise=enterprise, unit=unit, recommended_on=day) for _n in range(3)]
+    changes = [
+        CreditStatusChange(enterprise=enterprise, status=CreditStatus.REGULAR, effective_on=day) for _n in range(3)
+    ]
+    db.session.add_all(recommendations + changes)
+    db.session.flush()
+    db.session.expire(enterprise)
+    assert [r.id for r in enterprise.recommendations] == [r.id for r in reversed(recommendations)]
+    assert [c.id for c in enterprise.credit_history] == [c.id for c in reversed(changes)]

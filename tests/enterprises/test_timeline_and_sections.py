@@ -61,6 +61,45 @@ def test_pages_follow_time(app, make_enterprise):
         assert last.entries[1].title == "新增企业" and last.next_before is None
 
 
+def _notes_at(enterprise, moments: list[datetime]) -> None:
+    for n, moment in enumerate(moments):
+        db.session.add(EnterpriseNote(enterprise_id=enterprise.id, body=f"备忘{n}", created_at=moment))
+    db.session.flush()
+
+
+def _every_page(app, enterprise_id: int, limit: int) -> list[list[str]]:
+    pages, before = [], None
+    with app.test_request_context():
+        while True:
+            page = timeline.merged_timeline(enterprise_id, before=before, limit=limit)
+            pages.append([e.body for e in page.entries if e.kind == "note"])
+            if page.next_before is None:
+                return pages
+            before = page.next_before
+
+
+def test_entries_of_one_instant_are_not_split_between_pages(app, make_enterprise):
+    # The audit trail stamps every row of one flush with the same time; a cursor of that time alone skipped the
+    # entries of the instant that fell after the page's end.
+    enterprise = make_enterprise()
+    start = datetime.now(UTC) + timedelta(days=1)
+    same = start + timedelta(days=1)
+    _notes_at(enterprise, [start, same, same, same, start + timedelta(days=2), start + timedelta(days=3)])
+    pages = _every_page(app, enterprise.id, limit=3)
+    assert pages[0] == ["备忘5", "备忘4"]
+    assert sorted(pages[1]) == ["备忘1", "备忘2", "备忘3"]
+    assert sorted(body for page in pages for body in page) == [f"备忘{n}" for n in range(6)]
+
+
+def test_a_page_filled_by_one_instant_shows_all_of_it(app, make_enterprise):
+    enterprise = make_enterprise()
+    same = datetime.now(UTC) + timedelta(days=1)
+    _notes_at(enterprise, [same] * 5 + [same - timedelta(hours=1)])
+    pages = _every_page(app, enterprise.id, limit=3)
+    assert sorted(pages[0]) == [f"备忘{n}" for n in range(5)]
+    assert pages[1] == ["备忘5"]
+
+
 def test_a_provider_from_another_feature_is_one_entry(app, make_enterprise, monkeypatch):
     enterprise = make_enterprise()
 

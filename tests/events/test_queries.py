@@ -158,3 +158,35 @@ def test_reminder_helpers(make_user, make_event, make_enterprise, invite):
     assert batch.event == soon and batch.attendees == [seated]
     assert queries.attendee_addresses(seated) == ["jia@jia.cn", "boss@jia.cn"]
     assert {u.id for u in batch.organisers} == {creator.id, colleague.id, officer.id}
+
+
+def test_attendance_and_feedback_keep_one_order_across_pages(make_user, make_event, make_enterprise, invite):
+    from crm.core.pagination import paginate
+    from crm.events.models import Feedback
+
+    event = make_event(starts_in=-timedelta(hours=1))
+    enterprises = [make_enterprise(area="350500", name="同名培训企业") for _n in range(3)]
+    moment = utcnow().replace(microsecond=0)
+    feedback = []
+    for n, enterprise in enumerate(enterprises):
+        invitation = invite(event, enterprise)[0]
+        _attend(event, invitation, f"参会人{n}", f"1380000000{n}")
+        feedback.append(
+            Feedback(
+                event_id=event.id,
+                invitation_id=invitation.id,
+                enterprise_id=enterprise.id,
+                rating_overall=5,
+                rating_content=5,
+                rating_organisation=5,
+                updated_at=moment,
+            )
+        )
+    db.session.add_all(feedback)
+    db.session.flush()
+    user = make_user("admin")
+    attendance = queries.attendance_by_enterprise(event, user=user)
+    rows = [paginate(attendance, page, 2, scalars=False).items for page in (1, 2)]
+    assert [row.enterprise_id for page in rows for row in page] == [e.id for e in enterprises]
+    pages = [paginate(queries.feedback_list(event, user=user), page, 2).items for page in (1, 2)]
+    assert [f.id for page in pages for f in page] == [f.id for f in reversed(feedback)]

@@ -231,3 +231,17 @@ def test_the_sweep_records_reminders_once_through_the_job(app, make_user, make_t
     assert (second.counts["sent"], second.counts["skipped"], second.counts["duplicate"]) == (0, 0, 2)
     assert db.session.scalar(select(func.count()).select_from(Reminder)) == 2
     assert len(notifications_of(owner)) == 1
+
+
+def test_queued_jobs_of_one_instant_keep_one_order_across_pages(app):
+    from crm.core.pagination import paginate
+    from crm.operations import queries
+
+    moment = utcnow() - timedelta(hours=1)
+    failed = [QueuedJob(task_name="x.fail", created_at=moment, started_at=moment, failed_at=moment) for _n in range(5)]
+    waiting = [QueuedJob(task_name="x.wait", created_at=moment) for _n in range(3)]
+    db.session.add_all(failed + waiting)
+    db.session.flush()
+    pages = [paginate(queries.failed_jobs(), page, 2).items for page in (1, 2, 3)]
+    assert [job.id for page in pages for job in page] == sorted((job.id for job in failed), reverse=True)
+    assert [job.id for job in db.session.scalars(queries.waiting_jobs())] == [job.id for job in waiting]

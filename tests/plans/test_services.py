@@ -172,3 +172,13 @@ def test_update_task_status_sets_and_clears_the_completion_date(make_enterprise)
 
 def test_template_anchor_values():
     assert OffsetAnchor("target").label
+
+
+def test_a_tasks_items_are_listed_by_number(make_enterprise, version):
+    # Pages and the API list them as loaded: in the standard's order, not in the order they were linked.
+    plan = services.create_plan(make_enterprise(), goal="A", target_application_on=local_today() + timedelta(days=90))
+    by_number = {item.number: item for item in version.items}
+    task = services.create_task(plan, title="内控制度", items=[by_number[50], by_number[9], by_number[13]])
+    db.session.flush()
+    db.session.expire(task)
+    assert [item.number for item in task.items] == [9, 13, 50]

@@ -89,3 +89,27 @@ def test_admin_adds_and_edits_an_office(client, make_user):
         "/admin/reference/offices/new", {"code": "fz-sandu", "name_zh": "重复", "parent_id": "0"}
     )
     assert duplicate.status_code == 200 and "该代码已被使用" in duplicate.get_data(as_text=True)
+
+
+def test_rows_of_one_sort_order_are_listed_by_code(app, make_user):
+    # A row an administrator adds keeps sort order 0 unless told otherwise: rows sharing one follow their code.
+    zz, aa = Area(code="zz-test", name_zh="乙区", sort_order=999), Area(code="aa-test", name_zh="甲区", sort_order=999)
+    db.session.add_all([zz, aa])
+    db.session.flush()
+    zz_office = CustomsOffice(code="zz-office", name_zh="乙关", sort_order=999, areas=[zz, aa])
+    aa_office = CustomsOffice(code="aa-office", name_zh="甲关", sort_order=999, areas=[zz])
+    db.session.add_all([zz_office, aa_office])
+    user = make_user("admin")
+    user.areas = [zz, aa]
+    user.offices = [zz_office, aa_office]
+    db.session.flush()
+    db.session.expire_all()
+    assert [a.code for a in zz_office.areas] == ["aa-test", "zz-test"]
+    assert [o.code for o in zz.offices] == ["aa-office", "zz-office"]
+    assert [a.code for a in user.areas] == ["aa-test", "zz-test"]
+    assert [o.code for o in user.offices] == ["aa-office", "zz-office"]
+    with app.test_request_context():
+        from crm.reference.forms import OfficeForm
+
+        choices = [label for _id, label in OfficeForm(model=CustomsOffice).areas.choices]
+    assert choices.index("甲区") < choices.index("乙区")

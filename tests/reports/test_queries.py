@@ -158,3 +158,12 @@ def test_cohort_filter(world, cohorts, bureau_fq):
     assert {row.label: row.total for row in report.rows} == {"福州": 1, "泉州": 1}
     with pytest.raises(FilterError):
         parse_filters({"cohort": "999999"})
+
+
+def test_groups_of_one_name_keep_the_order_of_their_keys(make_user, make_enterprise, manager):
+    # Two officers of one display name are two rows; they come in the order of their ids, not as grouped.
+    officers = [make_user("bureau", areas=["350100"], display_name="同名专员") for _n in range(3)]
+    for officer in reversed(officers):
+        make_enterprise(commerce_officer_id=officer.id)
+    rows = [row for row in pipeline_report(parse_filters(PERIOD), "officer", manager).rows if row.label == "同名专员"]
+    assert [row.key for row in rows] == [officer.id for officer in officers]

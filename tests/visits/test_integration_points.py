@@ -60,6 +60,20 @@ def test_enterprise_section_context(app, officer, make_enterprise, make_visit):
     assert section["log_url"] == f"/enterprises/{enterprise.id}/visits/new"
 
 
+def test_the_section_picks_visits_of_one_time_as_the_visit_list_orders_them(app, officer, make_enterprise, make_visit):
+    enterprise = make_enterprise()
+    yesterday, soon = local_today() - timedelta(days=1), local_today() + timedelta(days=2)
+    done = [make_visit(enterprise, officer, day=yesterday) for _n in range(7)]
+    planned = [make_visit(enterprise, officer, day=soon, status=VisitStatus.PLANNED) for _n in range(7)]
+    with app.test_request_context():
+        from flask_login import login_user
+
+        login_user(officer)
+        section = enterprise_section_context(enterprise)["visits_section"]
+    assert section["recent"] == done[::-1][:5]  # newest first, then the latest recorded (the visit list's order)
+    assert section["planned"] == planned[:5]
+
+
 def test_planned_visits_between_for_reminders(officer, make_user, make_enterprise, make_visit):
     tomorrow = local_today() + timedelta(days=1)
     fuzhou, quanzhou = make_enterprise(), make_enterprise(area="350500", office="xm-quanzhou")

@@ -99,3 +99,12 @@ def test_the_statistics_page(client, make_user, spring):
     assert "2026年3月" in page and "2026年5月" in page and "陈商务" in page and "晋江海关" in page
     assert "近 90 天内走访过的培育库企业" in page
     assert client.get("/visits/statistics?end=2026-13").status_code == 400
+
+
+def test_officers_of_one_name_and_total_keep_the_order_of_their_ids(make_user, make_enterprise, make_visit):
+    officers = [make_user("bureau", areas=["350100"], display_name="同名专员") for _n in range(3)]
+    enterprise = make_enterprise()
+    for officer in reversed(officers):
+        make_visit(enterprise, officer, day=date(2026, 4, 2))
+    rows = visits_per_month("officer", MONTHS, make_user("manager"))
+    assert [row.key for row in rows] == [officer.id for officer in officers]
