@@ -145,7 +145,7 @@ def chunks(rows: Iterable[dict[str, Any]], size: int = BATCH) -> Iterator[list[d
 def bulk_insert(table, rows: Iterable[dict[str, Any]]) -> int:
     """Insert rows (dicts with the same keys) in batches: by ``COPY`` on PostgreSQL (``copy_rows``) when they give
     every column that has a Python-side default, else by an executemany INSERT (which fills those in)."""
-    from crm.enterprises.imports import copy_rows, defaulted_columns_missing
+    from crm.core.bulk import copy_rows, defaulted_columns_missing
 
     count = 0
     for batch in chunks(rows):

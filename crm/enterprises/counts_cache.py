@@ -25,6 +25,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from crm.core import redis
+from crm.core.bulk import rows_copied
 
 VERSION_KEY = "crm:enterprise-counts:version"
 TTL_SECONDS = 300
@@ -168,6 +169,12 @@ def note_written(session: Session) -> None:
     """A write to a watched table that the session does not see (``COPY``): bump the version once the
     transaction commits, as for any other write."""
     session.info[_STALE_KEY] = True
+
+
+@rows_copied.connect
+def _note_copied(table_name: str, session: Session) -> None:
+    if table_name in WATCHED_TABLES:
+        note_written(session)
 
 
 def _touches_watched(statement: Any) -> bool:
