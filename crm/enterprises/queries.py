@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy import Select, bindparam, select
+from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from crm.core.scope import scope_of, scoped_by_enterprise, scoped_enterprises
 from crm.core.timeutil import days_since
+from crm.enterprises.identifiers import name_key
 from crm.enterprises.listing import ListQuery, ListReference, order_by, search_condition
 from crm.enterprises.models import (
     Enterprise,
@@ -162,6 +164,44 @@ def recent_notes(enterprise_id: int, limit: int = 5) -> list[EnterpriseNote]:
             .limit(limit)
         )
     )
+
+
+@cache
+def _similar_names_statement() -> Select:
+    """``similar_names``' query, built once per process (the values are bound when it runs)."""
+    return (
+        select(Enterprise.id, Enterprise.name, Enterprise.area_id, Enterprise.office_id)
+        .where(Enterprise.name_key == bindparam("name_key"), Enterprise.id != bindparam("exclude_id"))
+        .order_by(Enterprise.id)
+        .limit(bindparam("limit"))
+    )
+
+
+@cache
+def has_namesake() -> Any:
+    """A correlated EXISTS on ``Enterprise``: another enterprise has its stored ``name_key`` (read with the record,
+    it spares the page ``similar_names``' query for the many enterprises without one). Built once per process
+    (an alias of the mapped class costs milliseconds to make)."""
+    other = aliased(Enterprise)
+    return (
+        select(other.id)
+        .where(other.name_key == Enterprise.name_key, other.id != Enterprise.id)
+        .exists()
+        .label("has_namesake")
+    )
+
+
+def similar_names(enterprise: Enterprise, limit: int = 10, *, namesake: bool | None = None) -> list[Any]:
+    """The enterprise page's possible duplicates: ``services.similar_enterprises`` (the first ``limit`` of every
+    scope) read as rows of the id, name, area and office (what the warning and the scope check read), those in
+    the user's scope kept. ``namesake``: ``has_namesake()`` as read with the enterprise; False answers without a
+    query when the stored key is the one its name gives."""
+    key = name_key(enterprise.name)
+    if not key or (namesake is False and key == enterprise.name_key):
+        return []
+    params = {"name_key": key, "exclude_id": enterprise.id, "limit": limit}
+    scope = scope_of()
+    return [row for row in db.session.execute(_similar_names_statement(), params) if scope.contains(row)]
 
 
 def scoped_notes(user: Any = None) -> Select:

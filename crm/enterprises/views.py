@@ -32,7 +32,7 @@ from crm.core.i18n import current_language
 from crm.core.jobs import enqueue
 from crm.core.pagination import Page, PageArgumentError, page_args, paginate
 from crm.core.permissions import Permission, has_permission, permission_required
-from crm.core.scope import get_enterprise_or_404, scope_of
+from crm.core.scope import get_enterprise_or_404, get_enterprise_row_or_404, scope_of
 from crm.enterprises import exports, forms, imports, queries, services
 from crm.enterprises.bulk import BULK_ACTIONS_BY_KEY, BulkRequest, actions_for
 from crm.enterprises.counts_cache import cached_per_version
@@ -175,8 +175,10 @@ def detail(enterprise_id: int):
 
     # What the page shows of the record itself in one query: its short lists joined (a few rows each); its
     # area, office, stage and officers are per-process reference snapshots (fewer joins for the database to plan).
-    enterprise = get_enterprise_or_404(
+    # Whether another enterprise shares its name key comes in the same query (most have none: no query for them).
+    enterprise, namesake = get_enterprise_row_or_404(
         enterprise_id,
+        queries.has_namesake(),
         options=(
             lazyload(Enterprise.stage_ref),
             joinedload(Enterprise.business_types),
@@ -227,9 +229,7 @@ def detail(enterprise_id: int):
         coordinator=names.get(enterprise.coordinator_id),
         created_by=names.get(enterprise.created_by_id),
         updated_by=names.get(enterprise.updated_by_id),
-        similar=[
-            e for e in services.similar_enterprises(enterprise.name, exclude_id=enterprise.id) if scope_of().contains(e)
-        ],
+        similar=queries.similar_names(enterprise, namesake=namesake),
     )
 
 

@@ -76,3 +76,21 @@ def test_the_page_reads_a_fixed_number_of_queries(client, reference_cache, make_
     assert many == few, (few, many)
     assert few <= 22  # the layout's own (the user, notifications) included
     assert "备忘24" in html and "联系人24" in html
+
+
+def test_possible_duplicates_are_read_only_for_an_enterprise_with_a_namesake(
+    client, reference_cache, make_user, make_enterprise
+):
+    """Whether another enterprise shares the name key comes with the record: no query for the similar names of an
+    enterprise without one; with one, the warning lists those in the user's scope."""
+    client.login(make_user("bureau", areas=["350100"]))
+    alone = make_enterprise(name="福州独一无二贸易有限公司")
+    first = make_enterprise(name="福州恒达鞋业有限公司")
+    twin = make_enterprise(name="福州恒达鞋业股份有限公司")
+    hidden = make_enterprise(name="福州恒达鞋业 有限公司", area="350200", office="xm-dongdu")
+
+    without, html = _count_queries(client, f"/enterprises/{alone.id}")
+    assert "Possible duplicates" not in html and "可能重复" not in html
+    with_namesake, html = _count_queries(client, f"/enterprises/{first.id}")
+    assert with_namesake == without + 1
+    assert f'href="/enterprises/{twin.id}"' in html and f'href="/enterprises/{hidden.id}"' not in html
