@@ -92,9 +92,10 @@ def test_the_section_reads_the_open_plans_progress_and_its_soonest_open_tasks(ap
         expected = plan_services.progress(plan, section["today"])
         assert section["progress"] == expected and expected.total == 55 and expected.done == 4
         open_tasks = sorted(tasks[4:], key=lambda t: (t.due_on is None, t.due_on or today, t.id))[:50]
-        assert section["overdue"] + section["upcoming"] == [t for t in open_tasks if t.due_on is not None] + [
-            t for t in open_tasks if t.due_on is None
-        ][:5]
+        assert (
+            section["overdue"] + section["upcoming"]
+            == [t for t in open_tasks if t.due_on is not None] + [t for t in open_tasks if t.due_on is None][:5]
+        )
         for task in tasks:
             task.status = TaskStatus.DONE
         section = plan_queries.enterprise_section_context(enterprise)["plans_section"]
