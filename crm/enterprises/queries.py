@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import aliased, joinedload, selectinload
 
+from crm.core.audit import AuditLog
 from crm.core.scope import scope_of, scoped_by_enterprise, scoped_enterprises
 from crm.core.timeutil import days_since
 from crm.enterprises.identifiers import name_key
@@ -111,22 +112,30 @@ def contacts_section_context(enterprise: Enterprise) -> dict:
     return {"contacts": enterprise.contacts, "can_edit": has_permission(current_user, Permission.EDIT)}
 
 
-def recommendations_section_context(enterprise: Enterprise) -> dict:
+@cache
+def recommendations_section_records() -> Any:
+    """The recommendations section's ``records`` (``DetailSection``): a correlated EXISTS."""
+    return select(Recommendation.id).where(Recommendation.enterprise_id == Enterprise.id).exists()
+
+
+def recommendations_section_context(enterprise: Enterprise, *, has_records: bool = True) -> dict:
     from flask_login import current_user
 
     from crm.core.permissions import Permission, has_permission
     from crm.reference.cache import user_names
 
-    recommendations = (
-        db.session.scalars(
-            select(Recommendation)
-            .where(Recommendation.enterprise_id == enterprise.id)
-            .options(joinedload(Recommendation.unit), joinedload(Recommendation.categories))
-            .order_by(Recommendation.recommended_on.desc(), Recommendation.id.desc())
+    recommendations: Any = []
+    if has_records:
+        recommendations = (
+            db.session.scalars(
+                select(Recommendation)
+                .where(Recommendation.enterprise_id == enterprise.id)
+                .options(joinedload(Recommendation.unit), joinedload(Recommendation.categories))
+                .order_by(Recommendation.recommended_on.desc(), Recommendation.id.desc())
+            )
+            .unique()
+            .all()
         )
-        .unique()
-        .all()
-    )
     return {
         "recommendations": recommendations,
         "user_names": user_names(),
@@ -189,6 +198,19 @@ def has_namesake() -> Any:
         .exists()
         .label("has_namesake")
     )
+
+
+@cache
+def has_notes() -> Any:
+    """A correlated EXISTS on ``Enterprise``: it has notes (the page reads them only then)."""
+    return select(EnterpriseNote.id).where(EnterpriseNote.enterprise_id == Enterprise.id).exists().label("has_notes")
+
+
+@cache
+def has_audit_entries() -> Any:
+    """A correlated EXISTS on ``Enterprise``: the audit trail holds a record of it (its timeline's edits come from
+    there: none without one)."""
+    return select(AuditLog.id).where(AuditLog.enterprise_id == Enterprise.id).exists().label("has_audit_entries")
 
 
 def similar_names(enterprise: Enterprise, limit: int = 10, *, namesake: bool | None = None) -> list[Any]:

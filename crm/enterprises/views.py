@@ -66,7 +66,7 @@ from crm.enterprises.related import (
     differing_fields,
     merge_enterprises,
 )
-from crm.enterprises.sections import sections_for, timeline_answers
+from crm.enterprises.sections import records_columns, sections_for, timeline_answers
 from crm.enterprises.spreadsheets import SpreadsheetError, check_spreadsheet
 from crm.enterprises.timeline import merged_timeline
 from crm.enterprises.validation import check_uscc, enterprise_with_uscc
@@ -175,10 +175,16 @@ def detail(enterprise_id: int):
 
     # What the page shows of the record itself in one query: its short lists joined (a few rows each); its
     # area, office, stage and officers are per-process reference snapshots (fewer joins for the database to plan).
-    # Whether another enterprise shares its name key comes in the same query (most have none: no query for them).
-    enterprise, namesake = get_enterprise_row_or_404(
+    # With it, correlated EXISTS flags: whether another enterprise shares its name key, whether it has notes and
+    # audited edits, and whether each section that names ``records`` has any (most enterprises have few kinds of
+    # records: no query for the rest).
+    flagged = records_columns()
+    enterprise, namesake, has_notes, has_edits, *has_records = get_enterprise_row_or_404(
         enterprise_id,
         queries.has_namesake(),
+        queries.has_notes(),
+        queries.has_audit_entries(),
+        *(column for _key, column in flagged),
         options=(
             lazyload(Enterprise.stage_ref),
             joinedload(Enterprise.business_types),
@@ -188,7 +194,8 @@ def detail(enterprise_id: int):
             joinedload(Enterprise.certification),
         ),
     )
-    contexts = sections_for(enterprise)
+    present = {key: bool(found) for (key, _column), found in zip(flagged, has_records, strict=True)}
+    contexts = sections_for(enterprise, present)
     # The context processors (navigation, the user, the request ...) run once for all the partials, not per partial.
     shared: dict[str, Any] = {}
     current_app.update_template_context(shared)
@@ -205,9 +212,11 @@ def detail(enterprise_id: int):
     ref = ListReference(current_user)
     can_edit = has_permission(current_user, Permission.EDIT)
     # The newest notes once: the notes card shows a few, the timeline takes its note entries from them.
-    notes = queries.recent_notes(enterprise.id, limit=SECTION_TIMELINE_ROWS)
+    notes = queries.recent_notes(enterprise.id, limit=SECTION_TIMELINE_ROWS) if has_notes else []
     known = timeline_answers(enterprise, contexts, wanted=SECTION_TIMELINE_ROWS)
     known["crm.enterprises.timeline:note_entries"] = note_entries_of(enterprise.id, notes)
+    if not has_edits:
+        known["crm.enterprises.timeline:edit_entries"] = []
     notes = notes[:NOTES_SHOWN]
     return render_template(
         "enterprises/detail.html",

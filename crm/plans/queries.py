@@ -114,15 +114,22 @@ def active_templates() -> list[PlanTemplate]:
     )
 
 
-def enterprise_section_context(enterprise: Enterprise) -> dict[str, Any]:
+@cache
+def enterprise_section_records() -> Any:
+    """The section's ``records`` (``DetailSection``): a correlated EXISTS, the enterprise has plans."""
+    return select(Plan.id).where(Plan.enterprise_id == Enterprise.id).exists()
+
+
+def enterprise_section_context(enterprise: Enterprise, *, has_records: bool = True) -> dict[str, Any]:
     """What ``templates/plans/_enterprise_section.html`` needs, under the one key ``plans_section``.
 
     One query for the enterprise's plans (the open one, and whether earlier ones exist), and with an open plan
     its progress and open tasks; names come from the per-process cache. The caller has already checked the scope.
+    ``has_records=False``: the caller knows the enterprise has no plan (no query).
     """
     from crm.reference.cache import user_names
 
-    plans = db.session.scalars(select(Plan).where(Plan.enterprise_id == enterprise.id)).all()
+    plans = db.session.scalars(select(Plan).where(Plan.enterprise_id == enterprise.id)).all() if has_records else []
     plan = min(
         (p for p in plans if p.status in OPEN_PLAN_STATUSES),
         key=lambda p: (p.status != PlanStatus.ACTIVE, -p.id),
