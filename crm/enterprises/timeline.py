@@ -18,7 +18,7 @@ from flask import url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import String, and_, bindparam, case, cast, func, or_, select, true
-from sqlalchemy.orm import aliased, joinedload
+from sqlalchemy.orm import joinedload
 
 from crm.core.audit import AuditAction, AuditLog
 from crm.core.timeline import TimelineEntry
@@ -321,27 +321,11 @@ def _task_statement(has_before: bool, limit: int) -> Any:
         .where(CultivationTask.enterprise_id == bindparam("enterprise_id"))
         .subquery()
     )
-    # Who marked the task done: the latest update of the audit trail that set its status to done (with an actor).
-    completer_log = aliased(AuditLog)
-    completer = (
-        select(completer_log.actor_id)
-        .where(
-            completer_log.record_type == "CultivationTask",
-            completer_log.record_id == cast(CultivationTask.id, String),
-            completer_log.action == AuditAction.UPDATE,
-            completer_log.actor_id.isnot(None),
-            completer_log.changes["status"][1].as_string() == TaskStatus.DONE.value,
-        )
-        .order_by(completer_log.id.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
     return (
         select(
             CultivationTask,
             AuditLog.actor_id,
             AuditLog.actor_label,
-            case((completed, completer), else_=None).label("completer_id"),
             ranked.c.is_added,
             ranked.c.is_completed,
             ranked.c.added_position,
@@ -369,7 +353,7 @@ def task_entries(enterprise_id: int, *, before: datetime | None = None, limit: i
     """Cultivation tasks: when each was added and, once done, when it was completed.
 
     One query for both (the newest added and the latest completed, ranked by window functions), with who
-    added and who completed each from the audit trail."""
+    added each from the audit trail; one more for who completed them when some are done."""
 
     params: dict[str, Any] = {"enterprise_id": enterprise_id}
     if before is not None:
@@ -386,7 +370,7 @@ def task_entries(enterprise_id: int, *, before: datetime | None = None, limit: i
         )
     ]
     done = list(dict.fromkeys(done))  # a task with two creation records in the audit trail comes twice
-    completers = {row[0].id: row.completer_id for row in rows if row.completer_id}
+    completers = _task_completers([t.id for t in done])
     names = _display_names({row.actor_id for row in created} | set(completers.values()) | {t.owner_id for t in done})
 
     entries = [
@@ -416,6 +400,27 @@ def task_entries(enterprise_id: int, *, before: datetime | None = None, limit: i
             )
         )
     return entries
+
+
+def _task_completers(task_ids: list[int]) -> dict[int, int]:
+    """{task id: user who marked it done}, from the audit trail."""
+    if not task_ids:
+        return {}
+    logs = db.session.execute(
+        select(AuditLog.record_id, AuditLog.actor_id, AuditLog.changes)
+        .where(
+            AuditLog.record_type == "CultivationTask",
+            AuditLog.record_id.in_([str(i) for i in task_ids]),
+            AuditLog.action == AuditAction.UPDATE,
+        )
+        .order_by(AuditLog.id)
+    ).all()
+    result: dict[int, int] = {}
+    for record_id, actor_id, changes in logs:
+        status = (changes or {}).get("status")
+        if isinstance(status, list) and len(status) == 2 and status[1] == "done" and actor_id:
+            result[int(record_id)] = actor_id
+    return result
 
 
 #: Every timeline source, in no particular order (entries are merged by time).
