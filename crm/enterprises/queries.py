@@ -118,6 +118,17 @@ def recommendations_section_records() -> Any:
     return select(Recommendation.id).where(Recommendation.enterprise_id == Enterprise.id).exists()
 
 
+@cache
+def _recommendations_statement() -> Select:
+    """The recommendations section's query, built once per process (the enterprise id is bound when it runs)."""
+    return (
+        select(Recommendation)
+        .where(Recommendation.enterprise_id == bindparam("enterprise_id"))
+        .options(joinedload(Recommendation.unit), joinedload(Recommendation.categories))
+        .order_by(Recommendation.recommended_on.desc(), Recommendation.id.desc())
+    )
+
+
 def recommendations_section_context(enterprise: Enterprise, *, has_records: bool = True) -> dict:
     from flask_login import current_user
 
@@ -127,14 +138,7 @@ def recommendations_section_context(enterprise: Enterprise, *, has_records: bool
     recommendations: Any = []
     if has_records:
         recommendations = (
-            db.session.scalars(
-                select(Recommendation)
-                .where(Recommendation.enterprise_id == enterprise.id)
-                .options(joinedload(Recommendation.unit), joinedload(Recommendation.categories))
-                .order_by(Recommendation.recommended_on.desc(), Recommendation.id.desc())
-            )
-            .unique()
-            .all()
+            db.session.scalars(_recommendations_statement(), {"enterprise_id": enterprise.id}).unique().all()
         )
     return {
         "recommendations": recommendations,
@@ -164,15 +168,19 @@ def credit_section_context(enterprise: Enterprise) -> dict:
     }
 
 
-def recent_notes(enterprise_id: int, limit: int = 5) -> list[EnterpriseNote]:
-    return list(
-        db.session.scalars(
-            select(EnterpriseNote)
-            .where(EnterpriseNote.enterprise_id == enterprise_id)
-            .order_by(EnterpriseNote.created_at.desc(), EnterpriseNote.id.desc())
-            .limit(limit)
-        )
+@cache
+def _recent_notes_statement() -> Select:
+    """``recent_notes``' query, built once per process (the values are bound when it runs)."""
+    return (
+        select(EnterpriseNote)
+        .where(EnterpriseNote.enterprise_id == bindparam("enterprise_id"))
+        .order_by(EnterpriseNote.created_at.desc(), EnterpriseNote.id.desc())
+        .limit(bindparam("limit"))
     )
+
+
+def recent_notes(enterprise_id: int, limit: int = 5) -> list[EnterpriseNote]:
+    return list(db.session.scalars(_recent_notes_statement(), {"enterprise_id": enterprise_id, "limit": limit}))
 
 
 @cache

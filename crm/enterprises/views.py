@@ -3,6 +3,7 @@ views, bulk actions, exports, imports and merge. Thin: load, check access, valid
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -185,14 +186,7 @@ def detail(enterprise_id: int):
         queries.has_notes(),
         queries.has_audit_entries(),
         *(column for _key, column in flagged),
-        options=(
-            lazyload(Enterprise.stage_ref),
-            joinedload(Enterprise.business_types),
-            joinedload(Enterprise.categories),
-            joinedload(Enterprise.contacts),
-            joinedload(Enterprise.credit_history),
-            joinedload(Enterprise.certification),
-        ),
+        options=_detail_options(),
     )
     present = {key: bool(found) for (key, _column), found in zip(flagged, has_records, strict=True)}
     contexts = sections_for(enterprise, present)
@@ -239,6 +233,19 @@ def detail(enterprise_id: int):
         created_by=names.get(enterprise.created_by_id),
         updated_by=names.get(enterprise.updated_by_id),
         similar=queries.similar_names(enterprise, namesake=namesake),
+    )
+
+
+@cache
+def _detail_options() -> tuple:
+    """The enterprise page's loader options for the record, made once per process."""
+    return (
+        lazyload(Enterprise.stage_ref),
+        joinedload(Enterprise.business_types),
+        joinedload(Enterprise.categories),
+        joinedload(Enterprise.contacts),
+        joinedload(Enterprise.credit_history),
+        joinedload(Enterprise.certification),
     )
 
 

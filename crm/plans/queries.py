@@ -120,6 +120,12 @@ def enterprise_section_records() -> Any:
     return select(Plan.id).where(Plan.enterprise_id == Enterprise.id).exists()
 
 
+@cache
+def _plans_statement() -> Select:
+    """The section's plans query, built once per process (the enterprise id is bound when it runs)."""
+    return select(Plan).where(Plan.enterprise_id == bindparam("enterprise_id"))
+
+
 def enterprise_section_context(enterprise: Enterprise, *, has_records: bool = True) -> dict[str, Any]:
     """What ``templates/plans/_enterprise_section.html`` needs, under the one key ``plans_section``.
 
@@ -129,7 +135,7 @@ def enterprise_section_context(enterprise: Enterprise, *, has_records: bool = Tr
     """
     from crm.reference.cache import user_names
 
-    plans = db.session.scalars(select(Plan).where(Plan.enterprise_id == enterprise.id)).all() if has_records else []
+    plans = db.session.scalars(_plans_statement(), {"enterprise_id": enterprise.id}).all() if has_records else []
     plan = min(
         (p for p in plans if p.status in OPEN_PLAN_STATUSES),
         key=lambda p: (p.status != PlanStatus.ACTIVE, -p.id),
