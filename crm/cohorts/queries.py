@@ -418,14 +418,25 @@ def _section_statement() -> Select:
     )
 
 
-def enterprise_section_context(enterprise: Enterprise) -> dict[str, Any]:
-    """What ``templates/cohorts/_enterprise_section.html`` needs, under the one key ``cohorts_section``."""
+@cache
+def enterprise_section_records() -> Any:
+    """The section's ``records`` (``DetailSection``): a correlated EXISTS, the enterprise leads or belongs to a
+    cohort."""
+    return or_(
+        select(Cohort.id).where(Cohort.lead_enterprise_id == Enterprise.id).exists(),
+        select(CohortMember.id).where(CohortMember.enterprise_id == Enterprise.id).exists(),
+    )
+
+
+def enterprise_section_context(enterprise: Enterprise, *, has_records: bool = True) -> dict[str, Any]:
+    """What ``templates/cohorts/_enterprise_section.html`` needs, under the one key ``cohorts_section``
+    (``has_records=False``: the caller knows the enterprise is in no cohort, no query)."""
     from flask_login import current_user
 
     from crm.core.permissions import Permission, has_permission
 
     scope = scope_of()
-    rows = db.session.execute(_section_statement(), {"enterprise_id": enterprise.id}).all()
+    rows = db.session.execute(_section_statement(), {"enterprise_id": enterprise.id}).all() if has_records else []
     led = sorted(
         {c.id: c for c, _m in rows if c.lead_enterprise_id == enterprise.id}.values(), key=lambda c: (c.name, c.id)
     )

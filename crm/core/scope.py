@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import abort, g, has_request_context
 from flask_login import current_user
-from sqlalchemy import ColumnElement, Select, false, or_, select, true
+from sqlalchemy import ColumnElement, Row, Select, false, or_, select, true
 
 from crm.core.permissions import Role
 from crm.extensions import db
@@ -159,9 +159,7 @@ def get_enterprise_or_404(
     """Load an enterprise the user may see; 404 when it does not exist or lies outside their scope.
 
     ``options``: loader options (``joinedload(...)``) for what the caller is about to read of it."""
-    stmt = scoped_enterprises(user=user).where(_enterprise_id_column() == enterprise_id)
-    if options:
-        stmt = stmt.options(*options)
+    stmt = _one_enterprise(enterprise_id, user, options)
     if for_update:
         stmt = stmt.with_for_update()
     # unique(): the caller may join-load collections (one query for the record and its short lists).
@@ -169,6 +167,21 @@ def get_enterprise_or_404(
     if enterprise is None:
         abort(404)
     return enterprise
+
+
+def get_enterprise_row_or_404(enterprise_id: int, *columns: Any, user: Any = None, options: tuple = ()) -> Row:
+    """``get_enterprise_or_404`` with more values read in the same query: the row (enterprise, *columns), where a
+    column may be a correlated subquery on ``Enterprise``."""
+    stmt = _one_enterprise(enterprise_id, user, options).add_columns(*columns)
+    row = db.session.execute(stmt).unique().one_or_none()
+    if row is None:
+        abort(404)
+    return row
+
+
+def _one_enterprise(enterprise_id: int, user: Any, options: tuple) -> Select:
+    stmt = scoped_enterprises(user=user).where(_enterprise_id_column() == enterprise_id)
+    return stmt.options(*options) if options else stmt
 
 
 def ensure_in_scope(enterprise: Enterprise | None, user: Any = None) -> Enterprise:

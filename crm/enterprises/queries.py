@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy import Select, bindparam, select
+from sqlalchemy.orm import aliased, joinedload, selectinload
 
+from crm.core.audit import AuditLog
 from crm.core.scope import scope_of, scoped_by_enterprise, scoped_enterprises
 from crm.core.timeutil import days_since
+from crm.enterprises.identifiers import name_key
 from crm.enterprises.listing import ListQuery, ListReference, order_by, search_condition
 from crm.enterprises.models import (
     Enterprise,
@@ -110,22 +113,34 @@ def contacts_section_context(enterprise: Enterprise) -> dict:
     return {"contacts": enterprise.contacts, "can_edit": has_permission(current_user, Permission.EDIT)}
 
 
-def recommendations_section_context(enterprise: Enterprise) -> dict:
+@cache
+def recommendations_section_records() -> Any:
+    """The recommendations section's ``records`` (``DetailSection``): a correlated EXISTS."""
+    return select(Recommendation.id).where(Recommendation.enterprise_id == Enterprise.id).exists()
+
+
+@cache
+def _recommendations_statement() -> Select:
+    """The recommendations section's query, built once per process (the enterprise id is bound when it runs)."""
+    return (
+        select(Recommendation)
+        .where(Recommendation.enterprise_id == bindparam("enterprise_id"))
+        .options(joinedload(Recommendation.unit), joinedload(Recommendation.categories))
+        .order_by(Recommendation.recommended_on.desc(), Recommendation.id.desc())
+    )
+
+
+def recommendations_section_context(enterprise: Enterprise, *, has_records: bool = True) -> dict:
     from flask_login import current_user
 
     from crm.core.permissions import Permission, has_permission
     from crm.reference.cache import user_names
 
-    recommendations = (
-        db.session.scalars(
-            select(Recommendation)
-            .where(Recommendation.enterprise_id == enterprise.id)
-            .options(joinedload(Recommendation.unit), joinedload(Recommendation.categories))
-            .order_by(Recommendation.recommended_on.desc(), Recommendation.id.desc())
+    recommendations: Any = []
+    if has_records:
+        recommendations = (
+            db.session.scalars(_recommendations_statement(), {"enterprise_id": enterprise.id}).unique().all()
         )
-        .unique()
-        .all()
-    )
     return {
         "recommendations": recommendations,
         "user_names": user_names(),
@@ -154,15 +169,70 @@ def credit_section_context(enterprise: Enterprise) -> dict:
     }
 
 
-def recent_notes(enterprise_id: int, limit: int = 5) -> list[EnterpriseNote]:
-    return list(
-        db.session.scalars(
-            select(EnterpriseNote)
-            .where(EnterpriseNote.enterprise_id == enterprise_id)
-            .order_by(EnterpriseNote.created_at.desc(), EnterpriseNote.id.desc())
-            .limit(limit)
-        )
+@cache
+def _recent_notes_statement() -> Select:
+    """``recent_notes``' query, built once per process (the values are bound when it runs)."""
+    return (
+        select(EnterpriseNote)
+        .where(EnterpriseNote.enterprise_id == bindparam("enterprise_id"))
+        .order_by(EnterpriseNote.created_at.desc(), EnterpriseNote.id.desc())
+        .limit(bindparam("limit"))
     )
+
+
+def recent_notes(enterprise_id: int, limit: int = 5) -> list[EnterpriseNote]:
+    return list(db.session.scalars(_recent_notes_statement(), {"enterprise_id": enterprise_id, "limit": limit}))
+
+
+@cache
+def _similar_names_statement() -> Select:
+    """``similar_names``' query, built once per process (the values are bound when it runs)."""
+    return (
+        select(Enterprise.id, Enterprise.name, Enterprise.area_id, Enterprise.office_id)
+        .where(Enterprise.name_key == bindparam("name_key"), Enterprise.id != bindparam("exclude_id"))
+        .order_by(Enterprise.id)
+        .limit(bindparam("limit"))
+    )
+
+
+@cache
+def has_namesake() -> Any:
+    """A correlated EXISTS on ``Enterprise``: another enterprise has its stored ``name_key`` (read with the record,
+    it spares the page ``similar_names``' query for the many enterprises without one). Built once per process
+    (an alias of the mapped class costs milliseconds to make)."""
+    other = aliased(Enterprise)
+    return (
+        select(other.id)
+        .where(other.name_key == Enterprise.name_key, other.id != Enterprise.id)
+        .exists()
+        .label("has_namesake")
+    )
+
+
+@cache
+def has_notes() -> Any:
+    """A correlated EXISTS on ``Enterprise``: it has notes (the page reads them only then)."""
+    return select(EnterpriseNote.id).where(EnterpriseNote.enterprise_id == Enterprise.id).exists().label("has_notes")
+
+
+@cache
+def has_audit_entries() -> Any:
+    """A correlated EXISTS on ``Enterprise``: the audit trail holds a record of it (its timeline's edits come from
+    there: none without one)."""
+    return select(AuditLog.id).where(AuditLog.enterprise_id == Enterprise.id).exists().label("has_audit_entries")
+
+
+def similar_names(enterprise: Enterprise, limit: int = 10, *, namesake: bool | None = None) -> list[Any]:
+    """The enterprise page's possible duplicates: ``services.similar_enterprises`` (the first ``limit`` of every
+    scope) read as rows of the id, name, area and office (what the warning and the scope check read), those in
+    the user's scope kept. ``namesake``: ``has_namesake()`` as read with the enterprise; False answers without a
+    query when the stored key is the one its name gives."""
+    key = name_key(enterprise.name)
+    if not key or (namesake is False and key == enterprise.name_key):
+        return []
+    params = {"name_key": key, "exclude_id": enterprise.id, "limit": limit}
+    scope = scope_of()
+    return [row for row in db.session.execute(_similar_names_statement(), params) if scope.contains(row)]
 
 
 def scoped_notes(user: Any = None) -> Select:

@@ -3,6 +3,7 @@ views, bulk actions, exports, imports and merge. Thin: load, check access, valid
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -32,7 +33,7 @@ from crm.core.i18n import current_language
 from crm.core.jobs import enqueue
 from crm.core.pagination import Page, PageArgumentError, page_args, paginate
 from crm.core.permissions import Permission, has_permission, permission_required
-from crm.core.scope import get_enterprise_or_404, scope_of
+from crm.core.scope import get_enterprise_or_404, get_enterprise_row_or_404, scope_of
 from crm.enterprises import exports, forms, imports, queries, services
 from crm.enterprises.bulk import BULK_ACTIONS_BY_KEY, BulkRequest, actions_for
 from crm.enterprises.counts_cache import cached_per_version
@@ -66,7 +67,7 @@ from crm.enterprises.related import (
     differing_fields,
     merge_enterprises,
 )
-from crm.enterprises.sections import sections_for, timeline_answers
+from crm.enterprises.sections import records_columns, sections_for, timeline_answers
 from crm.enterprises.spreadsheets import SpreadsheetError, check_spreadsheet
 from crm.enterprises.timeline import merged_timeline
 from crm.enterprises.validation import check_uscc, enterprise_with_uscc
@@ -178,18 +179,20 @@ def detail(enterprise_id: int):
 
     # What the page shows of the record itself in one query: its short lists joined (a few rows each); its
     # area, office, stage and officers are per-process reference snapshots (fewer joins for the database to plan).
-    enterprise = get_enterprise_or_404(
+    # With it, correlated EXISTS flags: whether another enterprise shares its name key, whether it has notes and
+    # audited edits, and whether each section that names ``records`` has any (most enterprises have few kinds of
+    # records: no query for the rest).
+    flagged = records_columns()
+    enterprise, namesake, has_notes, has_edits, *has_records = get_enterprise_row_or_404(
         enterprise_id,
-        options=(
-            lazyload(Enterprise.stage_ref),
-            joinedload(Enterprise.business_types),
-            joinedload(Enterprise.categories),
-            joinedload(Enterprise.contacts),
-            joinedload(Enterprise.credit_history),
-            joinedload(Enterprise.certification),
-        ),
+        queries.has_namesake(),
+        queries.has_notes(),
+        queries.has_audit_entries(),
+        *(column for _key, column in flagged),
+        options=_detail_options(),
     )
-    contexts = sections_for(enterprise)
+    present = {key: bool(found) for (key, _column), found in zip(flagged, has_records, strict=True)}
+    contexts = sections_for(enterprise, present)
     # The context processors (navigation, the user, the request ...) run once for all the partials, not per partial.
     shared: dict[str, Any] = {}
     current_app.update_template_context(shared)
@@ -206,9 +209,11 @@ def detail(enterprise_id: int):
     ref = ListReference(current_user)
     can_edit = has_permission(current_user, Permission.EDIT)
     # The newest notes once: the notes card shows a few, the timeline takes its note entries from them.
-    notes = queries.recent_notes(enterprise.id, limit=SECTION_TIMELINE_ROWS)
+    notes = queries.recent_notes(enterprise.id, limit=SECTION_TIMELINE_ROWS) if has_notes else []
     known = timeline_answers(enterprise, contexts, wanted=SECTION_TIMELINE_ROWS)
     known["crm.enterprises.timeline:note_entries"] = note_entries_of(enterprise.id, notes)
+    if not has_edits:
+        known["crm.enterprises.timeline:edit_entries"] = []
     notes = notes[:NOTES_SHOWN]
     return render_template(
         "enterprises/detail.html",
@@ -230,9 +235,20 @@ def detail(enterprise_id: int):
         coordinator=names.get(enterprise.coordinator_id),
         created_by=names.get(enterprise.created_by_id),
         updated_by=names.get(enterprise.updated_by_id),
-        similar=[
-            e for e in services.similar_enterprises(enterprise.name, exclude_id=enterprise.id) if scope_of().contains(e)
-        ],
+        similar=queries.similar_names(enterprise, namesake=namesake),
+    )
+
+
+@cache
+def _detail_options() -> tuple:
+    """The enterprise page's loader options for the record, made once per process."""
+    return (
+        lazyload(Enterprise.stage_ref),
+        joinedload(Enterprise.business_types),
+        joinedload(Enterprise.categories),
+        joinedload(Enterprise.contacts),
+        joinedload(Enterprise.credit_history),
+        joinedload(Enterprise.certification),
     )
 
 

@@ -484,13 +484,31 @@ def _counts_statement() -> Select:
     ).where(Registration.enterprise_id == enterprise_id, Registration.checked_in_at.isnot(None))
 
 
-def enterprise_section_context(enterprise: Enterprise, *, limit: int = 20, user: Any = None) -> dict[str, Any]:
+@cache
+def enterprise_section_records() -> Any:
+    """The section's ``records`` (``DetailSection``): a correlated EXISTS, the enterprise has an invitation, a
+    check-in or a task completed by attendance (what ``_counts_statement`` counts)."""
+    return or_(
+        select(Invitation.id).where(Invitation.enterprise_id == Enterprise.id).exists(),
+        select(Registration.id)
+        .where(Registration.enterprise_id == Enterprise.id, Registration.checked_in_at.isnot(None))
+        .exists(),
+        select(EventTaskCompletion.id).where(EventTaskCompletion.enterprise_id == Enterprise.id).exists(),
+    )
+
+
+def enterprise_section_context(
+    enterprise: Enterprise, *, limit: int = 20, user: Any = None, has_records: bool = True
+) -> dict[str, Any]:
     """Context for ``templates/events/_enterprise_section.html``: the enterprise's invitations (newest event
-    first), registrations and attendance. The caller has already checked the enterprise is in scope."""
+    first), registrations and attendance. The caller has already checked the enterprise is in scope.
+    ``has_records=False``: the caller knows there is nothing to count (no query)."""
     # One row of counts first (most enterprises were never invited: then that is the only query).
-    attended_events, last_at, completed, invited = db.session.execute(
-        _counts_statement(), {"enterprise_id": enterprise.id}
-    ).one()
+    attended_events, last_at, completed, invited = (
+        db.session.execute(_counts_statement(), {"enterprise_id": enterprise.id}).one()
+        if has_records
+        else (0, None, 0, 0)
+    )
     invitations = (
         db.session.scalars(
             select(Invitation)

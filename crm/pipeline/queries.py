@@ -672,7 +672,16 @@ def _benefits_statement() -> Select:
     )
 
 
-def enterprise_section_context(enterprise: Enterprise, user: Any = None, today: date | None = None) -> dict[str, Any]:
+@cache
+def enterprise_section_records() -> Any:
+    """The section's ``records`` (``DetailSection``): a correlated EXISTS, the enterprise has benefit records (the
+    one list of the section that is often empty; its stage history is read always)."""
+    return select(BenefitRecord.id).where(BenefitRecord.enterprise_id == Enterprise.id).exists()
+
+
+def enterprise_section_context(
+    enterprise: Enterprise, user: Any = None, today: date | None = None, *, has_records: bool = True
+) -> dict[str, Any]:
     """The context of ``templates/pipeline/_enterprise_section.html``: ``{"pipeline": EnterpriseSection}``.
 
     Render the partial with ``enterprise`` plus this dict, e.g.
@@ -681,6 +690,7 @@ def enterprise_section_context(enterprise: Enterprise, user: Any = None, today: 
     A few queries whatever the history's length: the certification, the stage history and the benefits each with
     their totals (a window count), the yearly records only once certified; the credit events are the enterprise's
     ``credit_history`` (loaded once for every section that shows it) and names come from the per-process cache.
+    ``has_records=False``: the caller knows the enterprise has no benefit record (no query for them).
     """
     from crm.enterprises.listing import ListReference
     from crm.reference.cache import user_names
@@ -702,7 +712,9 @@ def enterprise_section_context(enterprise: Enterprise, user: Any = None, today: 
     )
     # A few more than the preview: the page's timeline takes its stage entries from them.
     history_rows = db.session.execute(_history_statement(), {"enterprise_id": enterprise.id}).all()
-    benefit_rows = db.session.execute(_benefits_statement(), {"enterprise_id": enterprise.id}).all()
+    benefit_rows = (
+        db.session.execute(_benefits_statement(), {"enterprise_id": enterprise.id}).all() if has_records else []
+    )
     # The yearly obligations are shown (and owed) only after certification.
     compliance = (
         list(

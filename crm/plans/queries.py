@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date
+from functools import cache
 from typing import Any
 
 from flask import url_for
 from flask_login import current_user
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, and_, bindparam, case, func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from crm.core.permissions import Permission, has_permission
@@ -17,7 +18,7 @@ from crm.core.timeutil import local_today
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
 from crm.plans.models import CultivationTask, Plan, PlanStatus, PlanTemplate, TaskStatus
-from crm.plans.services import OPEN_PLAN_STATUSES, progress, progress_of
+from crm.plans.services import OPEN_PLAN_STATUSES, Progress, progress_of
 
 
 def plan_list(filters: Mapping[str, Any], user: Any = None) -> Select:
@@ -113,15 +114,28 @@ def active_templates() -> list[PlanTemplate]:
     )
 
 
-def enterprise_section_context(enterprise: Enterprise) -> dict[str, Any]:
+@cache
+def enterprise_section_records() -> Any:
+    """The section's ``records`` (``DetailSection``): a correlated EXISTS, the enterprise has plans."""
+    return select(Plan.id).where(Plan.enterprise_id == Enterprise.id).exists()
+
+
+@cache
+def _plans_statement() -> Select:
+    """The section's plans query, built once per process (the enterprise id is bound when it runs)."""
+    return select(Plan).where(Plan.enterprise_id == bindparam("enterprise_id"))
+
+
+def enterprise_section_context(enterprise: Enterprise, *, has_records: bool = True) -> dict[str, Any]:
     """What ``templates/plans/_enterprise_section.html`` needs, under the one key ``plans_section``.
 
     One query for the enterprise's plans (the open one, and whether earlier ones exist), and with an open plan
     its progress and open tasks; names come from the per-process cache. The caller has already checked the scope.
+    ``has_records=False``: the caller knows the enterprise has no plan (no query).
     """
     from crm.reference.cache import user_names
 
-    plans = db.session.scalars(select(Plan).where(Plan.enterprise_id == enterprise.id)).all()
+    plans = db.session.scalars(_plans_statement(), {"enterprise_id": enterprise.id}).all() if has_records else []
     plan = min(
         (p for p in plans if p.status in OPEN_PLAN_STATUSES),
         key=lambda p: (p.status != PlanStatus.ACTIVE, -p.id),
@@ -132,16 +146,9 @@ def enterprise_section_context(enterprise: Enterprise) -> dict[str, Any]:
     upcoming: list[CultivationTask] = []
     plan_progress = None
     if plan is not None:
-        plan_progress = progress(plan, today)
-        open_tasks = db.session.scalars(
-            select(CultivationTask)
-            .where(CultivationTask.plan_id == plan.id, CultivationTask.status != TaskStatus.DONE)
-            .options(joinedload(CultivationTask.owner_contact))
-            .order_by(CultivationTask.due_on.asc().nulls_last(), CultivationTask.id)
-            .limit(50)
-        ).all()
+        plan_progress, open_tasks = _progress_and_open_tasks(plan.id, today)
         overdue = [t for t in open_tasks if t.due_on is not None and t.due_on < today]
-        upcoming = [t for t in open_tasks if t not in overdue][:5]
+        upcoming = [t for t in open_tasks if not (t.due_on is not None and t.due_on < today)][:5]
     return {
         "plans_section": {
             "enterprise": enterprise,
@@ -157,6 +164,58 @@ def enterprise_section_context(enterprise: Enterprise) -> dict[str, Any]:
             "user_names": user_names(),
         }
     }
+
+
+#: How many of the open plan's open tasks the enterprise page reads (the soonest due first).
+SECTION_OPEN_TASKS = 50
+
+
+@cache
+def _section_tasks_statement() -> Select:
+    """``_progress_and_open_tasks``' query, built once per process (the values are bound when it runs): the plan's
+    open tasks, the soonest due first, each with the plan's counts (window sums over all its tasks), and one row
+    more (its first task) when none is open, so the counts come whatever the tasks' states."""
+    is_open = CultivationTask.status != TaskStatus.DONE
+    ranked = (
+        select(
+            CultivationTask.id.label("id"),
+            func.count(CultivationTask.id).over().label("total"),
+            func.sum(case((CultivationTask.status == TaskStatus.DONE, 1), else_=0)).over().label("done"),
+            func.sum(case((and_(is_open, CultivationTask.due_on < bindparam("today")), 1), else_=0))
+            .over()
+            .label("overdue"),
+            func.row_number()
+            .over(
+                partition_by=case((is_open, 1), else_=0),
+                order_by=(CultivationTask.due_on.asc().nulls_last(), CultivationTask.id),
+            )
+            .label("open_position"),
+            func.row_number().over(order_by=CultivationTask.id).label("position"),
+        )
+        .where(CultivationTask.plan_id == bindparam("plan_id"))
+        .subquery()
+    )
+    return (
+        select(CultivationTask, ranked.c.total, ranked.c.done, ranked.c.overdue, ranked.c.open_position)
+        .join(ranked, ranked.c.id == CultivationTask.id)
+        .options(joinedload(CultivationTask.owner_contact))
+        .where(or_(and_(is_open, ranked.c.open_position <= SECTION_OPEN_TASKS), ranked.c.position == 1))
+    )
+
+
+def _progress_and_open_tasks(plan_id: int, today: date) -> tuple[Progress, list[CultivationTask]]:
+    """The plan's ``progress`` and its first ``SECTION_OPEN_TASKS`` open tasks (the soonest due first), in one
+    query instead of two."""
+    rows = db.session.execute(_section_tasks_statement(), {"plan_id": plan_id, "today": today}).unique().all()
+    if not rows:
+        return Progress(0, 0, 0), []
+    first = rows[0]
+    counts = Progress(int(first.done or 0), int(first.total or 0), int(first.overdue or 0))
+    open_rows = sorted(
+        (row for row in rows if row[0].status != TaskStatus.DONE and row.open_position <= SECTION_OPEN_TASKS),
+        key=lambda row: row.open_position,
+    )
+    return counts, [row[0] for row in open_rows]
 
 
 def task_timeline_answer(enterprise: Enterprise, context: dict[str, Any], wanted: int) -> list[Any] | None:

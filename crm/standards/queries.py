@@ -180,15 +180,22 @@ def _section_statement() -> Select:
     )
 
 
-def enterprise_section_context(enterprise: Enterprise) -> dict[str, Any]:
+@cache
+def enterprise_section_records() -> Any:
+    """The section's ``records`` (``DetailSection``): a correlated EXISTS, the enterprise has assessments."""
+    return select(Assessment.id).where(Assessment.enterprise_id == Enterprise.id).exists()
+
+
+def enterprise_section_context(enterprise: Enterprise, *, has_records: bool = True) -> dict[str, Any]:
     """What ``templates/standards/_enterprise_section.html`` needs, under the one key ``standards_section``.
 
     One query: the latest assessments, the latest finished one and the latest finished officer pre-assessment,
     with the enterprise's count (window functions). The gaps are re-evaluated only when the stored outcome of
     the latest assessment is a failure (``refresh`` keeps outcome and total in step with the judgements, and the
     rule breaks a condition exactly when the outcome is ``fail``). The caller has already checked the scope.
+    ``has_records=False``: the caller knows the enterprise has no assessment (no query).
     """
-    rows = db.session.execute(_section_statement(), {"enterprise_id": enterprise.id}).all()
+    rows = db.session.execute(_section_statement(), {"enterprise_id": enterprise.id}).all() if has_records else []
     recent = [row[0] for row in rows if row.position <= RECENT_SHOWN]
     latest = next((row[0] for row in rows if not row[0].is_draft and row.finished_position == 1), None)
     latest_officer = next(

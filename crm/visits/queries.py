@@ -214,14 +214,21 @@ def _section_statement() -> Select:
     )
 
 
-def enterprise_section_context(enterprise: Enterprise) -> dict[str, Any]:
+@cache
+def enterprise_section_records() -> Any:
+    """The section's ``records`` (``DetailSection``): a correlated EXISTS, the enterprise has visits."""
+    return select(Visit.id).where(Visit.enterprise_id == Enterprise.id).exists()
+
+
+def enterprise_section_context(enterprise: Enterprise, *, has_records: bool = True) -> dict[str, Any]:
     """What ``templates/visits/_enterprise_section.html`` needs, under the one key ``visits_section``: recent and
     planned visits and the "log a visit" button. The caller has already checked the enterprise is in scope.
 
     One query (the next planned and the latest visits that took place, with the count of those, through window
-    functions) and one for their participants."""
-    rows = db.session.execute(_section_statement(), {"enterprise_id": enterprise.id})
-    rows = rows.unique().all()
+    functions) and one for their participants. ``has_records=False``: the caller knows there is no visit (no query)."""
+    rows = (
+        db.session.execute(_section_statement(), {"enterprise_id": enterprise.id}).unique().all() if has_records else []
+    )
     planned = [row for row in rows if row[0].status == VisitStatus.PLANNED]
     recent = [row for row in rows if row[0].status == VisitStatus.DONE and row.position <= SECTION_VISITS]
     happened_rows = sorted(

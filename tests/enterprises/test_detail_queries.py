@@ -74,5 +74,78 @@ def test_the_page_reads_a_fixed_number_of_queries(client, reference_cache, make_
     _add_records(enterprise, user, 25, start + timedelta(days=10))
     many, html = _count_queries(client, f"/enterprises/{enterprise.id}")
     assert many == few, (few, many)
-    assert few <= 22  # the layout's own (the user, notifications) included
+    assert few <= 11  # the layout's own (the user, notifications) included
     assert "备忘24" in html and "联系人24" in html
+
+
+def test_possible_duplicates_are_read_only_for_an_enterprise_with_a_namesake(
+    client, reference_cache, make_user, make_enterprise
+):
+    """Whether another enterprise shares the name key comes with the record: no query for the similar names of an
+    enterprise without one; with one, the warning lists those in the user's scope."""
+    client.login(make_user("bureau", areas=["350100"]))
+    alone = make_enterprise(name="福州独一无二贸易有限公司")
+    first = make_enterprise(name="福州恒达鞋业有限公司")
+    twin = make_enterprise(name="福州恒达鞋业股份有限公司")
+    hidden = make_enterprise(name="福州恒达鞋业 有限公司", area="350200", office="xm-dongdu")
+
+    without, html = _count_queries(client, f"/enterprises/{alone.id}")
+    assert "Possible duplicates" not in html and "可能重复" not in html
+    with_namesake, html = _count_queries(client, f"/enterprises/{first.id}")
+    assert with_namesake == without + 1
+    assert f'href="/enterprises/{twin.id}"' in html and f'href="/enterprises/{hidden.id}"' not in html
+
+
+def test_sections_known_to_be_empty_read_nothing_and_render_as_when_they_read(
+    app, reference_cache, make_user, make_enterprise
+):
+    """A section whose ``records`` EXISTS is false is given ``has_records=False``: its query spared, the same HTML."""
+    from flask import render_template
+    from flask_login import login_user
+
+    from crm.enterprises.sections import DETAIL_SECTIONS
+
+    enterprise = make_enterprise()
+    flagged = [section for section in DETAIL_SECTIONS if section.records is not None]
+    assert {s.key for s in flagged} >= {
+        "pipeline",
+        "recommendations",
+        "standards",
+        "plans",
+        "visits",
+        "events",
+        "cohorts",
+    }
+    with app.test_request_context():
+        login_user(make_user("admin"))
+        count = [0]
+
+        def note(*_args):
+            count[0] += 1
+
+        for section in flagged:
+            section.render_context(enterprise)  # fills the per-process caches
+            count[0] = 0
+            event.listen(db.engine, "before_cursor_execute", note)
+            try:
+                read = section.render_context(enterprise)
+                reading = count[0]
+                skipped = section.render_context(enterprise, has_records=False)
+            finally:
+                event.remove(db.engine, "before_cursor_execute", note)
+            assert count[0] - reading == reading - 1, section.key  # the section's one optional query spared
+            assert render_template(section.template, enterprise=enterprise, **skipped) == render_template(
+                section.template, enterprise=enterprise, **read
+            ), section.key
+
+
+def test_an_enterprise_without_records_reads_fewer_queries(client, reference_cache, make_user, make_enterprise):
+    """The sections, notes and edits it has none of are known from the record's own query."""
+    user = make_user("admin")
+    client.login(user)
+    bare = make_enterprise()
+    busy = make_enterprise()
+    _add_records(busy, user, 1, datetime(2026, 1, 1, tzinfo=UTC))
+    few, _html = _count_queries(client, f"/enterprises/{bare.id}")
+    full, _html = _count_queries(client, f"/enterprises/{busy.id}")
+    assert few <= 5 and full - few >= 6, (few, full)

@@ -43,6 +43,53 @@ def test_entries_from_every_source_are_merged_newest_first_with_authors(app, mak
     assert any(e.title.startswith("新增联系人") for e in page.entries)
 
 
+def test_task_entries_name_who_added_and_who_completed_each_task(app, make_user, make_enterprise):
+    """The completer is the latest actor of an audited update that set the status to done (else the owner); the
+    author of an addition is its creation record's actor (else its label)."""
+    from crm.core.audit import AuditLog
+
+    adder, first, last, owner = (make_user("bureau", areas=["350100"], display_name=n) for n in "甲乙丙丁")
+    enterprise = make_enterprise()
+    plan = Plan(enterprise_id=enterprise.id)
+    db.session.add(plan)
+    db.session.flush()
+    reopened = create_task(plan, title="两次完成", owner=owner)
+    by_owner = create_task(plan, title="无人记录", owner=owner)
+    by_job = create_task(plan, title="任务导入")
+    for task in (reopened, by_owner):
+        complete_task(task, note="")
+    db.session.flush()
+
+    def log(task, action, actor, changes=None, label="someone"):
+        actor_id = actor.id if actor else None
+        db.session.add(
+            AuditLog(
+                actor_id=actor_id,
+                actor_label=label,
+                action=action,
+                record_type="CultivationTask",
+                record_id=str(task.id),
+                enterprise_id=enterprise.id,
+                changes=changes,
+            )
+        )
+        db.session.flush()
+
+    log(reopened, "create", adder)
+    log(by_job, "create", None, label="job:import")
+    log(reopened, "update", first, {"status": ["todo", "done"]})
+    log(reopened, "update", adder, {"status": ["done", "doing"]})
+    log(reopened, "update", last, {"status": ["doing", "done"]})
+    log(reopened, "update", None, {"status": ["doing", "done"]})
+    log(reopened, "update", adder, {"title": ["两次", "两次完成"]})
+    log(by_owner, "update", first, {"status": ["todo", "doing"]})
+    with app.test_request_context():
+        entries = timeline.task_entries(enterprise.id)
+    authors = {e.title: e.author for e in entries}
+    assert authors["新增培育任务：两次完成"] == "甲" and authors["新增培育任务：任务导入"] == "job:import"
+    assert authors["完成培育任务：两次完成"] == "丙" and authors["完成培育任务：无人记录"] == "丁"
+
+
 def test_pages_follow_time(app, make_enterprise):
     enterprise = make_enterprise()
     start = datetime.now(UTC) + timedelta(days=1)  # newer than the record's own "added" entry

@@ -70,3 +70,34 @@ def test_assessment_timeline_entries(app, make_enterprise, make_assessment):
         assert entries[1].url.endswith(f"/assessments/{first.id}")
         assert standard_queries.timeline_entries(enterprise.id, limit=1) == entries[:1]
         assert standard_queries.timeline_entries(enterprise.id, before=entries[1].at) == []
+
+
+def test_the_section_reads_the_open_plans_progress_and_its_soonest_open_tasks(app, make_user, make_enterprise):
+    """One query gives both: the counts over all the plan's tasks, the first 50 open ones by due date."""
+    from crm.plans.models import TaskStatus
+
+    user = make_user("admin")
+    enterprise = make_enterprise()
+    plan = plan_services.create_plan(enterprise, goal="申请高级认证")
+    tasks = [
+        plan_services.create_task(plan, title=f"任务{k}", due_on=date(2020, 1, 1 + k % 28) if k % 3 else None)
+        for k in range(55)
+    ]
+    for task in tasks[:4]:
+        task.status = TaskStatus.DONE
+    with app.test_request_context():
+        login_user(user)
+        today = date(2026, 6, 1)
+        section = plan_queries.enterprise_section_context(enterprise)["plans_section"]
+        expected = plan_services.progress(plan, section["today"])
+        assert section["progress"] == expected and expected.total == 55 and expected.done == 4
+        open_tasks = sorted(tasks[4:], key=lambda t: (t.due_on is None, t.due_on or today, t.id))[:50]
+        assert (
+            section["overdue"] + section["upcoming"]
+            == [t for t in open_tasks if t.due_on is not None] + [t for t in open_tasks if t.due_on is None][:5]
+        )
+        for task in tasks:
+            task.status = TaskStatus.DONE
+        section = plan_queries.enterprise_section_context(enterprise)["plans_section"]
+    assert section["progress"].total == 55 and section["progress"].done == 55
+    assert section["overdue"] == [] and section["upcoming"] == []
