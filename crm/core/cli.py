@@ -6,10 +6,7 @@ takes the shared templates (``base.html``, ``_macros/``, ``errors/``) and the to
 
 from __future__ import annotations
 
-import atexit
-import contextlib
 import functools
-import gc
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +18,7 @@ from babel.messages.pofile import read_po, write_po
 from flask.cli import AppGroup
 
 from crm.core.audit import acting_as
+from crm.core.collector import application_frozen, skip_final_collections
 from crm.core.i18n import PACKAGE_ROOT, PROJECT_ROOT, compile_catalogs
 
 
@@ -44,38 +42,12 @@ def _audit_command(cmd: click.Command, name: str) -> None:
 def _acting(callback: Callable, label: str) -> Callable:
     @functools.wraps(callback)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        _skip_final_collections()
-        with acting_as(label), _application_frozen():
+        skip_final_collections()
+        with acting_as(label), application_frozen():
             return callback(*args, **kwargs)
 
     wrapper.crm_audited = True  # type: ignore[attr-defined]
     return wrapper
-
-
-_exit_hook: dict[str, bool] = {"registered": False}
-
-
-def _skip_final_collections() -> None:
-    """When the command's process exits, freeze what is left instead of letting the interpreter's last garbage
-    collections walk every object of the application (0.4 s at the end of each command). Nothing is lost: the
-    memory goes back to the system, and atexit handlers and weakref finalizers registered before still run."""
-    if not _exit_hook["registered"]:
-        _exit_hook["registered"] = True
-        atexit.register(gc.freeze)
-
-
-@contextlib.contextmanager
-def _application_frozen() -> Iterator[None]:
-    """Keep the objects that exist when the command starts (the application: modules, models, routes, about
-    170,000 objects) out of the garbage collections during the command: each full collection would walk them
-    all again, and a command that reads 10,000 rows sets off several (0.3 s of an import's 3.5 s). They are
-    handed back to the collector when the command ends, so a process that runs many commands (the tests) keeps
-    no garbage."""
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
 
 
 #: No ngettext: Chinese has one plural form, and English strings are phrased to need none ("Enterprises: 5").

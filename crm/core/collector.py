@@ -1,7 +1,9 @@
-"""Pauses of the garbage collector where a process builds many long-lived objects and (almost) no garbage."""
+"""The garbage collector's policy: paused or frozen where a process builds many long-lived objects (the
+application, an import's rows) and (almost) no garbage, so collections do not walk them again and again."""
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import gc
 from collections.abc import Iterator
@@ -26,3 +28,37 @@ def collections_paused() -> Iterator[None]:
             gc.unfreeze()
         if enabled:
             gc.enable()
+
+
+_exit_hook: dict[str, bool] = {"registered": False}
+
+
+def skip_final_collections() -> None:
+    """When the command's process exits, freeze what is left instead of letting the interpreter's last garbage
+    collections walk every object of the application (0.4 s at the end of each command). Nothing is lost: the
+    memory goes back to the system, and atexit handlers and weakref finalizers registered before still run."""
+    if not _exit_hook["registered"]:
+        _exit_hook["registered"] = True
+        atexit.register(gc.freeze)
+
+
+@contextlib.contextmanager
+def application_frozen() -> Iterator[None]:
+    """Keep the objects that exist when the command starts (the application: modules, models, routes, about
+    170,000 objects) out of the garbage collections during the command: each full collection would walk them
+    all again, and a command that reads 10,000 rows sets off several (0.3 s of an import's 3.5 s). They are
+    handed back to the collector when the command ends, so a process that runs many commands (the tests) keeps
+    no garbage."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
+def freeze_application() -> None:
+    """Keep the objects that exist now (a web worker's application: modules, models, routes, some 200,000 of them)
+    out of the garbage collector for good: its full collections otherwise walk them all again every few hundred
+    requests; with gunicorn --preload it also keeps the forked workers from copying the pages the collector would
+    touch."""
+    gc.freeze()

@@ -68,3 +68,13 @@ def test_an_import_hands_the_collector_back_even_when_refused(app, tmp_path, col
     assert result.exit_code == 1
     assert gc.isenabled()
     assert gc.get_freeze_count() == 0
+
+
+def test_a_command_runs_with_the_application_frozen_and_hands_it_back():
+    """``flask crm`` commands (``crm.core.cli``): the objects present at the start stay out of collections during the
+    command and are handed back to the collector after it, so a process running many commands keeps no garbage."""
+    from crm.core.collector import application_frozen
+
+    with application_frozen():
+        assert gc.get_freeze_count() > 0
+    assert gc.get_freeze_count() == 0
