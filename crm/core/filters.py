@@ -84,14 +84,9 @@ def nl2br(value: str | None) -> Markup:
 def select_options(options: list[tuple[str, str]] | OptionsMarkup, selected: str | None = None) -> Markup:
     """``<option>`` elements for ``(value, text)`` pairs, ``selected`` marked: one join instead of a template loop
     (the enterprise list's filter bar has about 200 options). ``OptionsMarkup`` holds them already escaped."""
-    if isinstance(options, OptionsMarkup):
-        return options.marked(selected)
-    parts = []
-    for value, text in options:
-        value_html = escape(value)
-        mark = " selected" if selected is not None and value == selected else ""
-        parts.append(f'<option value="{value_html}"{mark}>{escape(text)}</option>')
-    return Markup("".join(parts))
+    if not isinstance(options, OptionsMarkup):
+        options = OptionsMarkup(options)
+    return options.marked(selected)
 
 
 class OptionsMarkup:
@@ -104,7 +99,7 @@ class OptionsMarkup:
         self.html = Markup("".join(self.parts))
 
     def marked(self, selected: str | None) -> Markup:
-        """The same markup as ``select_options(options, selected)``."""
+        """The options with ``selected`` marked (every option of that value)."""
         if selected is None or selected not in self.values:
             return self.html
         # The escaped value holds no '"', so the first '">' closes it.
