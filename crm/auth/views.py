@@ -74,7 +74,8 @@ def _user_with_unread_count() -> Select:
     """A user (by ``user_id``) and their unread notifications, built once."""
     from crm.notifications.services import unread_count_column
 
-    return select(User, unread_count_column(User.id)).where(User.id == bindparam("user_id"))
+    user_id = bindparam("user_id")
+    return select(User, unread_count_column(user_id)).where(User.id == user_id)
 
 
 @bp.route("/login", methods=["GET", "POST"])

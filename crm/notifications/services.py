@@ -71,13 +71,17 @@ def notify(
 
 #: Where a request keeps the unread count read together with its user (``g``): ``(user id, count)``.
 UNREAD_KEY = "_crm_unread_count"
+#: The navigation's badges count up to this and then show "99+": a user who never reads their notifications
+#: (or an outbox that failed for weeks) would otherwise make every page count tens of thousands of rows.
+BADGE_LIMIT = 99
 
 
 def unread_count(user: Any) -> int:
-    """The user's unread notifications: the count read with the user at the start of the request
-    (``unread_count_column``) while the request has written nothing, else counted now."""
+    """The user's unread notifications, exactly: the count read with the user at the start of the request
+    (``unread_count_column``, capped) when it is below the cap and the request has written nothing, else
+    counted now."""
     kept = g.get(UNREAD_KEY) if has_app_context() else None
-    if kept is not None and kept[0] == user.id:
+    if kept is not None and kept[0] == user.id and kept[1] <= BADGE_LIMIT:
         return kept[1]
     return (
         db.session.scalar(select(func.count()).where(Notification.user_id == user.id, Notification.read_at.is_(None)))
@@ -85,15 +89,26 @@ def unread_count(user: Any) -> int:
     )
 
 
+def unread_badge_count(user: Any) -> int:
+    """The navigation's unread count: exact up to ``BADGE_LIMIT``, ``BADGE_LIMIT + 1`` for any more."""
+    kept = g.get(UNREAD_KEY) if has_app_context() else None
+    if kept is not None and kept[0] == user.id:
+        return kept[1]
+    return db.session.scalar(select(unread_count_column(user.id))) or 0
+
+
 def unread_count_column(user_id: Any) -> Any:
-    """The unread count as a column of a query of users (``user_id``: the users' id column), so that a page reads
-    its user and the navigation's count in one statement; pass the value to ``keep_unread_count``."""
-    return (
-        select(func.count())
-        .where(Notification.user_id == user_id, Notification.read_at.is_(None))
-        .correlate_except(Notification)
-        .scalar_subquery()
-    )
+    """The user's unread count, capped at ``BADGE_LIMIT + 1``, as a scalar subquery (``user_id``: a value or a
+    bind parameter), so that a page reads its user and the navigation's count in one statement; pass the value
+    to ``keep_unread_count``."""
+    return capped_count(
+        select(Notification.id).where(Notification.user_id == user_id, Notification.read_at.is_(None))
+    ).scalar_subquery()
+
+
+def capped_count(stmt: Any, limit: int = BADGE_LIMIT) -> Any:
+    """A ``SELECT count(*)`` of ``stmt``'s rows that stops at ``limit + 1``: what a badge needs."""
+    return select(func.count()).select_from(stmt.order_by(None).limit(limit + 1).subquery())
 
 
 def keep_unread_count(user_id: int, count: int) -> None:

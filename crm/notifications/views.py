@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from crm.core.forms import EmptyForm
 from crm.core.pagination import PageArgumentError, page_args, paginate
@@ -31,12 +31,13 @@ def navigation_counts() -> dict:
     def unread() -> int:
         if not getattr(current_user, "is_authenticated", False):
             return 0
-        return services.unread_count(current_user)
+        return services.unread_badge_count(current_user)
 
     def outbox_failures() -> int:
         if not has_permission(current_user, Permission.OPERATIONS):
             return 0
-        return db.session.scalar(select(func.count()).where(OutboxMessage.status == OutboxStatus.FAILED)) or 0
+        failed = select(OutboxMessage.id).where(OutboxMessage.status == OutboxStatus.FAILED)
+        return db.session.scalar(services.capped_count(failed)) or 0
 
     def preferences_form() -> PreferencesForm:
         form = PreferencesForm(prefix="notify")
@@ -45,6 +46,7 @@ def navigation_counts() -> dict:
 
     return {
         "unread_notifications": unread,
+        "badge_limit": services.BADGE_LIMIT,
         "outbox_failures": outbox_failures,
         "notification_preferences_form": preferences_form,
     }
@@ -66,7 +68,8 @@ def index():
         "notifications/index.html",
         page=result,
         unread_only=unread_only,
-        unread_total=services.unread_count(current_user),
+        # The unread tab's list has just counted them.
+        unread_total=result.total if unread_only else services.unread_count(current_user),
     )
 
 

@@ -2,6 +2,7 @@
 
 from flask import g
 
+from crm.core.models import utcnow
 from crm.extensions import db
 from crm.notifications import services
 from crm.notifications.models import Notification
@@ -58,3 +59,61 @@ def test_posts_and_the_api_load_the_user_alone(client, make_user, statements):
     client.post_form("/notifications/read-all")
     user_reads = [s for s in statements if "FROM users" in s and "users.id =" in s]
     assert user_reads and "notifications" not in user_reads[0]
+
+
+def _notify_many(user, count: int, *, read: bool = False) -> None:
+    read_at = utcnow() if read else None
+    db.session.add_all(Notification(user_id=user.id, title=f"提醒 {n}", read_at=read_at) for n in range(count))
+    db.session.commit()
+
+
+def test_the_navigation_counts_unread_up_to_the_badge_limit(client, make_user):
+    user = make_user("bureau", areas=["350100"])
+    _notify_many(user, services.BADGE_LIMIT)
+    client.login(user)
+    assert f"data-unread-count>{services.BADGE_LIMIT}<" in client.get("/").get_data(as_text=True)
+    _notify_many(user, 2)
+    body = client.get("/").get_data(as_text=True)
+    assert f"data-unread-count>{services.BADGE_LIMIT}+<" in body
+
+
+def test_past_the_limit_the_page_stops_counting_but_the_centre_and_api_stay_exact(
+    client, make_user, statements, api_token
+):
+    user = make_user("bureau", areas=["350100"])
+    _notify_many(user, services.BADGE_LIMIT + 21)
+    _notify_many(user, 5, read=True)
+    headers = api_token(user)
+    client.login(user)
+    db.session.expunge_all()
+    statements.clear()
+    body = client.get("/notifications/").get_data(as_text=True)
+    user_read = next(s for s in statements if "FROM users" in s and "users.id =" in s)
+    assert "LIMIT" in user_read  # the navigation's count stops at the limit
+    assert f"data-unread-count>{services.BADGE_LIMIT}+<" in body
+    assert f"{services.BADGE_LIMIT + 21}<" in body  # the centre's own tab: the exact unread count
+    assert client.get("/api/v1/notifications/unread-count", headers=headers).get_json() == {
+        "unread": services.BADGE_LIMIT + 21
+    }
+
+
+def test_the_badge_count_is_capped_without_a_kept_count(app, make_user):
+    user = make_user("bureau", areas=["350100"])
+    _notify_many(user, services.BADGE_LIMIT + 3)
+    with app.test_request_context("/"):
+        assert services.unread_badge_count(user) == services.BADGE_LIMIT + 1
+        assert services.unread_count(user) == services.BADGE_LIMIT + 3
+        services.keep_unread_count(user.id, services.BADGE_LIMIT + 1)  # a capped count read with the user
+        assert services.unread_count(user) == services.BADGE_LIMIT + 3  # is not taken as exact
+
+
+def test_the_failed_messages_badge_is_capped_too(client, make_user):
+    from crm.notifications.models import Channel, OutboxMessage, OutboxStatus
+
+    db.session.add_all(
+        OutboxMessage(channel=Channel.EMAIL, to_address="x@customs.test", subject="提醒", status=OutboxStatus.FAILED)
+        for _ in range(services.BADGE_LIMIT + 1)
+    )
+    db.session.commit()
+    client.login(make_user("admin"))
+    assert f'text-bg-warning">{services.BADGE_LIMIT}+<' in client.get("/").get_data(as_text=True)
