@@ -2,14 +2,18 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
+# The runtime set (requirements.txt) for run, serve, worker, beat and bench; the test and lint tools on top
+# (requirements-dev.txt) for test, lint and format. Each stamp is redone when its file changes, and the dev
+# stamp also when the runtime one is (requirements-dev.txt includes requirements.txt).
 STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
 HOST ?= 127.0.0.1
 PORT ?= 5000
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 export FLASK_APP := wsgi
 
-.PHONY: run serve test lint format translations worker beat bench bytecode clean
+.PHONY: run serve test lint format translations worker beat bench bytecode clean venv venv-dev
 
 $(STAMP): requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
@@ -19,7 +23,13 @@ $(STAMP): requirements.txt
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	@touch $@
 
+$(DEV_STAMP): requirements-dev.txt $(STAMP)
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	@touch $@
+
 venv: $(STAMP)
+
+venv-dev: $(DEV_STAMP)
 
 ## make bytecode: byte-compile the app as pip does for site-packages (up-to-date files are skipped), so that a
 ## process loads crm/ from __pycache__ instead of compiling some 200 modules on each start: where
@@ -45,7 +55,7 @@ serve: $(STAMP) bytecode
 	$(BIN)/flask run --host $(HOST) --port $(PORT)
 
 ## make test: the test suite (SQLite and eager jobs unless DATABASE_URL / REDIS_URL point at real services).
-test: $(STAMP)
+test: $(DEV_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## make bench: the app against the machine's own floor, on PostgreSQL and Redis from DATABASE_URL and REDIS_URL
@@ -53,11 +63,11 @@ test: $(STAMP)
 bench: $(STAMP) bytecode
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-format: $(STAMP)
+format: $(DEV_STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
