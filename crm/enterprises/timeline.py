@@ -340,6 +340,7 @@ def _task_statement(has_before: bool, limit: int) -> Any:
             CultivationTask,
             AuditLog.actor_id,
             AuditLog.actor_label,
+            AuditLog.id.label("creation_log_id"),
             ranked.c.completed_at,
             ranked.c.is_added,
             ranked.c.is_completed,
@@ -374,10 +375,16 @@ def task_entries(enterprise_id: int, *, before: datetime | None = None, limit: i
     if before is not None:
         params["before"] = before
     rows = db.session.execute(_task_statement(before is not None, limit), params).all()
-    created = sorted(
-        (row for row in rows if row.is_added and row.added_position <= limit), key=lambda row: row.added_position
-    )
-    # {task: the instant its completion shows}; a task with two creation records in the audit trail comes twice
+    # A task with two creation records in the audit trail comes twice: added once, by the latest record's actor.
+    latest_creation = {
+        row[0]: row
+        for row in sorted(
+            (row for row in rows if row.is_added and row.added_position <= limit),
+            key=lambda row: (row.added_position, row.creation_log_id or 0),
+        )
+    }
+    created = list(latest_creation.values())
+    # {task: the instant its completion shows}
     done = {
         row[0]: row.completed_at
         for row in sorted(

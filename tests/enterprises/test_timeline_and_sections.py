@@ -46,7 +46,7 @@ def test_entries_from_every_source_are_merged_newest_first_with_authors(app, mak
 
 def test_task_entries_name_who_added_and_who_completed_each_task(app, make_user, make_enterprise):
     """The completer is the latest actor of an audited update that set the status to done (else the owner); the
-    author of an addition is its creation record's actor (else its label)."""
+    author of an addition is its latest creation record's actor (else its label)."""
     from crm.core.audit import AuditLog
 
     adder, first, last, owner = (make_user("bureau", areas=["350100"], display_name=n) for n in "甲乙丙丁")
@@ -87,6 +87,7 @@ def test_task_entries_name_who_added_and_who_completed_each_task(app, make_user,
     with app.test_request_context():
         entries = timeline.task_entries(enterprise.id)
     authors = {e.title: e.author for e in entries}
+    assert len(entries) == len(authors)  # each once, though "两次完成" has two creation records (create_task's)
     assert authors["新增培育任务：两次完成"] == "甲" and authors["新增培育任务：任务导入"] == "job:import"
     assert authors["完成培育任务：两次完成"] == "丙" and authors["完成培育任务：无人记录"] == "丁"
 
