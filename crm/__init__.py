@@ -94,10 +94,14 @@ def register_extensions(app: Flask) -> None:
 
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
-    """SQLite: enforce foreign keys, and let SQLAlchemy (not pysqlite) manage transactions and savepoints."""
+    """SQLite: enforce foreign keys, let SQLAlchemy (not pysqlite) manage transactions and savepoints, and add
+    the functions local dates in SQL need (``crm.core.timeutil``)."""
     import sqlite3
 
     if isinstance(dbapi_connection, sqlite3.Connection):
+        from crm.core.timeutil import register_sqlite_functions
+
+        register_sqlite_functions(dbapi_connection)
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")

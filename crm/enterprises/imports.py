@@ -726,7 +726,7 @@ def stored_analysis(batch: EnterpriseImport) -> Analysis:
             EnterpriseImportRow.existing_id,
         )
         .where(EnterpriseImportRow.import_id == batch.id)
-        .order_by(EnterpriseImportRow.row_number)
+        .order_by(EnterpriseImportRow.row_number, EnterpriseImportRow.id)
     ).all()
     return Analysis(
         rows=[

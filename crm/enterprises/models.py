@@ -517,7 +517,12 @@ class EnterpriseImportRow(db.Model):
     """One data row of an import as checked for the preview: its label, reasons and cleaned values."""
 
     __tablename__ = "enterprise_import_rows"
-    __table_args__ = (Index("ix_enterprise_import_rows_import_id_label", "import_id", "label", "row_number"),)
+    __table_args__ = (
+        #: One row per spreadsheet row of an import; also the index of the preview's pages of every label.
+        Index("uq_enterprise_import_rows_import_id_row_number", "import_id", "row_number", unique=True),
+        #: The preview's pages of one label.
+        Index("ix_enterprise_import_rows_import_id_label", "import_id", "label", "row_number"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     import_id: Mapped[int] = mapped_column(ForeignKey("enterprise_imports.id", ondelete="CASCADE"))

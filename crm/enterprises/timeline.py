@@ -21,8 +21,9 @@ from sqlalchemy import String, and_, bindparam, case, cast, func, or_, select, t
 from sqlalchemy.orm import joinedload
 
 from crm.core.audit import AuditAction, AuditLog
+from crm.core.models import UTCDateTime
 from crm.core.timeline import TimelineEntry
-from crm.core.timeutil import local_date, local_midnight
+from crm.core.timeutil import local_date_of, local_midnight_of, local_tz
 from crm.enterprises.models import ContactRole, CreditStatus, EnterpriseNote, Priority, Recommendation, TargetTier
 from crm.enterprises.registry import resolve
 from crm.extensions import db
@@ -292,18 +293,34 @@ def edit_entries(enterprise_id: int, *, before: datetime | None = None, limit: i
     return entries
 
 
+def _task_completed_at(tz: Any) -> Any:
+    """The instant a done task's completion shows, in SQL: when it was last changed if that was on the day it was
+    completed (it was marked done then), else the start of that day (``tz``: the CRM's time zone's name)."""
+    from crm.plans.models import CultivationTask
+
+    return case(
+        (local_date_of(CultivationTask.updated_at, tz) == CultivationTask.completed_on, CultivationTask.updated_at),
+        else_=local_midnight_of(CultivationTask.completed_on, tz),
+    )
+
+
 @cache
 def _task_statement(has_before: bool, limit: int) -> Any:
-    """``task_entries``' query, built once per process for each shape (the values are bound when it runs)."""
+    """``task_entries``' query, built once per process for each shape (the values are bound when it runs).
+
+    Each kind is ranked by the instant its entry shows, newest first (and the latest id first within one
+    instant), so the ``limit`` kept of each are the newest; ``before`` applies to the same instant."""
     from crm.plans.models import CultivationTask, TaskStatus
 
+    completed_at = _task_completed_at(bindparam("tz"))
     added = CultivationTask.created_at < bindparam("before") if has_before else true()
     completed = and_(CultivationTask.status == TaskStatus.DONE, CultivationTask.completed_on.isnot(None))
     if has_before:
-        completed = and_(completed, CultivationTask.completed_on <= bindparam("before_day"))
+        completed = and_(completed, completed_at < bindparam("before", type_=UTCDateTime()))
     ranked = (
         select(
             CultivationTask.id.label("id"),
+            completed_at.label("completed_at"),
             case((added, 1), else_=0).label("is_added"),
             case((completed, 1), else_=0).label("is_completed"),
             func.row_number()
@@ -312,10 +329,7 @@ def _task_statement(has_before: bool, limit: int) -> Any:
             )
             .label("added_position"),
             func.row_number()
-            .over(
-                partition_by=case((completed, 1), else_=0),
-                order_by=(CultivationTask.completed_on.desc(), CultivationTask.id),
-            )
+            .over(partition_by=case((completed, 1), else_=0), order_by=(completed_at.desc(), CultivationTask.id.desc()))
             .label("completed_position"),
         )
         .where(CultivationTask.enterprise_id == bindparam("enterprise_id"))
@@ -326,6 +340,8 @@ def _task_statement(has_before: bool, limit: int) -> Any:
             CultivationTask,
             AuditLog.actor_id,
             AuditLog.actor_label,
+            AuditLog.id.label("creation_log_id"),
+            ranked.c.completed_at,
             ranked.c.is_added,
             ranked.c.is_completed,
             ranked.c.added_position,
@@ -350,26 +366,32 @@ def _task_statement(has_before: bool, limit: int) -> Any:
 
 
 def task_entries(enterprise_id: int, *, before: datetime | None = None, limit: int = 50) -> list[TimelineEntry]:
-    """Cultivation tasks: when each was added and, once done, when it was completed.
+    """Cultivation tasks: when each was added and, once done, when it was completed (``_task_completed_at``).
 
     One query for both (the newest added and the latest completed, ranked by window functions), with who
     added each from the audit trail; one more for who completed them when some are done."""
 
-    params: dict[str, Any] = {"enterprise_id": enterprise_id}
+    params: dict[str, Any] = {"enterprise_id": enterprise_id, "tz": str(local_tz())}
     if before is not None:
-        params.update(before=before, before_day=local_date(before))
+        params["before"] = before
     rows = db.session.execute(_task_statement(before is not None, limit), params).all()
-    created = sorted(
-        (row for row in rows if row.is_added and row.added_position <= limit), key=lambda row: row.added_position
-    )
-    done = [
-        row[0]
+    # A task with two creation records in the audit trail comes twice: added once, by the latest record's actor.
+    latest_creation = {
+        row[0]: row
+        for row in sorted(
+            (row for row in rows if row.is_added and row.added_position <= limit),
+            key=lambda row: (row.added_position, row.creation_log_id or 0),
+        )
+    }
+    created = list(latest_creation.values())
+    # {task: the instant its completion shows}
+    done = {
+        row[0]: row.completed_at
         for row in sorted(
             (row for row in rows if row.is_completed and row.completed_position <= limit),
             key=lambda row: row.completed_position,
         )
-    ]
-    done = list(dict.fromkeys(done))  # a task with two creation records in the audit trail comes twice
+    }
     completers = _task_completers([t.id for t in done])
     names = _display_names({row.actor_id for row in created} | set(completers.values()) | {t.owner_id for t in done})
 
@@ -384,14 +406,11 @@ def task_entries(enterprise_id: int, *, before: datetime | None = None, limit: i
         )
         for row in created
     ]
-    for task in done:
-        at = task.updated_at if local_date(task.updated_at) == task.completed_on else local_midnight(task.completed_on)
-        if before is not None and at >= before:
-            continue
+    for task, completed_at in done.items():
         author_id = completers.get(task.id) or task.owner_id
         entries.append(
             TimelineEntry(
-                at=at,
+                at=completed_at,
                 kind="task",
                 title=_("Cultivation task completed: %(title)s", title=task.title),
                 body=task.completion_note,

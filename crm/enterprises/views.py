@@ -854,7 +854,7 @@ def import_detail(import_id: int):
         stmt = select(EnterpriseImportRow).where(EnterpriseImportRow.import_id == batch.id)
         if label in {r.value for r in RowLabel}:
             stmt = stmt.where(EnterpriseImportRow.label == RowLabel(label))
-        rows_page = paginate(stmt.order_by(EnterpriseImportRow.row_number), page, per_page)
+        rows_page = paginate(stmt.order_by(EnterpriseImportRow.row_number, EnterpriseImportRow.id), page, per_page)
     options = forms.ImportOptionsForm()
     if not options.is_submitted():
         options.existing_action.data = batch.existing_action.value

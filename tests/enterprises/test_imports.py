@@ -5,6 +5,7 @@ import io
 import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from crm.core.audit import AuditAction, AuditLog
 from crm.enterprises import imports, services
@@ -12,6 +13,7 @@ from crm.enterprises.models import (
     Contact,
     Enterprise,
     EnterpriseImport,
+    EnterpriseImportRow,
     ExistingAction,
     ImportStatus,
     Priority,
@@ -414,6 +416,25 @@ def test_a_new_row_found_in_the_crm_at_commit_time_is_not_created_twice():
     services.create_enterprise({"name": "并发甲有限公司", "uscc": code, "area": None} | _quanzhou())
     imports.commit(batch, analysis)
     assert batch.created_count == 0 and batch.skipped_count == 1
+
+
+def test_an_import_keeps_one_row_per_spreadsheet_row(make_enterprise):
+    """The preview pages an import's rows by row number: a second row of the same number is refused."""
+    data, _code = _mixed_file(make_enterprise(area="350500", office="xm-quanzhou").uscc)
+    batch, analysis = run(data, "mixed.xlsx")
+    other, _ = run(data, "again.xlsx")
+    imports.store_analysis(batch, analysis)
+    imports.store_analysis(batch, analysis)  # checked again: replaces the rows
+    imports.store_analysis(other, analysis)  # another import has its own numbers
+    numbers = db.session.scalars(
+        select(EnterpriseImportRow.row_number).where(EnterpriseImportRow.import_id == batch.id)
+    ).all()
+    assert sorted(numbers) == [2, 3, 4] == [r.row_number for r in imports.stored_analysis(batch).rows]
+    savepoint = db.session.begin_nested()
+    db.session.add(EnterpriseImportRow(import_id=batch.id, row_number=3, label=RowLabel.NEW))
+    with pytest.raises(IntegrityError):
+        db.session.flush()
+    savepoint.rollback()
 
 
 def _quanzhou():

@@ -1,8 +1,9 @@
 """The merged timeline (newest first, paginated by time, authors) and the detail-section registry."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from crm.core.timeline import TimelineEntry
+from crm.core.timeutil import local_midnight, local_today
 from crm.enterprises import sections, services, timeline
 from crm.enterprises.models import ContactRole, EnterpriseNote
 from crm.extensions import db
@@ -45,7 +46,7 @@ def test_entries_from_every_source_are_merged_newest_first_with_authors(app, mak
 
 def test_task_entries_name_who_added_and_who_completed_each_task(app, make_user, make_enterprise):
     """The completer is the latest actor of an audited update that set the status to done (else the owner); the
-    author of an addition is its creation record's actor (else its label)."""
+    author of an addition is its latest creation record's actor (else its label)."""
     from crm.core.audit import AuditLog
 
     adder, first, last, owner = (make_user("bureau", areas=["350100"], display_name=n) for n in "甲乙丙丁")
@@ -86,6 +87,7 @@ def test_task_entries_name_who_added_and_who_completed_each_task(app, make_user,
     with app.test_request_context():
         entries = timeline.task_entries(enterprise.id)
     authors = {e.title: e.author for e in entries}
+    assert len(entries) == len(authors)  # each once, though "两次完成" has two creation records (create_task's)
     assert authors["新增培育任务：两次完成"] == "甲" and authors["新增培育任务：任务导入"] == "job:import"
     assert authors["完成培育任务：两次完成"] == "丙" and authors["完成培育任务：无人记录"] == "丁"
 
@@ -145,6 +147,74 @@ def test_a_page_filled_by_one_instant_shows_all_of_it(app, make_enterprise):
     pages = _every_page(app, enterprise.id, limit=3)
     assert sorted(pages[0]) == [f"备忘{n}" for n in range(5)]
     assert pages[1] == ["备忘5"]
+
+
+def _tasks_completed_at(enterprise, completions: list[tuple[date, datetime]]) -> None:
+    """One task per (completion day, last change): done that day, added a month before anything else happened."""
+    plan = Plan(enterprise_id=enterprise.id)
+    db.session.add(plan)
+    db.session.flush()
+    added = datetime.now(UTC) - timedelta(days=30)
+    for n, (day, changed) in enumerate(completions):
+        task = create_task(plan, title=f"任务{n}")
+        complete_task(task, on=day)
+        task.created_at = added
+        task.updated_at = changed
+    db.session.flush()
+
+
+def _completions_of_every_page(app, enterprise_id: int, limit: int) -> list[list[tuple[str, datetime]]]:
+    pages, before = [], None
+    with app.test_request_context():
+        while True:
+            page = timeline.merged_timeline(enterprise_id, before=before, limit=limit)
+            pages.append([(e.title, e.at) for e in page.entries if e.title.startswith("完成培育任务")])
+            if page.next_before is None:
+                return pages
+            before = page.next_before
+
+
+def test_task_completions_of_one_day_are_ranked_by_the_time_they_show(app, make_enterprise):
+    # The query ranked completions by their day (and id) while the entries show the time of the day they were
+    # marked done: of many done the same day it kept the first added, not the latest done, and the pages that
+    # followed skipped some.
+    enterprise = make_enterprise()
+    day = local_today() + timedelta(days=2)  # newer than the record's own entries
+    nine = local_midnight(day) + timedelta(hours=9)
+    # The later added, the later done; two of them changed again the next day (shown at the start of the day done).
+    changes = [nine + timedelta(minutes=5 * n) for n in range(12)]
+    changes[3] = changes[7] = local_midnight(day + timedelta(days=1)) + timedelta(hours=10)
+    _tasks_completed_at(enterprise, [(day, changed) for changed in changes])
+    at = {f"完成培育任务：任务{n}": changed for n, changed in enumerate(changes)}
+    at["完成培育任务：任务3"] = at["完成培育任务：任务7"] = local_midnight(day)
+    newest_first = sorted(at, key=lambda title: at[title], reverse=True)
+
+    pages = _completions_of_every_page(app, enterprise.id, limit=5)
+    assert [title for title, _ in pages[0]] == newest_first[:5]
+    walked = [entry for page in pages for entry in page]
+    assert len(walked) == len(at) and all(when == at[title] for title, when in walked)
+    assert [title for title, _ in walked[:10]] == newest_first[:10]
+    assert sorted(title for title, _ in walked[10:]) == ["完成培育任务：任务3", "完成培育任务：任务7"]  # one instant
+    with app.test_request_context():
+        newest = timeline.task_entries(enterprise.id, limit=3)
+    assert [e.title for e in newest if e.title.startswith("完成")] == newest_first[:3]
+
+
+def test_task_completions_page_by_the_time_they_show_across_days(app, make_enterprise):
+    enterprise = make_enterprise()
+    first = local_today() + timedelta(days=2)
+    completions = []
+    for offset in range(3):
+        day = first + timedelta(days=offset)
+        completions += [(day, local_midnight(day) + timedelta(hours=8, minutes=7 * n)) for n in range(4)]
+    completions.reverse()  # the latest added first
+    _tasks_completed_at(enterprise, completions)
+    expected = sorted(
+        ((f"完成培育任务：任务{n}", changed) for n, (_, changed) in enumerate(completions)), key=lambda e: e[1]
+    )
+    for limit in (3, 4, 5):
+        pages = _completions_of_every_page(app, enterprise.id, limit=limit)
+        assert [entry for page in pages for entry in page] == expected[::-1], limit
 
 
 def test_a_provider_from_another_feature_is_one_entry(app, make_enterprise, monkeypatch):
