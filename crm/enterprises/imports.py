@@ -684,7 +684,11 @@ def _mark_duplicates_and_existing(results: list[RowResult], scope: Scope, column
 
 
 def store_analysis(batch: EnterpriseImport, analysis: Analysis) -> None:
-    """Keep the checked rows for the preview and the commit (replacing an earlier check)."""
+    """Keep the checked rows for the preview and the commit (replacing an earlier check).
+
+    The import is locked first: a second check of the same import (a form sent twice) waits for this one to
+    commit, then replaces its rows, instead of inserting beside them (one row per row number)."""
+    db.session.execute(select(EnterpriseImport.id).where(EnterpriseImport.id == batch.id).with_for_update())
     db.session.execute(delete(EnterpriseImportRow).where(EnterpriseImportRow.import_id == batch.id))
     rows = [
         {

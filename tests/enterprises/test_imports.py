@@ -1,6 +1,7 @@
 """Spreadsheet import: header detection, encodings, refusals, labels, all-or-nothing, error report, undo, jobs."""
 
 import io
+import time
 
 import pytest
 from openpyxl import load_workbook
@@ -435,6 +436,46 @@ def test_an_import_keeps_one_row_per_spreadsheet_row(make_enterprise):
     with pytest.raises(IntegrityError):
         db.session.flush()
     savepoint.rollback()
+
+
+def test_two_checks_of_one_import_stored_at_once_leave_one_set_of_rows(postgres, real_db, app, make_enterprise):
+    """A mapping form sent twice: the second check waits for the first and replaces its rows (PostgreSQL)."""
+    import threading
+
+    data, _code = _mixed_file(make_enterprise(area="350500", office="xm-quanzhou").uscc)
+    batch, analysis = run(data, "twice.xlsx")
+    db.session.commit()
+    batch_id = batch.id
+    first_stored = threading.Event()
+    errors: list[BaseException] = []
+
+    def check(first: bool) -> None:
+        with app.app_context():  # its own session, connection and transaction
+            try:
+                if not first:
+                    first_stored.wait(timeout=10)
+                imports.store_analysis(db.session.get(EnterpriseImport, batch_id), analysis)
+                db.session.flush()
+                if first:
+                    first_stored.set()
+                    time.sleep(0.5)  # the second check starts while this one is not committed yet
+                db.session.commit()
+            except BaseException as exc:  # reported to the main thread below
+                errors.append(exc)
+                first_stored.set()
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=check, args=(first,)) for first in (True, False)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    numbers = db.session.scalars(
+        select(EnterpriseImportRow.row_number).where(EnterpriseImportRow.import_id == batch_id)
+    ).all()
+    assert sorted(numbers) == [2, 3, 4]
 
 
 def _quanzhou():
