@@ -289,6 +289,7 @@ def reference_cache(app):
 
     app.config["REFERENCE_CACHE"] = True
     cache.clear()
+    cache._state["checked"] = 0.0  # as in a new process: the first lookup reads the version in Redis
     yield cache
     app.config.pop("REFERENCE_CACHE")
     cache.clear()

@@ -116,7 +116,7 @@ def _check_version(now: float) -> None:
     if client is None:
         return
     try:
-        version = client.get(VERSION_KEY)
+        version = int(client.get(VERSION_KEY) or 0)
     except Exception as exc:  # entries still expire after TTL_SECONDS
         redis.failed(exc, "reference rows are kept until they expire")
         return
@@ -164,9 +164,16 @@ def _bump_version() -> None:
     if client is None:
         return
     try:
-        client.incr(VERSION_KEY)
+        version = client.incr(VERSION_KEY)
     except Exception as exc:  # other processes drop their entries after TTL_SECONDS
         redis.failed(exc, "other processes keep their reference rows until they expire")
+        return
+    with _lock:
+        # This process dropped its entries when it committed. When the version it knew is the one just before,
+        # no other process changed anything since: it takes the new version as known, instead of dropping its
+        # entries a second time (those loaded since the commit) at its next check.
+        if _state["version"] == version - 1:
+            _state["version"] = version
 
 
 def _mark_stale(session: Session) -> None:

@@ -50,3 +50,29 @@ def test_scopes_are_kept_and_follow_the_users_offices(reference_cache, app, make
 
 def test_off_under_tests_unless_asked(app):
     assert not cache.enabled() or app.config.get("REFERENCE_CACHE")
+
+
+def _lookup_checks_the_version() -> None:
+    cache._state["checked"] = 0.0  # the next lookup reads the version in Redis, whenever the last one was
+
+
+def test_a_process_keeps_what_it_loaded_after_its_own_write_and_drops_it_after_anothers(
+    reference_cache, redis_url, make_user, statements
+):
+    """A write drops this process's entries when it commits and bumps the version for the others; the version
+    check that follows does not drop them again (the entries loaded since the commit are current), while a bump
+    by another process does."""
+    _lookup_checks_the_version()
+    assert ListReference().areas  # the version as it is now
+    make_user("customs", offices=["xm-quanzhou"])  # a watched table: dropped here, the version bumped
+    assert ListReference().areas  # loaded again after the write
+    _lookup_checks_the_version()
+    statements.clear()
+    assert ListReference().areas
+    assert not statements
+    from crm.core import redis
+
+    redis.client().incr(cache.VERSION_KEY)  # another process's change
+    _lookup_checks_the_version()
+    assert ListReference().areas
+    assert statements
