@@ -19,12 +19,12 @@ from datetime import date
 from typing import Any
 
 from flask_babel import force_locale
-from sqlalchemy import Date, Select, String, case, cast, func, literal, select, type_coerce
+from sqlalchemy import Select, String, case, func, literal, select, type_coerce
 from sqlalchemy.orm import aliased
 
 from crm.auth.models import User
 from crm.core.audit import AuditAction, record_event
-from crm.core.timeutil import local_tz
+from crm.core.timeutil import local_date_of, local_tz
 from crm.enterprises.listing import ListQuery, ListReference, order_by
 from crm.enterprises.models import (
     CreditStatus,
@@ -107,19 +107,7 @@ def _names_by_enterprise(link: Any, key: Any, model: Any) -> Any:
 
 def _local_date(column: Any) -> Any:
     """The local calendar date of a UTC instant, computed by the database."""
-    tz = str(local_tz())
-    if _dialect() == "postgresql":
-        return cast(func.timezone(tz, column), Date)
-    offset = _fixed_offset_hours(tz)
-    return type_coerce(func.date(column, f"{offset:+d} hours"), Date)
-
-
-def _fixed_offset_hours(tz: str) -> int:
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
-
-    offset = datetime(2026, 1, 1, tzinfo=ZoneInfo(tz)).utcoffset()
-    return int(offset.total_seconds() // 3600) if offset else 0
+    return local_date_of(column, str(local_tz()))
 
 
 def _labels(enum: type) -> dict[str, str]:

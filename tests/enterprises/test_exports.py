@@ -129,3 +129,26 @@ def test_an_enterprises_names_are_exported_in_the_order_its_page_lists_them(clie
     rows = list(csv.reader(io.StringIO(data)))
     assert [r[0] for r in rows[1:]] == [enterprise.name]
     assert rows[1][5] == "甲类业务、乙类业务" == "、".join(t.name_zh for t in enterprise.business_types)
+
+
+def test_dates_are_local_in_a_zone_with_summer_time(app, client, make_user, make_enterprise):
+    """The export's dates are the CRM's local dates whatever the zone: in London a summer evening after 23:00
+    UTC is already the next day, a winter one is not (a fixed offset got one of the two wrong on SQLite)."""
+    from datetime import UTC, datetime
+
+    summer = make_enterprise(name="夏令时企业有限公司", area="350500", office="xm-quanzhou")
+    winter = make_enterprise(name="冬令时企业有限公司", area="350500", office="xm-quanzhou")
+    summer.created_at = datetime(2026, 7, 1, 23, 30, tzinfo=UTC)
+    winter.created_at = datetime(2026, 1, 1, 23, 30, tzinfo=UTC)
+    db.session.commit()
+    app.config["CRM_TIMEZONE"] = "Europe/London"
+    try:
+        client.login(make_user("manager"))
+        data = client.get("/enterprises/export.csv?area=350500&sort=name").get_data()
+    finally:
+        app.config.pop("CRM_TIMEZONE")
+    import csv
+
+    created = {r[0]: r[18] for r in csv.reader(io.StringIO(data.decode("utf-8-sig")))}
+    assert created["夏令时企业有限公司"] == "2026-07-02"
+    assert created["冬令时企业有限公司"] == "2026-01-01"
