@@ -17,7 +17,7 @@ from typing import Any
 
 from celery.signals import task_postrun, task_prerun
 from flask import current_app, g, has_app_context, has_request_context
-from sqlalchemy import JSON, String, Text, event, select, update
+from sqlalchemy import JSON, Index, String, Text, event, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from crm.core.audit import pop_actor, push_actor
@@ -45,6 +45,14 @@ class QueuedJob(db.Model):
 
     def __repr__(self) -> str:
         return f"<QueuedJob {self.id} {self.task_name}{tuple(self.args)}>"
+
+
+# Every outbox message queues a job, so the table grows by thousands a day and its rows are kept; the few the
+# operations page and ``jobs.dispatch_pending`` (every minute) look for, unstarted or failed, are indexed apart.
+_UNSTARTED = QueuedJob.started_at.is_(None)
+_FAILED = QueuedJob.failed_at.isnot(None)
+Index("ix_queued_jobs_unstarted_created_at", QueuedJob.created_at, sqlite_where=_UNSTARTED, postgresql_where=_UNSTARTED)
+Index("ix_queued_jobs_failed_at", QueuedJob.failed_at, QueuedJob.id, sqlite_where=_FAILED, postgresql_where=_FAILED)
 
 
 _PENDING_KEY = "crm_jobs_pending"
@@ -128,7 +136,8 @@ def unsent_jobs(older_than: timedelta = timedelta(minutes=1), now: datetime | No
         select(QueuedJob.id)
         .where(QueuedJob.started_at.is_(None), QueuedJob.created_at < cutoff)
         .where((QueuedJob.sent_at.is_(None)) | (QueuedJob.sent_at < cutoff))
-        .order_by(QueuedJob.id)
+        # The order of the index of unstarted jobs: a scan in id order read every job ever queued.
+        .order_by(QueuedJob.created_at, QueuedJob.id)
         .limit(500)
     )
     return list(db.session.scalars(stmt))

@@ -45,7 +45,11 @@ class OutboxMessage(db.Model):
     justified it and delivered after the commit, with retries."""
 
     __tablename__ = "outbox_messages"
-    __table_args__ = (Index("ix_outbox_messages_status_next_attempt_at", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_messages_status_next_attempt_at", "status", "next_attempt_at"),
+        # The operations page's outbox filtered by status, newest first (keyset on id), and its capped counts.
+        Index("ix_outbox_messages_status_id", "status", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     channel: Mapped[Channel] = mapped_column(enum_type(Channel, 10))

@@ -17,6 +17,9 @@ from crm.operations.models import JobRun, RunStatus
 
 #: A run still "running" after this long was interrupted (its worker died).
 STUCK_AFTER = timedelta(hours=1)
+#: The outbox counts per status go up to this and then read "10,000+": sent messages grow by the thousand a
+#: day and are never deleted, and an exact count of them read the whole table on every outbox page.
+OUTBOX_COUNT_LIMIT = 10_000
 
 
 def last_run(job_name: str) -> JobRun | None:
@@ -77,13 +80,19 @@ def job_history(job_name: str) -> Select:
     return select(JobRun).where(JobRun.job_name == job_name).order_by(JobRun.started_at.desc(), JobRun.id.desc())
 
 
-def outbox_counts() -> dict[str, int]:
-    return {
-        str(status): count
-        for status, count in db.session.execute(
-            select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
-        ).all()
-    }
+def outbox_counts(limit: int | None = None) -> dict[str, int]:
+    """Messages per status, each exact up to ``limit`` (``OUTBOX_COUNT_LIMIT``) and ``limit + 1`` beyond: one
+    statement whose counts each read at most ``limit + 1`` entries of the (status, id) index."""
+    from crm.notifications.services import capped_count
+
+    limit = OUTBOX_COUNT_LIMIT if limit is None else limit
+    statuses = list(OutboxStatus)
+    counts = [
+        capped_count(select(OutboxMessage.id).where(OutboxMessage.status == status), limit).scalar_subquery()
+        for status in statuses
+    ]
+    row = db.session.execute(select(*counts)).one()
+    return {str(status): count for status, count in zip(statuses, row, strict=True) if count}
 
 
 def outbox(status: str | None = None, channel: str | None = None) -> Select:

@@ -46,7 +46,7 @@ COUNT_LABELS = {
 
 @bp.context_processor
 def count_labels() -> dict:
-    return {"count_labels": COUNT_LABELS}
+    return {"count_labels": COUNT_LABELS, "outbox_count_limit": queries.OUTBOX_COUNT_LIMIT}
 
 
 @bp.get("/")
