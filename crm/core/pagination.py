@@ -80,6 +80,12 @@ def count_rows(stmt: Select) -> int:
     return db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
 
 
+def capped_count(stmt: Select, limit: int) -> Select:
+    """A ``SELECT count(*)`` of ``stmt``'s rows that stops at ``limit + 1``: what a badge or a "10,000+" needs,
+    reading at most ``limit + 1`` rows however many match."""
+    return select(func.count()).select_from(stmt.order_by(None).limit(limit + 1).subquery())
+
+
 def paginate(stmt: Select, page: int, per_page: int, *, scalars: bool = True) -> Page:
     """Run one page of ``stmt`` and count the whole; ``scalars=False`` returns rows instead of objects."""
     total = count_rows(stmt)

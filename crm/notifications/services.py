@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from crm.core import jobs
 from crm.core.models import utcnow
+from crm.core.pagination import capped_count
 from crm.extensions import db
 from crm.notifications.models import (
     Channel,
@@ -102,13 +103,8 @@ def unread_count_column(user_id: Any) -> Any:
     bind parameter), so that a page reads its user and the navigation's count in one statement; pass the value
     to ``keep_unread_count``."""
     return capped_count(
-        select(Notification.id).where(Notification.user_id == user_id, Notification.read_at.is_(None))
+        select(Notification.id).where(Notification.user_id == user_id, Notification.read_at.is_(None)), BADGE_LIMIT
     ).scalar_subquery()
-
-
-def capped_count(stmt: Any, limit: int = BADGE_LIMIT) -> Any:
-    """A ``SELECT count(*)`` of ``stmt``'s rows that stops at ``limit + 1``: what a badge needs."""
-    return select(func.count()).select_from(stmt.order_by(None).limit(limit + 1).subquery())
 
 
 def keep_unread_count(user_id: int, count: int) -> None:

@@ -8,7 +8,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from crm.core.forms import EmptyForm
-from crm.core.pagination import PageArgumentError, page_args, paginate
+from crm.core.pagination import PageArgumentError, capped_count, page_args, paginate
 from crm.core.permissions import Permission, has_permission, permission_required
 from crm.extensions import db
 from crm.main.views import _is_local_url
@@ -37,7 +37,7 @@ def navigation_counts() -> dict:
         if not has_permission(current_user, Permission.OPERATIONS):
             return 0
         failed = select(OutboxMessage.id).where(OutboxMessage.status == OutboxStatus.FAILED)
-        return db.session.scalar(services.capped_count(failed)) or 0
+        return db.session.scalar(capped_count(failed, services.BADGE_LIMIT)) or 0
 
     def preferences_form() -> PreferencesForm:
         form = PreferencesForm(prefix="notify")

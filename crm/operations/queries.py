@@ -11,6 +11,7 @@ from sqlalchemy.orm import selectinload
 
 from crm.core.jobs import QueuedJob
 from crm.core.models import utcnow
+from crm.core.pagination import capped_count
 from crm.extensions import db
 from crm.notifications.models import Channel, OutboxMessage, OutboxStatus, Reminder, ReminderStatus
 from crm.operations.models import JobRun, RunStatus
@@ -83,8 +84,6 @@ def job_history(job_name: str) -> Select:
 def outbox_counts(limit: int | None = None) -> dict[str, int]:
     """Messages per status, each exact up to ``limit`` (``OUTBOX_COUNT_LIMIT``) and ``limit + 1`` beyond: one
     statement whose counts each read at most ``limit + 1`` entries of the (status, id) index."""
-    from crm.notifications.services import capped_count
-
     limit = OUTBOX_COUNT_LIMIT if limit is None else limit
     statuses = list(OutboxStatus)
     counts = [

@@ -5,7 +5,7 @@ status's messages by sorting all of them; the queued jobs (one per message, neve
 the operations page (three statements of 45 ms) and by ``jobs.dispatch_pending`` every minute (55 ms).
 
 Revision ID: 9d4b7e2c1a60
-Revises: c6e2f0a4b913
+Revises: fadb681e50db
 Create Date: 2026-11-27 19:00:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "9d4b7e2c1a60"
-down_revision = "c6e2f0a4b913"
+down_revision = "fadb681e50db"
 branch_labels = None
 depends_on = None
 
