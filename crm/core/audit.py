@@ -28,7 +28,7 @@ from sqlalchemy import DDL, JSON, BigInteger, Index, String, event, insert, insp
 from sqlalchemy.orm import Mapped, Mapper, Session, mapped_column
 from sqlalchemy.orm.attributes import NO_VALUE
 
-from crm.core.models import UTCDateTime, json_value, utcnow
+from crm.core.models import CREATE_PG_TRGM, UTCDateTime, json_value, utcnow
 from crm.extensions import db
 
 logger = logging.getLogger(__name__)
@@ -97,12 +97,8 @@ class AuditLog(db.Model):
     changes: Mapped[dict | None] = mapped_column(JSON)
 
 
-# The summary's trigram index needs pg_trgm (a trusted extension: the database owner may create it).
-event.listen(
-    AuditLog.__table__,
-    "before_create",
-    DDL("CREATE EXTENSION IF NOT EXISTS pg_trgm").execute_if(dialect="postgresql"),
-)
+# The summary's trigram index; create_all makes this table before the enterprises, which ask for it too.
+event.listen(AuditLog.__table__, "before_create", CREATE_PG_TRGM)
 
 # Append-only: the application may insert, never update or delete.
 for _dialect, _statements in {
