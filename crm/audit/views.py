@@ -12,7 +12,14 @@ from flask_babel import gettext as _
 
 from crm.audit.forms import AuditSearchForm
 from crm.audit.labels import action_label, record_type_label
-from crm.audit.queries import audit_search, enterprise_history, keyset_page, record_history
+from crm.audit.queries import (
+    audit_search,
+    enterprise_history,
+    keyset_page,
+    older_than,
+    position_of,
+    record_history,
+)
 from crm.core.audit import AuditLog, record_export
 from crm.core.exports import XLSX_MAX_ROWS, csv_response, xlsx_response
 from crm.core.pagination import PageArgumentError, count_rows, page_args, paginate
@@ -104,7 +111,7 @@ def _timestamp() -> str:
 
 
 def _export_rows(stmt) -> Iterator[list[Any]]:
-    """Stream rows in id batches (keyset, plain tuples), so millions of rows never sit in memory."""
+    """Stream rows in batches (keyset on the page order, plain tuples), so millions of rows never sit in memory."""
     columns = stmt.with_only_columns(
         AuditLog.id,
         AuditLog.created_at,
@@ -117,9 +124,8 @@ def _export_rows(stmt) -> Iterator[list[Any]]:
         AuditLog.summary,
         AuditLog.changes,
     )
-    before: int | None = None
+    batch_stmt = columns
     while True:
-        batch_stmt = columns if before is None else columns.where(AuditLog.id < before)
         batch = db.session.execute(batch_stmt.limit(EXPORT_BATCH)).all()
         if not batch:
             return
@@ -136,7 +142,7 @@ def _export_rows(stmt) -> Iterator[list[Any]]:
                 row.summary,
                 json.dumps(row.changes, ensure_ascii=False, sort_keys=True) if row.changes else "",
             ]
-        before = batch[-1].id
+        batch_stmt = older_than(columns, position_of(batch[-1]))
 
 
 @bp.get("/admin/audit/records/<record_type>/<record_id>")

@@ -7,9 +7,13 @@ from decimal import Decimal
 from enum import Enum, StrEnum
 from typing import Any
 
-from sqlalchemy import DateTime, ForeignKey, String, TypeDecorator
+from sqlalchemy import DDL, DateTime, ForeignKey, String, TypeDecorator
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
+
+#: pg_trgm, for the trigram indexes of substring searches (a trusted extension: the database owner may create it).
+#: ``event.listen(Model.__table__, "before_create", CREATE_PG_TRGM)`` on each table that has such an index.
+CREATE_PG_TRGM = DDL("CREATE EXTENSION IF NOT EXISTS pg_trgm").execute_if(dialect="postgresql")
 
 
 def utcnow() -> datetime:

@@ -7,7 +7,6 @@ from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
-    DDL,
     JSON,
     Column,
     Computed,
@@ -22,7 +21,15 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from crm.core.models import AuthorMixin, LabelledEnum, TimestampMixin, UTCDateTime, enum_type, utcnow
+from crm.core.models import (
+    CREATE_PG_TRGM,
+    AuthorMixin,
+    LabelledEnum,
+    TimestampMixin,
+    UTCDateTime,
+    enum_type,
+    utcnow,
+)
 from crm.extensions import db
 
 
@@ -345,12 +352,7 @@ class CreditStatusChange(TimestampMixin, db.Model):
         return f"{self.status.label} ({self.effective_on})"
 
 
-# The trigram index needs the pg_trgm extension (a trusted extension: the database owner may create it).
-event.listen(
-    Enterprise.__table__,
-    "before_create",
-    DDL("CREATE EXTENSION IF NOT EXISTS pg_trgm").execute_if(dialect="postgresql"),
-)
+event.listen(Enterprise.__table__, "before_create", CREATE_PG_TRGM)
 
 
 class EnterpriseNote(TimestampMixin, db.Model):

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import csv
 import io
 from datetime import timedelta
 
 from openpyxl import load_workbook
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from crm.audit.queries import AuditFilters, audit_search, enterprise_history, keyset_page, record_history
+from crm.core.audit import Actor as _Actor
 from crm.core.audit import AuditAction, AuditLog, acting_as, record_event
 from crm.core.models import utcnow
-from crm.core.timeutil import local_today
+from crm.core.timeutil import local_midnight, local_today
 from crm.extensions import db
 
 
@@ -168,3 +170,121 @@ def test_entries_older_than_a_day_are_found_by_date(app):
     three_days_ago = local_today() - timedelta(days=3)
     found = db.session.scalars(audit_search(AuditFilters(date_from=three_days_ago, date_to=three_days_ago))).all()
     assert [row.summary for row in found] == ["old"]
+
+
+def _entry(summary: str, created_at, **values) -> AuditLog:
+    """An audit row written at ``created_at`` (rows of one flush share theirs; a late commit has an older one)."""
+    values.setdefault("record_type", "Probe")
+    row = AuditLog(created_at=created_at, actor_label="system", action="test", summary=summary, **values)
+    db.session.add(row)
+    db.session.flush()
+    return row
+
+
+def _late_commits_and_one_flush():
+    """Seven rows whose ids do not follow their times: the newest-first order is f e d c b g a."""
+    now = utcnow()
+    one_flush = now - timedelta(minutes=5)
+    _entry("a", now - timedelta(minutes=9))
+    for summary in "bcde":
+        _entry(summary, one_flush)
+    _entry("f", now - timedelta(minutes=1))
+    _entry("g", now - timedelta(minutes=7))  # a larger id with an older time: its transaction committed late
+    return list("fedcbga")
+
+
+def test_the_search_lists_newest_first_by_time_then_id(app):
+    expected = _late_commits_and_one_flush()
+    assert [row.summary for row in db.session.scalars(audit_search(AuditFilters(action="test")))] == expected
+
+
+def test_keyset_pages_across_rows_of_one_time_skip_and_repeat_nothing_both_ways(app):
+    expected = _late_commits_and_one_flush()
+    stmt = audit_search(AuditFilters(action="test"))
+    # Two rows a page: the rows b, c, d, e share one created_at and two page boundaries fall among them.
+    older = [keyset_page(stmt, per_page=2)]
+    while older[-1].older_than is not None:
+        older.append(keyset_page(stmt, per_page=2, before=older[-1].older_than))
+    assert [[row.summary for row in page.items] for page in older] == [["f", "e"], ["d", "c"], ["b", "g"], ["a"]]
+    assert older[0].newer_than is None and all(page.newer_than == page.items[0].id for page in older[1:])
+    newer = [older[-1]]
+    while newer[-1].newer_than is not None:
+        newer.append(keyset_page(stmt, per_page=2, after=newer[-1].newer_than))
+    assert [[row.summary for row in page.items] for page in reversed(newer)] == [
+        ["f", "e"],
+        ["d", "c"],
+        ["b", "g"],
+        ["a"],
+    ]
+    assert [row.summary for page in reversed(newer) for row in page.items] == expected
+    assert newer[-1].newer_than is None and all(page.older_than == page.items[-1].id for page in newer[1:])
+
+
+def test_a_page_link_to_an_id_that_names_no_entry_continues_from_the_nearest_entry(app):
+    _late_commits_and_one_flush()
+    stmt = audit_search(AuditFilters(action="test"))
+    last_id = db.session.scalar(select(func.max(AuditLog.id)))
+    # g has the greatest id: "before" an id past it starts at g, included.
+    assert [row.summary for row in keyset_page(stmt, per_page=2, before=last_id + 100).items] == ["g", "a"]
+    assert keyset_page(stmt, per_page=2, after=last_id + 100).items == []
+    assert keyset_page(stmt, per_page=2, before=0).items == []
+
+
+def test_the_date_and_text_filters_together_keep_the_days_matching_rows(app):
+    day = local_today() - timedelta(days=10)
+    start = local_midnight(day)  # the first of the two local days searched
+    _entry("导出 企业 50%", start + timedelta(hours=9))
+    _entry("导出 企业 50% 次日", start + timedelta(days=2) - timedelta(microseconds=1))  # the last instant
+    _entry("导出 企业 50% 前一天", start - timedelta(microseconds=1))
+    _entry("导出 企业 50% 后一天", start + timedelta(days=2))
+    _entry("导出 企业 5000", start + timedelta(hours=10))  # "%" is a character, not a wildcard
+    _entry("其他", start + timedelta(hours=11))
+    _entry("导出 企业 50% 晚提交", start + timedelta(hours=8))  # inserted last, older time
+    found = db.session.scalars(
+        audit_search(AuditFilters(action="test", date_from=day, date_to=day + timedelta(days=1), q="50%"))
+    ).all()
+    assert [row.summary for row in found] == ["导出 企业 50% 次日", "导出 企业 50%", "导出 企业 50% 晚提交"]
+    only_text = db.session.scalars(audit_search(AuditFilters(action="test", q="企业 50% 前"))).all()
+    assert [row.summary for row in only_text] == ["导出 企业 50% 前一天"]
+
+
+def test_the_export_streams_the_pages_order_across_batches(client, make_user, monkeypatch):
+    from crm.audit import views
+
+    monkeypatch.setattr(views, "EXPORT_BATCH", 2)
+    expected = _late_commits_and_one_flush()
+    db.session.commit()
+    client.login(make_user("admin"))
+    response = client.get("/admin/audit/export.csv?record_type=Probe")
+    rows = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
+    assert [row[8] for row in rows[1:]] == expected
+
+
+def test_the_user_filter_keeps_rows_labelled_with_the_username(make_user):
+    with acting_as("cli:test"):
+        newcomer = make_user("viewer", username="newcomer")
+        other = make_user("viewer", username="other.user")
+    record_event(AuditAction.LOGIN_FAILED, "before the account existed", actor=_Actor(None, "newcomer"))
+    record_event(AuditAction.LOGIN, "newcomer", actor=_Actor(newcomer.id, "newcomer"))
+    record_event(AuditAction.LOGIN, "other", actor=_Actor(other.id, "other.user"))
+    db.session.flush()
+
+    def summaries(user):
+        return [row.summary for row in db.session.scalars(audit_search(AuditFilters(user=user, action="")))]
+
+    assert sorted(summaries("newcomer")) == ["before the account existed", "newcomer"]
+    assert summaries("other.user") == ["other"]
+    assert summaries("cli:") and all(
+        row.actor_label.startswith("cli:") for row in db.session.scalars(audit_search(AuditFilters(user="cli:")))
+    )
+
+
+def test_histories_list_newest_first_by_time(make_enterprise):
+    enterprise = make_enterprise()
+    created = db.session.scalars(enterprise_history(enterprise.id)).one()
+    late = _entry("late commit", created.created_at - timedelta(minutes=1), enterprise_id=enterprise.id)
+    assert db.session.scalars(enterprise_history(enterprise.id)).all() == [created, late]
+    record_late = _entry(
+        "late commit", created.created_at - timedelta(minutes=1), record_type="Enterprise", record_id=str(enterprise.id)
+    )
+    assert db.session.scalars(record_history("Enterprise", enterprise.id)).all() == [created, record_late]
