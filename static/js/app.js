@@ -18,7 +18,8 @@
     }
   });
 
-  // <div class="progress-bar" data-progress="42">: set the width from data (inline styles are not allowed).
+  // <div class="progress-bar" role="progressbar" data-progress="42">: set the width from data (inline styles are
+  // not allowed) and aria-valuenow, which belongs on the element with the progressbar role.
   function applyProgress(root) {
     (root || document).querySelectorAll("[data-progress]").forEach(function (bar) {
       var value = Math.max(0, Math.min(100, parseFloat(bar.dataset.progress) || 0));
