@@ -55,6 +55,7 @@ MAIN_PAGES = [
     ("bureau", "/plans/{plan_id}"),
     ("bureau", "/plans/{plan_id}/print"),
     ("bureau", "/plans/{plan_id}/edit"),
+    ("bureau", "/enterprises/{in_scope}/plan/new"),
     ("bureau", "/enterprises/{plan_enterprise}/plan"),
     ("bureau", "/tasks/{task_id}/edit"),
     ("customs", "/plans/"),
@@ -68,6 +69,8 @@ MAIN_PAGES = [
     ("bureau", "/assessments/{assessment_id}/items/{assessment_item}"),
     ("bureau", "/assessments/{assessment_id}/compare"),
     ("bureau", "/assessments/{assessment_id}/financials"),
+    ("bureau", "/assessments/{assessment_id}/edit"),
+    ("bureau", "/enterprises/{assessed_enterprise}/assessments/new"),
     # reports and statistics
     ("manager", "/reports/"),
     ("manager", "/reports/certified"),
@@ -79,6 +82,7 @@ MAIN_PAGES = [
     ("bureau", "/visits/statistics"),
     # visits and notifications
     ("customs", "/visits/{visit_id}"),
+    ("bureau", "/events/new"),
     ("bureau", "/notifications/"),
     # administration
     ("admin", "/admin/audit/"),
