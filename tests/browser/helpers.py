@@ -119,6 +119,32 @@ def log_in(page: Page, username: str, password: str) -> None:
     page.wait_for_url(lambda url: "/login" not in url)
 
 
+# --- pages named by what seeding recorded ---------------------------------------------------------------
+
+
+def page_path(path: str, facts: dict[str, Any], role: str | None) -> str:
+    """``path`` with the records it names filled in for ``role`` (None: logged out, the admin's records).
+
+    ``{in_scope}`` and ``{out_of_scope}`` are the role's enterprises; ``{plan_id}``, ``{task_id}``,
+    ``{plan_enterprise}``, ``{cohort_id}``, ``{assessment_id}``, ``{assessment_item}``, ``{assessed_enterprise}``
+    and ``{visit_id}`` the demo's records in its scope; the journeys' records (``{event_id}``,
+    ``{registration_url}``, ``{board_query}``, ``{import_id}``), the administrators' (``{standard_code}``,
+    ``{plan_template_id}``, ``{reminder_rule_id}``) and ``{bureau_user_id}`` are the same for every role.
+    """
+    key = role or "admin"
+    values = {
+        **facts["enterprises"][key],
+        **facts["records"][key],
+        **facts["admin_records"],
+        "event_id": facts["event"]["id"],
+        "registration_url": facts["event"]["registration_url"],
+        "board_query": facts["board"]["query"],
+        "import_id": facts["import"]["id"],
+        "bureau_user_id": facts["user_ids"]["bureau"],
+    }
+    return path.format(**values)
+
+
 # --- accessibility ----------------------------------------------------------------------------------------
 
 BLOCKING_IMPACTS = ("serious", "critical")

@@ -44,9 +44,10 @@ def seed_users(facts: dict[str, Any]) -> None:
 
     facts["password"] = BROWSER_PASSWORD
     facts["users"] = {}
+    facts["user_ids"] = {}
     for key, spec in BROWSER_USERS.items():
         spec = dict(spec)
-        create_user(
+        user = create_user(
             username(key),
             role=spec.pop("role"),
             password=BROWSER_PASSWORD,
@@ -54,6 +55,7 @@ def seed_users(facts: dict[str, Any]) -> None:
             **spec,
         )
         facts["users"][key] = username(key)
+        facts["user_ids"][key] = user.id
 
 
 def record_scopes(facts: dict[str, Any]) -> None:
@@ -182,10 +184,143 @@ def seed_event(_ctx: Any, facts: dict[str, Any]) -> None:
     }
 
 
+def seed_import(_ctx: Any, facts: dict[str, Any]) -> None:
+    """A checked import of the Quanzhou bureau waiting on its preview (one new row, one invalid), made as the
+    upload form and the check job make it."""
+    import io
+
+    from crm.auth.services import find_user
+    from crm.core.files import store_bytes_from
+    from crm.demo.names import uscc_for
+    from crm.enterprises import imports
+    from crm.enterprises.models import EnterpriseImport
+    from crm.enterprises.spreadsheets import check_spreadsheet
+    from crm.extensions import db
+
+    user = find_user(username("bureau"))
+    filename = "推荐企业名单.csv"
+    rows = [
+        "报送企业,统一社会信用代码,地区",
+        f"预览甲进出口有限公司,{uscc_for(880_004, '350502')},泉州",
+        "预览乙进出口有限公司,123,泉州",
+    ]
+    text = "\n".join(rows) + "\n"
+    upload = io.BytesIO(text.encode("utf-8"))
+    kind = check_spreadsheet(upload, filename)
+    upload.seek(0)
+    table = imports.read_batch_table(EnterpriseImport(kind=kind), upload)
+    upload.seek(0)
+    stored = store_bytes_from(
+        upload,
+        filename=filename,
+        kind=kind,
+        owner_type="enterprise_import",
+        owner_id=None,
+        enterprise_id=None,
+        uploaded_by=user,
+    )
+    batch = EnterpriseImport(
+        filename=filename,
+        file_id=stored.id,
+        kind=kind,
+        created_by_id=user.id,
+        sheet=table.sheet,
+        header_row=table.header_row,
+        headers=table.headers,
+        mapping=imports.guess_mapping(table.headers),
+        total_rows=len(table.rows),
+    )
+    db.session.add(batch)
+    db.session.flush()
+    stored.owner_id = batch.id
+    imports.store_analysis(batch, imports.analyse(table, batch.mapping or {}, user=user))
+    db.session.flush()
+    facts["import"] = {"id": batch.id}
+
+
+def seed_notification(_ctx: Any, facts: dict[str, Any]) -> None:
+    """One delivered notification for the Quanzhou bureau, so its notification centre lists something."""
+    from crm.auth.services import find_user
+    from crm.notifications.delivery import deliver
+    from crm.notifications.services import notify
+
+    message = notify(
+        find_user(username("bureau")), "浏览器测试：培育任务即将到期", "请在本周内完成。", url="/plans/tasks"
+    )
+    deliver(message.id)
+    facts["notification"] = {"title": message.subject}
+
+
+def record_demo_records(_ctx: Any, facts: dict[str, Any]) -> None:
+    """The demo's records that pages open. For each user: the first active plan (and one of its tasks), cohort,
+    officer's assessment (and its first item) and visit that took place, in the user's scope (None when none).
+    For the administrators' pages: a standard, a plan template and a reminder rule."""
+    from sqlalchemy import select
+
+    from crm.auth.services import find_user
+    from crm.cohorts.queries import visible_cohorts
+    from crm.core.scope import scoped_by_enterprise
+    from crm.extensions import db
+    from crm.notifications.models import ReminderRule
+    from crm.plans.models import CultivationTask, Plan, PlanStatus, PlanTemplate
+    from crm.standards.models import Assessment, AssessmentKind, AssessmentResult, StandardItem, StandardVersion
+    from crm.visits.models import Visit, VisitStatus
+
+    facts["admin_records"] = {
+        "standard_code": db.session.scalar(select(StandardVersion.code).order_by(StandardVersion.id).limit(1)),
+        "plan_template_id": db.session.scalar(select(PlanTemplate.id).order_by(PlanTemplate.id).limit(1)),
+        "reminder_rule_id": db.session.scalar(select(ReminderRule.id).order_by(ReminderRule.id).limit(1)),
+    }
+
+    def first(stmt: Any, column: Any, user: Any) -> Any:
+        return db.session.scalar(scoped_by_enterprise(stmt, column, user).limit(1))
+
+    facts["records"] = {}
+    for key in BROWSER_USERS:
+        user = find_user(username(key))
+        plan = first(
+            select(Plan.id).where(Plan.status == PlanStatus.ACTIVE).order_by(Plan.id), Plan.enterprise_id, user
+        )
+        plan_enterprise = db.session.scalar(select(Plan.enterprise_id).where(Plan.id == plan)) if plan else None
+        task = db.session.scalar(select(CultivationTask.id).where(CultivationTask.plan_id == plan).limit(1))
+        assessment = first(
+            select(Assessment.id)
+            .where(Assessment.kind == AssessmentKind.OFFICER, Assessment.is_draft.is_(False))
+            .order_by(Assessment.id),
+            Assessment.enterprise_id,
+            user,
+        )
+        item = db.session.scalar(
+            select(StandardItem.number)
+            .join(AssessmentResult, AssessmentResult.item_id == StandardItem.id)
+            .where(AssessmentResult.assessment_id == assessment)
+            .order_by(StandardItem.number)
+            .limit(1)
+        )
+        assessed = db.session.scalar(select(Assessment.enterprise_id).where(Assessment.id == assessment))
+        visit = first(
+            select(Visit.id).where(Visit.status == VisitStatus.DONE).order_by(Visit.id), Visit.enterprise_id, user
+        )
+        cohorts = visible_cohorts(user)
+        facts["records"][key] = {
+            "plan_id": plan,
+            "plan_enterprise": plan_enterprise,
+            "task_id": task,
+            "assessment_id": assessment,
+            "assessment_item": item,
+            "assessed_enterprise": assessed,
+            "visit_id": visit,
+            "cohort_id": cohorts[0].id if cohorts else None,
+        }
+
+
 #: Journeys' own records: ``(name, function(demo_context, facts))``, listed by hand like the demo's seeders.
 JOURNEY_SEEDERS: list[tuple[str, Callable[[Any, dict[str, Any]], None]]] = [
     ("board", seed_board),
     ("event", seed_event),
+    ("import", seed_import),
+    ("notification", seed_notification),
+    ("demo records", record_demo_records),
 ]
 
 

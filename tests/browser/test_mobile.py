@@ -4,7 +4,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import PHONE
-from tests.browser.helpers import assert_no_horizontal_scroll
+from tests.browser.helpers import assert_no_horizontal_scroll, page_path
 
 pytestmark = pytest.mark.browser
 
@@ -35,10 +35,13 @@ def test_enterprise_list_at_375px_has_no_horizontal_scroll(new_page):
         "/calendar/",
         "/enterprises/{in_scope}/visits/new",
         "/pipeline/",
+        "/plans/{plan_id}",
+        "/visits/{visit_id}",
     ],
 )
 def test_main_pages_at_375px_have_no_horizontal_scroll(new_page, facts, path):
     role = None if path == "/login" else "customs"
     page = new_page(role, viewport=PHONE)
-    page.goto(path.format(**facts["enterprises"]["customs"]))
+    response = page.goto(page_path(path, facts, role))
+    assert response is not None and response.ok, f"{page.url} answered {response and response.status}"
     assert_no_horizontal_scroll(page)

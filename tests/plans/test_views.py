@@ -172,6 +172,13 @@ def test_the_print_page_is_chinese_whatever_the_language(client, setting, make_u
     assert "<style" not in page and "style=" not in page  # the CSP allows neither
 
 
+def test_the_print_page_names_its_icon(client, setting):
+    """Without one the browser asks for /favicon.ico, which the app does not serve: a 404 in the console."""
+    client.login(setting["admin"])
+    page = client.get(f"/plans/{setting['plan'].id}/print").get_data(as_text=True)
+    assert '<link rel="icon" href="/static/img/favicon.svg' in page
+
+
 def test_admin_manages_templates(client, setting):
     client.login(setting["admin"])
     response = client.post_form(
