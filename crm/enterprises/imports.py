@@ -1288,6 +1288,37 @@ def language_of(user: Any) -> str:
     return getattr(user, "language", None) or current_app.config.get("CRM_DEFAULT_LANGUAGE", "zh_CN")
 
 
+def start_import(fh: IO[bytes], *, filename: str, kind: str, table: Table, user: Any) -> EnterpriseImport:
+    """An uploaded file (already checked and read into ``table``) stored with its import, which waits for its
+    column mapping (a first guess from the headings)."""
+    from crm.core.files import store_bytes_from
+
+    stored = store_bytes_from(
+        fh,
+        filename=filename,
+        kind=kind,
+        owner_type="enterprise_import",
+        owner_id=None,
+        enterprise_id=None,
+        uploaded_by=user,
+    )
+    batch = EnterpriseImport(
+        filename=filename,
+        file_id=stored.id,
+        kind=kind,
+        created_by_id=user.id,
+        sheet=table.sheet,
+        header_row=table.header_row,
+        headers=table.headers,
+        mapping=guess_mapping(table.headers),
+        total_rows=len(table.rows),
+    )
+    db.session.add(batch)
+    db.session.flush()
+    stored.owner_id = batch.id
+    return batch
+
+
 def read_batch_table(batch: EnterpriseImport, fh: IO[bytes]) -> Table:
     from crm.enterprises.spreadsheets import read_table
 

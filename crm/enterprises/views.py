@@ -728,31 +728,7 @@ def import_upload():
         except SpreadsheetError as exc:
             form.file.errors = [*form.file.errors, str(exc)]
         else:
-            from crm.core.files import store_bytes_from
-
-            stored = store_bytes_from(
-                upload.stream,
-                filename=filename,
-                kind=kind,
-                owner_type="enterprise_import",
-                owner_id=None,
-                enterprise_id=None,
-                uploaded_by=current_user,
-            )
-            batch = EnterpriseImport(
-                filename=filename,
-                file_id=stored.id,
-                kind=kind,
-                created_by_id=current_user.id,
-                sheet=table.sheet,
-                header_row=table.header_row,
-                headers=table.headers,
-                mapping=imports.guess_mapping(table.headers),
-                total_rows=len(table.rows),
-            )
-            db.session.add(batch)
-            db.session.flush()
-            stored.owner_id = batch.id
+            batch = imports.start_import(upload.stream, filename=filename, kind=kind, table=table, user=current_user)
             db.session.commit()
             return redirect(url_for(".import_mapping", import_id=batch.id))
     return render_template("enterprises/import_upload.html", form=form, fields=imports.IMPORT_FIELDS)

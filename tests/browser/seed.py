@@ -190,7 +190,6 @@ def seed_import(_ctx: Any, facts: dict[str, Any]) -> None:
     import io
 
     from crm.auth.services import find_user
-    from crm.core.files import store_bytes_from
     from crm.demo.names import uscc_for
     from crm.enterprises import imports
     from crm.enterprises.models import EnterpriseImport
@@ -209,30 +208,7 @@ def seed_import(_ctx: Any, facts: dict[str, Any]) -> None:
     kind = check_spreadsheet(upload, filename)
     upload.seek(0)
     table = imports.read_batch_table(EnterpriseImport(kind=kind), upload)
-    upload.seek(0)
-    stored = store_bytes_from(
-        upload,
-        filename=filename,
-        kind=kind,
-        owner_type="enterprise_import",
-        owner_id=None,
-        enterprise_id=None,
-        uploaded_by=user,
-    )
-    batch = EnterpriseImport(
-        filename=filename,
-        file_id=stored.id,
-        kind=kind,
-        created_by_id=user.id,
-        sheet=table.sheet,
-        header_row=table.header_row,
-        headers=table.headers,
-        mapping=imports.guess_mapping(table.headers),
-        total_rows=len(table.rows),
-    )
-    db.session.add(batch)
-    db.session.flush()
-    stored.owner_id = batch.id
+    batch = imports.start_import(upload, filename=filename, kind=kind, table=table, user=user)
     imports.store_analysis(batch, imports.analyse(table, batch.mapping or {}, user=user))
     db.session.flush()
     facts["import"] = {"id": batch.id}
