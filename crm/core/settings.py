@@ -70,6 +70,17 @@ DEFINITIONS: dict[str, SettingDefinition] = {
             minimum=1,
             maximum=365,
         ),
+        SettingDefinition(
+            "history_retention_days",
+            _l("Days that delivered messages, finished background jobs and past reminders are kept"),
+            365,
+            help=_l(
+                "The nightly housekeeping deletes older ones; messages waiting to be sent and jobs not yet run are "
+                "always kept. Notifications in users' notification centres are not affected."
+            ),
+            minimum=30,
+            maximum=3650,
+        ),
     )
 }
 
