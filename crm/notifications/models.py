@@ -81,7 +81,10 @@ class Notification(db.Model):
     """An in-app notification shown in the user's notification centre."""
 
     __tablename__ = "notifications"
-    __table_args__ = (Index("ix_notifications_user_id_read_at", "user_id", "read_at"),)
+    # A user's notifications newest first, all of them or (the index after the class) the unread ones, which also
+    # counts the unread for the navigation's badge: pages read their ids from these indexes alone
+    # (``paginate_by_ids``).
+    __table_args__ = (Index("ix_notifications_user_id_created_at_id", "user_id", "created_at", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
@@ -95,6 +98,17 @@ class Notification(db.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+_UNREAD = Notification.read_at.is_(None)
+Index(
+    "ix_notifications_unread_user_id_created_at_id",
+    Notification.user_id,
+    Notification.created_at,
+    Notification.id,
+    sqlite_where=_UNREAD,
+    postgresql_where=_UNREAD,
+)
 
 
 class EmailMode(LabelledEnum):

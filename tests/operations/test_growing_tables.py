@@ -3,12 +3,9 @@ capped counts, so the operations pages and the per-minute jobs cost the same at 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
 
 import pytest
-from sqlalchemy import event
 
 from crm.core import jobs
 from crm.core.jobs import QueuedJob
@@ -17,6 +14,7 @@ from crm.core.pagination import paginate
 from crm.extensions import db
 from crm.notifications.models import Channel, OutboxMessage, OutboxStatus
 from crm.operations import queries
+from tests.query_plans import plan_of_last_statement
 
 
 def _message(status: OutboxStatus, n: int) -> OutboxMessage:
@@ -34,29 +32,6 @@ def test_outbox_counts_stop_at_the_limit(client, make_user, monkeypatch):
     assert "(2+)" in outbox and "(1)" in outbox and "(4)" not in outbox
     overview = client.get("/admin/operations/").get_data(as_text=True)
     assert 'text-danger">2+</div>' in overview and '<div class="fs-3">1</div>' in overview
-
-
-def _plan(run: Callable[[], Any]) -> str:
-    """The query plan of the last statement ``run`` executes (SQLite or PostgreSQL, sequential scans off)."""
-    captured: list[tuple[str, Any]] = []
-
-    def capture(conn, cursor, statement, parameters, context, executemany):
-        captured.append((statement, parameters))
-
-    engine = db.session.get_bind()
-    event.listen(engine, "before_cursor_execute", capture)
-    try:
-        run()
-    finally:
-        event.remove(engine, "before_cursor_execute", capture)
-    statement, parameters = captured[-1]
-    connection = db.session.connection()
-    if engine.dialect.name == "postgresql":
-        connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
-        rows = connection.exec_driver_sql("EXPLAIN " + statement, parameters).all()
-        connection.exec_driver_sql("SET LOCAL enable_seqscan = on")
-        return "\n".join(row[0] for row in rows)
-    return "\n".join(str(row[-1]) for row in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters))
 
 
 @pytest.fixture
@@ -82,4 +57,4 @@ def queued_jobs() -> None:
     ids=["unsent", "waiting-count", "waiting-list", "failed-page", "failed-count"],
 )
 def test_the_few_waiting_or_failed_queued_jobs_are_read_by_index(queued_jobs, reads, index):
-    assert index in _plan(reads)
+    assert index in plan_of_last_statement(reads)

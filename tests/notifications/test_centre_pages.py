@@ -1,0 +1,93 @@
+"""The notification centre's pages at any depth: ids from an index ending in (created_at, id), then the rows."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import event, inspect, select
+from sqlalchemy.orm import joinedload
+
+from crm.core.models import utcnow
+from crm.core.pagination import paginate, paginate_by_ids
+from crm.extensions import db
+from crm.notifications.models import Notification, OutboxMessage
+from crm.notifications.services import notify, unread_count_column, user_notifications
+from tests.query_plans import plan_of_last_statement
+
+
+@pytest.fixture
+def reader(make_user):
+    """A user with 23 notifications (every third read), several of them created at the same instant."""
+    user = make_user("bureau", areas=["350100"])
+    other = make_user("bureau", areas=["350100"])
+    moment = utcnow() - timedelta(days=1)
+    for n in range(23):
+        created = moment + timedelta(minutes=n // 4)  # four at a time share their instant
+        db.session.add(
+            Notification(user_id=user.id, title=f"提醒{n}", created_at=created, read_at=created if n % 3 == 0 else None)
+        )
+        db.session.add(Notification(user_id=other.id, title=f"别人的{n}", created_at=created))
+    db.session.commit()
+    return user
+
+
+@pytest.mark.parametrize("unread_only", [False, True])
+def test_pages_by_ids_hold_the_same_notifications_in_the_same_order(reader, unread_only):
+    stmt = user_notifications(reader, unread_only=unread_only)
+    for page in range(1, 6):
+        expected = paginate(stmt, page, 5)
+        got = paginate_by_ids(stmt, page, 5)
+        assert [n.id for n in got.items] == [n.id for n in expected.items]
+        assert got.total == expected.total
+    beyond = paginate_by_ids(stmt, 99, 5)
+    assert beyond.items == [] and beyond.total == (15 if unread_only else 23)
+
+
+def test_the_page_reads_only_ids_then_only_its_rows(reader):
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        statements.append(" ".join(statement.split()))
+
+    engine = db.session.get_bind()
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        page = paginate_by_ids(user_notifications(reader), 3, 5)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert len(page.items) == 5
+    ids_query, rows_query = statements[-2:]
+    assert ids_query.startswith("SELECT notifications.id FROM notifications") and "OFFSET" in ids_query
+    assert "OFFSET" not in rows_query and "IN" in rows_query
+
+
+def test_loader_options_apply_to_the_rows(reader):
+    for n in range(3):
+        notify(reader, f"消息{n}")
+    db.session.commit()
+    stmt = select(OutboxMessage).options(joinedload(OutboxMessage.user)).order_by(OutboxMessage.id.desc())
+    page = paginate_by_ids(stmt, 1, 2)
+    assert [m.subject for m in page.items] == ["消息2", "消息1"]
+    assert all("user" not in inspect(message).unloaded for message in page.items)
+
+
+@pytest.mark.parametrize(
+    ("reads", "index"),
+    [
+        (lambda user: user_notifications(user), "ix_notifications_user_id_created_at_id"),
+        (lambda user: user_notifications(user, unread_only=True), "ix_notifications_unread_user_id_created_at_id"),
+    ],
+    ids=["all", "unread"],
+)
+def test_a_deep_page_reads_its_ids_from_the_index_alone(reader, reads, index):
+    ids = reads(reader).with_only_columns(Notification.id).limit(50).offset(10_000)
+    plan = plan_of_last_statement(lambda: db.session.scalars(ids).all())
+    assert index in plan
+    if db.session.get_bind().dialect.name == "postgresql":
+        assert "Index Only Scan" in plan
+
+
+def test_the_unread_badge_counts_from_the_unread_index(reader):
+    plan = plan_of_last_statement(lambda: db.session.scalar(select(unread_count_column(reader.id))))
+    assert "ix_notifications_unread_user_id_created_at_id" in plan
