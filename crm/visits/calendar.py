@@ -1,8 +1,10 @@
 """The calendar: entries merged from each feature's provider, laid out by month or week, and the iCalendar
 feed a user subscribes to from a phone or desktop calendar.
 
-A provider is ``calendar_entries(user, start, end, *, person_id=None, office_code=None, area_code=None)
--> list[CalendarEntry]`` returning the entries in ``[start, end)`` (UTC instants) within the user's scope.
+A provider is ``calendar_entries(user, start, end, *, person_id=None, office_code=None, area_code=None,
+per_day=None) -> list[CalendarEntry]`` returning the entries in ``[start, end)`` (UTC instants) within the user's
+scope; with ``per_day`` it may return only the first so many of each local day (the visits provider does: a
+province-wide month holds thousands of visits; the events provider, a few events a month, returns them all).
 """
 
 from __future__ import annotations
@@ -45,12 +47,52 @@ def collect_entries(
     person_id: int | None = None,
     office_code: str | None = None,
     area_code: str | None = None,
+    per_day: int | None = None,
 ) -> list[CalendarEntry]:
-    """Every provider's entries in ``[start, end)``, in time order (all-day entries first on their day)."""
+    """Every provider's entries in ``[start, end)``, in time order (all-day entries first on their day);
+    ``per_day``: the first so many of each local day."""
     entries: list[CalendarEntry] = []
     for provider in calendar_providers():
-        entries.extend(provider(user, start, end, person_id=person_id, office_code=office_code, area_code=area_code))
-    return sorted(entries, key=_sort_key)
+        entries.extend(
+            provider(
+                user, start, end, person_id=person_id, office_code=office_code, area_code=area_code, per_day=per_day
+            )
+        )
+    entries.sort(key=_sort_key)
+    if per_day is None:
+        return entries
+    kept: list[CalendarEntry] = []
+    taken: dict[date | None, int] = {}
+    for entry in entries:
+        day = entry_day(entry)
+        if taken.get(day, 0) < per_day:
+            taken[day] = taken.get(day, 0) + 1
+            kept.append(entry)
+    return kept
+
+
+def count_entries(
+    user: Any,
+    first: date,
+    last: date,
+    entries: list[CalendarEntry],
+    *,
+    limit: int,
+    person_id: int | None = None,
+    office_code: str | None = None,
+    area_code: str | None = None,
+) -> int:
+    """How many entries fall on the local days ``first`` to ``last``, exact up to ``limit`` and ``limit + 1``
+    beyond: visits counted by the database (``entries`` may hold only each day's first ones), the other kinds
+    from ``entries`` (their providers return them all)."""
+    from crm.visits.queries import count_calendar_visits
+
+    start, end = bounds(first, last)
+    visits = count_calendar_visits(
+        user, start, end, limit, person_id=person_id, office_code=office_code, area_code=area_code
+    )
+    others = sum(1 for e in entries if e.kind != "visit" and first <= (entry_day(e) or date.min) <= last)
+    return min(visits + others, limit + 1)
 
 
 def entry_day(entry: CalendarEntry) -> date | None:
@@ -75,6 +117,8 @@ class CalendarDay:
     in_period: bool
     is_today: bool
     entries: list[CalendarEntry] = field(default_factory=list)
+    #: Entries of the day beyond those shown (counted up to ``MORE_ENTRIES_LIMIT + 1``).
+    more: int = 0
 
     @property
     def is_weekend(self) -> bool:
@@ -88,9 +132,21 @@ def month_span(year: int, month: int) -> tuple[date, date]:
     return first - timedelta(days=first.weekday()), last + timedelta(days=6 - last.weekday())
 
 
+#: A busy day's "more" link counts this many entries beyond those shown, and says "9+ more" past them.
+MORE_ENTRIES_LIMIT = 9
+
+
 def layout_days(
-    first: date, last: date, entries: list[CalendarEntry], *, period: tuple[date, date], today: date | None = None
+    first: date,
+    last: date,
+    entries: list[CalendarEntry],
+    *,
+    period: tuple[date, date],
+    today: date | None = None,
+    shown: int | None = None,
 ) -> list[CalendarDay]:
+    """The days from ``first`` to ``last`` with their entries; ``shown``: each day keeps that many and counts
+    the rest in ``more``."""
     today = today or local_today()
     days = {
         first + timedelta(days=n): CalendarDay(
@@ -103,7 +159,10 @@ def layout_days(
     for entry in entries:
         day = entry_day(entry)
         if day in days:
-            days[day].entries.append(entry)
+            if shown is not None and len(days[day].entries) >= shown:
+                days[day].more += 1
+            else:
+                days[day].entries.append(entry)
     return list(days.values())
 
 

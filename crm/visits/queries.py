@@ -12,15 +12,17 @@ from typing import Any
 from flask import abort, has_request_context, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import Select, bindparam, case, exists, func, or_, select
+from sqlalchemy import Select, bindparam, case, column, exists, func, or_, select, true, union_all, values
 from sqlalchemy.orm import joinedload, selectinload
 
 from crm.auth.models import User
 from crm.core.files import StoredFile
+from crm.core.models import UTCDateTime
+from crm.core.pagination import capped_count
 from crm.core.permissions import Permission, has_permission
 from crm.core.scope import scoped_by_enterprise, scoped_enterprises
 from crm.core.timeline import SECTION_TIMELINE_ROWS, CalendarEntry, TimelineEntry, newest_loaded
-from crm.core.timeutil import local_midnight, local_today
+from crm.core.timeutil import local_date, local_midnight, local_today, local_tz
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
 from crm.pipeline.models import Stage, StageKind
@@ -316,7 +318,7 @@ def _excerpt(text: str, length: int = 200) -> str:
 # --- calendars and reminders ----------------------------------------------------------------------------
 
 
-def calendar_entries(
+def _calendar_statement(
     user: Any,
     start: datetime,
     end: datetime,
@@ -324,11 +326,8 @@ def calendar_entries(
     person_id: int | None = None,
     office_code: str | None = None,
     area_code: str | None = None,
-) -> list[CalendarEntry]:
-    """The calendar provider of visits: planned and done visits in ``[start, end)`` within the user's scope.
-
-    Reads plain columns (no ORM objects) and the participants in one more query: a province-wide month holds
-    thousands of visits."""
+) -> Select:
+    """Plain columns of the planned and done visits in ``[start, end)`` within the user's scope, filtered."""
     stmt = select(
         Visit.id,
         Visit.kind,
@@ -342,12 +341,73 @@ def calendar_entries(
     stmt = scoped_by_enterprise(stmt, Visit.enterprise_id, user=user).where(
         Visit.status.in_(CALENDAR_STATUSES), Visit.starts_at >= start, Visit.starts_at < end
     )
-    stmt = filter_visits(stmt, person_id=person_id, office_code=office_code, area_code=area_code)
-    rows = db.session.execute(stmt.order_by(Visit.starts_at, Visit.id)).all()
+    return filter_visits(stmt, person_id=person_id, office_code=office_code, area_code=area_code)
+
+
+def _first_of_each_day(stmt: Select, start: datetime, end: datetime, per_day: int) -> Select:
+    """``stmt`` (over visits in ``[start, end)``) cut to the first ``per_day`` visits of each local day: a LATERAL
+    join over the days on PostgreSQL (one index range scan per day, stopping at ``per_day``), a UNION ALL of one
+    limited query per day elsewhere."""
+    tz = local_tz()
+    first, last = local_date(start, tz), local_date(end - timedelta(microseconds=1), tz)
+    days = [
+        (
+            max(start, local_midnight(first + timedelta(days=n), tz)),
+            min(end, local_midnight(first + timedelta(days=n + 1), tz)),
+        )
+        for n in range((last - first).days + 1)
+    ]
+    order = (Visit.starts_at, Visit.id)
+    if db.session.get_bind().dialect.name == "postgresql":
+        bounds = values(
+            column("day_start", UTCDateTime()), column("day_end", UTCDateTime()), name="calendar_days"
+        ).data(days)
+        per = (
+            stmt.where(Visit.starts_at >= bounds.c.day_start, Visit.starts_at < bounds.c.day_end)
+            .order_by(*order)
+            .limit(per_day)
+            .lateral("day_visits")
+        )
+        return select(*per.c).select_from(bounds).join(per, true()).order_by(per.c.starts_at, per.c.id)
+    parts = [
+        select(*limited.c)
+        for limited in (
+            stmt.where(Visit.starts_at >= day_start, Visit.starts_at < day_end)
+            .order_by(*order)
+            .limit(per_day)
+            .subquery()
+            for day_start, day_end in days
+        )
+    ]
+    united = union_all(*parts).subquery("day_visits")
+    return select(*united.c).order_by(united.c.starts_at, united.c.id)
+
+
+def calendar_entries(
+    user: Any,
+    start: datetime,
+    end: datetime,
+    *,
+    person_id: int | None = None,
+    office_code: str | None = None,
+    area_code: str | None = None,
+    per_day: int | None = None,
+) -> list[CalendarEntry]:
+    """The calendar provider of visits: planned and done visits in ``[start, end)`` within the user's scope;
+    ``per_day``: only the first so many of each local day (what a calendar grid shows, however busy the day).
+
+    Reads plain columns (no ORM objects) and the participants in one more query: a province-wide month holds
+    thousands of visits."""
+    stmt = _calendar_statement(user, start, end, person_id=person_id, office_code=office_code, area_code=area_code)
+    if per_day is None:
+        rows = db.session.execute(stmt.order_by(Visit.starts_at, Visit.id)).all()
+        ids: Any = stmt.with_only_columns(Visit.id).order_by(None).scalar_subquery()
+    else:
+        rows = db.session.execute(_first_of_each_day(stmt, start, end, per_day)).all()
+        ids = [row[0] for row in rows]
     if not rows:
         return []
     people: dict[int, list[str]] = {}
-    ids = stmt.with_only_columns(Visit.id).order_by(None).scalar_subquery()
     for visit_id, name in db.session.execute(
         select(visit_participants.c.visit_id, User.display_name)
         .join(User, User.id == visit_participants.c.user_id)
@@ -382,6 +442,21 @@ def calendar_entries(
             )
         )
     return entries
+
+
+def count_calendar_visits(
+    user: Any,
+    start: datetime,
+    end: datetime,
+    limit: int,
+    *,
+    person_id: int | None = None,
+    office_code: str | None = None,
+    area_code: str | None = None,
+) -> int:
+    """How many visits ``calendar_entries`` holds in ``[start, end)``, counted up to ``limit + 1`` at most."""
+    stmt = _calendar_statement(user, start, end, person_id=person_id, office_code=office_code, area_code=area_code)
+    return db.session.scalar(capped_count(stmt.with_only_columns(Visit.id), limit)) or 0
 
 
 def planned_visits_between(start: datetime, end: datetime) -> Select:

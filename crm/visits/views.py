@@ -35,6 +35,8 @@ my_work_bp = Blueprint("my_work", __name__, url_prefix="/my-work")
 #: Entries shown in a day of the calendar; the rest are a link to that day's visits.
 MONTH_ENTRIES_PER_DAY = 6
 WEEK_ENTRIES_PER_DAY = 40
+#: The calendar counts the entries of its period up to this many, and says "1,000+" beyond.
+ENTRY_COUNT_LIMIT = 1000
 
 #: The session key naming a draft the browser may now forget (the visit it held was saved).
 DRAFT_SAVED_KEY = "visits_draft_saved"
@@ -374,8 +376,10 @@ def show_calendar():
         period = (first, last)
         previous_anchor, next_anchor = first - timedelta(days=7), first + timedelta(days=7)
     start, end = cal.bounds(first, last)
-    entries = cal.collect_entries(current_user, start, end, **filters)
-    days = cal.layout_days(first, last, entries, period=period)
+    per_day = MONTH_ENTRIES_PER_DAY if view == "month" else WEEK_ENTRIES_PER_DAY
+    # Each day's first entries only, and one more than its "more" link counts.
+    entries = cal.collect_entries(current_user, start, end, per_day=per_day + cal.MORE_ENTRIES_LIMIT + 1, **filters)
+    days = cal.layout_days(first, last, entries, period=period, shown=per_day)
     return render_template(
         "visits/calendar.html",
         view=view,
@@ -383,14 +387,15 @@ def show_calendar():
         period=period,
         weeks=cal.weeks(days),
         days=days,
-        entry_count=sum(1 for e in entries if period[0] <= (cal.entry_day(e) or first) <= period[1]),
+        entry_count=cal.count_entries(current_user, period[0], period[1], entries, limit=ENTRY_COUNT_LIMIT, **filters),
+        entry_count_limit=ENTRY_COUNT_LIMIT,
+        more_limit=cal.MORE_ENTRIES_LIMIT,
         previous_anchor=previous_anchor,
         next_anchor=next_anchor,
         filters=filters,
         period_label=month_label(anchor) if view == "month" else f"{day_label(first)} – {day_label(last)}",
         weekday_names=[get_day_names("abbreviated", locale=current_language())[n] for n in range(7)],
         day_label=day_label,
-        per_day=MONTH_ENTRIES_PER_DAY if view == "month" else WEEK_ENTRIES_PER_DAY,
         **_filter_choices(),
     )
 
