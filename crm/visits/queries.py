@@ -338,10 +338,18 @@ def _calendar_statement(
         Visit.summary,
         Enterprise.name,
     ).join(Enterprise, Enterprise.id == Visit.enterprise_id)
-    stmt = scoped_by_enterprise(stmt, Visit.enterprise_id, user=user).where(
+    # The scope and the filters test the joined enterprise row: an IN over every enterprise in scope would be
+    # hashed again for each day of a per-day query.
+    stmt = scoped_enterprises(stmt, user=user).where(
         Visit.status.in_(CALENDAR_STATUSES), Visit.starts_at >= start, Visit.starts_at < end
     )
-    return filter_visits(stmt, person_id=person_id, office_code=office_code, area_code=area_code)
+    if person_id:
+        stmt = stmt.where(_participant_filter(person_id))
+    if office_code:
+        stmt = stmt.where(Enterprise.office_id.in_(office_ids_under(office_code)))
+    if area_code:
+        stmt = stmt.where(Enterprise.area_id == select(Area.id).where(Area.code == area_code).scalar_subquery())
+    return stmt
 
 
 def _first_of_each_day(stmt: Select, start: datetime, end: datetime, per_day: int) -> Select:
@@ -383,6 +391,19 @@ def _first_of_each_day(stmt: Select, start: datetime, end: datetime, per_day: in
     return select(*united.c).order_by(united.c.starts_at, united.c.id)
 
 
+def _first_rows_of_each_day(rows: list[Any], per_day: int) -> list[Any]:
+    """Rows in time order (``starts_at`` fourth) cut to the first ``per_day`` of each local day."""
+    tz = local_tz()
+    taken: dict[date, int] = {}
+    kept = []
+    for row in rows:
+        day = local_date(row[3], tz)
+        if taken.get(day, 0) < per_day:
+            taken[day] = taken.get(day, 0) + 1
+            kept.append(row)
+    return kept
+
+
 def calendar_entries(
     user: Any,
     start: datetime,
@@ -394,14 +415,19 @@ def calendar_entries(
     per_day: int | None = None,
 ) -> list[CalendarEntry]:
     """The calendar provider of visits: planned and done visits in ``[start, end)`` within the user's scope;
-    ``per_day``: only the first so many of each local day (what a calendar grid shows, however busy the day).
+    ``per_day``: only the first so many of each local day (what a calendar grid shows, however busy the day),
+    unless ``person_id`` narrows them to one person's.
 
     Reads plain columns (no ORM objects) and the participants in one more query: a province-wide month holds
     thousands of visits."""
     stmt = _calendar_statement(user, start, end, person_id=person_id, office_code=office_code, area_code=area_code)
-    if per_day is None:
+    if per_day is None or person_id:
+        # One person's visits come through the participants' index, a few a day: ``collect_entries`` cuts them.
         rows = db.session.execute(stmt.order_by(Visit.starts_at, Visit.id)).all()
         ids: Any = stmt.with_only_columns(Visit.id).order_by(None).scalar_subquery()
+        if per_day is not None:
+            rows = _first_rows_of_each_day(rows, per_day)
+            ids = [row[0] for row in rows]
     else:
         rows = db.session.execute(_first_of_each_day(stmt, start, end, per_day)).all()
         ids = [row[0] for row in rows]
