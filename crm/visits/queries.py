@@ -26,7 +26,7 @@ from crm.core.timeutil import local_date, local_midnight, local_today, local_tz
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
 from crm.pipeline.models import Stage, StageKind
-from crm.plans.models import CultivationTask, TaskStatus
+from crm.plans.models import CultivationTask, Plan, TaskStatus
 from crm.reference.models import Area, CustomsOffice
 from crm.visits.models import DEFAULT_DURATION_MINUTES, Visit, VisitKind, VisitStatus, visit_participants
 from crm.visits.services import MINUTES_OWNER, PHOTO_OWNER, TASK_SOURCE
@@ -535,18 +535,8 @@ def overdue_tasks(user: Any, today: date | None = None) -> Select:
     )
     return (
         scoped_by_enterprise(stmt, CultivationTask.enterprise_id, user=user)
-        .options(selectinload(CultivationTask.plan), selectinload(CultivationTask.items))
+        .options(selectinload(CultivationTask.plan).selectinload(Plan.enterprise), selectinload(CultivationTask.items))
         .order_by(CultivationTask.due_on, CultivationTask.id)
-    )
-
-
-def last_visit_column():
-    """The latest visit that took place, per enterprise (a correlated subquery served by the visits index)."""
-    return (
-        select(func.max(Visit.starts_at))
-        .where(Visit.enterprise_id == Enterprise.id, Visit.status == VisitStatus.DONE)
-        .correlate(Enterprise)
-        .scalar_subquery()
     )
 
 
@@ -580,27 +570,34 @@ def assigned_enterprises(
     commerce staff or customs officer) that are still being cultivated or followed, never-visited and
     longest-unvisited first; ``unvisited_days`` keeps those without a visit in that many days."""
     now = now or datetime.now(UTC)
-    last_visit = last_visit_column().label("last_visit_at")
-    lost = select(Stage.code).where(Stage.kind == StageKind.LOST)
+    last_visit = Enterprise.last_visit_at
     stmt = (
         scoped_enterprises(select(Enterprise, last_visit, next_planned_column(now).label("next_visit_at")), user=user)
-        .where(
-            or_(Enterprise.commerce_officer_id == user.id, Enterprise.customs_officer_id == user.id),
-            Enterprise.stage.not_in(lost),
-        )
+        .where(*_assigned(user))
         .options(selectinload(Enterprise.area))
     )
     if unvisited_days is not None:
-        stmt = stmt.where(~visited_since(unvisited_cutoff(unvisited_days, today)))
+        stmt = stmt.where(_unvisited(unvisited_cutoff(unvisited_days, today)))
     return stmt.order_by(last_visit.is_(None).desc(), last_visit.asc(), Enterprise.name, Enterprise.id)
 
 
-def count_unvisited(user: Any, days: int, today: date | None = None) -> int:
+def _assigned(user: Any) -> tuple:
+    """Conditions on ``Enterprise``: assigned to the user (commerce staff or customs officer), not lost."""
     lost = select(Stage.code).where(Stage.kind == StageKind.LOST)
-    stmt = scoped_enterprises(select(func.count(Enterprise.id)), user=user).where(
+    return (
         or_(Enterprise.commerce_officer_id == user.id, Enterprise.customs_officer_id == user.id),
         Enterprise.stage.not_in(lost),
-        ~visited_since(unvisited_cutoff(days, today)),
+    )
+
+
+def _unvisited(cutoff: datetime):
+    """A condition on ``Enterprise``: no visit took place at or after ``cutoff`` (its stored latest visit)."""
+    return or_(Enterprise.last_visit_at.is_(None), Enterprise.last_visit_at < cutoff)
+
+
+def count_unvisited(user: Any, days: int, today: date | None = None) -> int:
+    stmt = scoped_enterprises(select(func.count(Enterprise.id)), user=user).where(
+        *_assigned(user), _unvisited(unvisited_cutoff(days, today))
     )
     return db.session.scalar(stmt) or 0
 

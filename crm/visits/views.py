@@ -35,6 +35,8 @@ my_work_bp = Blueprint("my_work", __name__, url_prefix="/my-work")
 #: Entries shown in a day of the calendar; the rest are a link to that day's visits.
 MONTH_ENTRIES_PER_DAY = 6
 WEEK_ENTRIES_PER_DAY = 40
+#: Rows of each list on My work (visits today, this week, not logged; overdue follow-ups); a link leads to the rest.
+MY_WORK_ROWS = 50
 #: The calendar counts the entries of its period up to this many, and says "1,000+" beyond.
 ENTRY_COUNT_LIMIT = 1000
 
@@ -463,13 +465,20 @@ def my_work():
     _ignored, week_end = local_day_bounds(sunday)
     unvisited_only = request.args.get("unvisited") == "1"
     page, per_page = _page_args()
+    me = {"person": user.id, "status": VisitStatus.PLANNED.value}
+    yesterday, tomorrow = today - timedelta(days=1), today + timedelta(days=1)
     return render_template(
         "visits/my_work.html",
         today=today,
-        today_visits=db.session.scalars(queries.planned_visits_for(user, today_start, today_end)).all(),
-        week_visits=db.session.scalars(queries.planned_visits_for(user, today_end, week_end)).all(),
-        overdue_visits=db.session.scalars(queries.overdue_planned_visits(user).limit(50)).all(),
-        overdue_tasks=db.session.scalars(queries.overdue_tasks(user, today).limit(50)).all(),
+        today_visits=_first_rows(queries.planned_visits_for(user, today_start, today_end)),
+        today_url=url_for("visits.list_visits", **me, **{"from": today.isoformat(), "to": today.isoformat()}),
+        week_visits=_first_rows(queries.planned_visits_for(user, today_end, week_end)),
+        week_url=url_for("visits.list_visits", **me, **{"from": tomorrow.isoformat(), "to": sunday.isoformat()}),
+        overdue_visits=_first_rows(queries.overdue_planned_visits(user)),
+        overdue_visits_url=url_for("visits.list_visits", **me, to=yesterday.isoformat()),
+        overdue_tasks=_first_rows(queries.overdue_tasks(user, today)),
+        overdue_tasks_url=url_for("plans.list_tasks", mine=1, open=1, overdue=1),
+        rows_shown=MY_WORK_ROWS,
         enterprises=paginate(
             queries.assigned_enterprises(user, unvisited_days=days if unvisited_only else None),
             page,
@@ -482,3 +491,8 @@ def my_work():
         unvisited_cutoff=queries.unvisited_cutoff(days, today),
         can_log=has_permission(user, Permission.EDIT),
     )
+
+
+def _first_rows(stmt: Any) -> list[Any]:
+    """The first ``MY_WORK_ROWS`` of a My work list, and one more when there are more (the page links to all)."""
+    return list(db.session.scalars(stmt.limit(MY_WORK_ROWS + 1)))
