@@ -595,11 +595,17 @@ def _unvisited(cutoff: datetime):
     return or_(Enterprise.last_visit_at.is_(None), Enterprise.last_visit_at < cutoff)
 
 
+def count_assigned(user: Any, days: int, today: date | None = None) -> tuple[int, int]:
+    """How many enterprises ``assigned_enterprises`` lists, and how many of them had no visit in ``days`` days:
+    one statement."""
+    unvisited = case((_unvisited(unvisited_cutoff(days, today)), 1), else_=0)
+    stmt = scoped_enterprises(select(func.count(Enterprise.id), func.sum(unvisited)), user=user).where(*_assigned(user))
+    total, unvisited_count = db.session.execute(stmt).one()
+    return total or 0, int(unvisited_count or 0)
+
+
 def count_unvisited(user: Any, days: int, today: date | None = None) -> int:
-    stmt = scoped_enterprises(select(func.count(Enterprise.id)), user=user).where(
-        *_assigned(user), _unvisited(unvisited_cutoff(days, today))
-    )
-    return db.session.scalar(stmt) or 0
+    return count_assigned(user, days, today)[1]
 
 
 # --- statistics -----------------------------------------------------------------------------------------

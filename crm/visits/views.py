@@ -14,7 +14,7 @@ from sqlalchemy import select, text
 from crm.core.files import UploadError, send_stored
 from crm.core.forms import EmptyForm
 from crm.core.i18n import current_language
-from crm.core.pagination import PageArgumentError, page_args, paginate
+from crm.core.pagination import Page, PageArgumentError, page_args, paginate
 from crm.core.permissions import Permission, has_permission, permission_required, public
 from crm.core.scope import get_enterprise_or_404, scoped_enterprises
 from crm.core.settings import get_setting
@@ -465,6 +465,7 @@ def my_work():
     _ignored, week_end = local_day_bounds(sunday)
     unvisited_only = request.args.get("unvisited") == "1"
     page, per_page = _page_args()
+    assigned_count, unvisited_count = queries.count_assigned(user, days, today)
     me = {"person": user.id, "status": VisitStatus.PLANNED.value}
     yesterday, tomorrow = today - timedelta(days=1), today + timedelta(days=1)
     return render_template(
@@ -479,13 +480,17 @@ def my_work():
         overdue_tasks=_first_rows(queries.overdue_tasks(user, today)),
         overdue_tasks_url=url_for("plans.list_tasks", mine=1, open=1, overdue=1),
         rows_shown=MY_WORK_ROWS,
-        enterprises=paginate(
-            queries.assigned_enterprises(user, unvisited_days=days if unvisited_only else None),
-            page,
-            per_page,
-            scalars=False,
+        enterprises=Page(
+            items=db.session.execute(
+                queries.assigned_enterprises(user, unvisited_days=days if unvisited_only else None)
+                .limit(per_page)
+                .offset((page - 1) * per_page)
+            ).all(),
+            total=unvisited_count if unvisited_only else assigned_count,
+            page=page,
+            per_page=per_page,
         ),
-        unvisited_count=queries.count_unvisited(user, days, today),
+        unvisited_count=unvisited_count,
         unvisited_days=days,
         unvisited_only=unvisited_only,
         unvisited_cutoff=queries.unvisited_cutoff(days, today),
