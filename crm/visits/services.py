@@ -274,7 +274,9 @@ def last_visit_value(enterprise_id_column: Any) -> Any:
 def refresh_last_visit(*enterprise_ids: int) -> None:
     """Recompute ``Enterprise.last_visit_at`` of these enterprises (every one when none is named) from their
     visits: called by whatever adds, changes, cancels or moves visits (these services, the merge, the demo)."""
-    stmt = update(Enterprise).values(last_visit_at=last_visit_value(Enterprise.id))
+    latest = last_visit_value(Enterprise.id)
+    # rows whose value is right already are not written (a whole-table refresh rewrites only what changed)
+    stmt = update(Enterprise).values(last_visit_at=latest).where(Enterprise.last_visit_at.is_distinct_from(latest))
     if enterprise_ids:
         stmt = stmt.where(Enterprise.id.in_(enterprise_ids))
     db.session.execute(stmt.execution_options(synchronize_session=False))
