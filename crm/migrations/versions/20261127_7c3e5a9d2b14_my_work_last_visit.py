@@ -22,8 +22,8 @@ depends_on = None
 
 
 def upgrade():
-    with op.batch_alter_table("enterprises") as batch_op:
-        batch_op.add_column(sa.Column("last_visit_at", sa.DateTime(timezone=True), nullable=True))
+    # plain ALTER TABLE on SQLite too: a batch copy of enterprises cannot write its generated search_text
+    op.add_column("enterprises", sa.Column("last_visit_at", sa.DateTime(timezone=True), nullable=True))
     op.execute(
         "UPDATE enterprises SET last_visit_at = (SELECT max(visits.starts_at) FROM visits"
         " WHERE visits.enterprise_id = enterprises.id AND visits.status = 'done')"
@@ -41,5 +41,4 @@ def upgrade():
 
 def downgrade():
     op.drop_index("ix_cultivation_tasks_owner_id_due_on_id_open", table_name="cultivation_tasks")
-    with op.batch_alter_table("enterprises") as batch_op:
-        batch_op.drop_column("last_visit_at")
+    op.drop_column("enterprises", "last_visit_at")
