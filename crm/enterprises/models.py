@@ -190,6 +190,9 @@ class Enterprise(TimestampMixin, AuthorMixin, db.Model):
 
     stage: Mapped[str] = mapped_column(ForeignKey("stages.code"), default="candidate")
     stage_entered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: When the latest visit that took place started (None: never visited), kept by ``crm.visits.services``
+    #: (``refresh_last_visit``): My work sorts an officer's enterprises by it.
+    last_visit_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: Outcome of the latest assessment ("pass", "fail", "incomplete"), kept by the assessment service.
     readiness_outcome: Mapped[str | None] = mapped_column(String(12))
     readiness_total: Mapped[int | None] = mapped_column()

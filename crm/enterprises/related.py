@@ -175,9 +175,11 @@ def merge_enterprises(
             taken[attribute] = "\n\n".join(dict.fromkeys(parts))
     moved = _move_related(absorbed.id, survivor.id)
     from crm.cohorts.services import drop_self_memberships
+    from crm.visits.services import refresh_last_visit
 
     db.session.expire_all()
     drop_self_memberships(survivor.id)
+    refresh_last_visit(survivor.id)  # the absorbed record's visits are the survivor's now
     absorbed_id, absorbed_name = absorbed.id, absorbed.name
     db.session.expunge(absorbed)
     db.session.execute(delete(Enterprise).where(Enterprise.id == absorbed_id))

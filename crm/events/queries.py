@@ -611,8 +611,10 @@ def calendar_entries(
     person_id: int | None = None,
     office_code: str | None = None,
     area_code: str | None = None,
+    per_day: int | None = None,
 ) -> list[CalendarEntry]:
-    """Events the user may see (not drafts) overlapping [start, end).
+    """Events the user may see (not drafts) overlapping [start, end); all of them whatever ``per_day`` (a few a
+    month: the calendar cuts busy days itself).
 
     ``person_id``: events that person created; ``office_code`` / ``area_code``: events organised by a unit of that
     office (or its 直属海关) / area, or that invited an enterprise of that office / area.

@@ -107,6 +107,15 @@ class CultivationTask(TimestampMixin, db.Model):
     __table_args__ = (
         Index("ix_cultivation_tasks_plan_id_status", "plan_id", "status"),
         Index("ix_cultivation_tasks_status_due_on", "status", "due_on"),
+        # A person's open tasks by due date (My work's overdue follow-ups), without the done ones.
+        Index(
+            "ix_cultivation_tasks_owner_id_due_on_id_open",
+            "owner_id",
+            "due_on",
+            "id",
+            sqlite_where=text("status != 'done'"),
+            postgresql_where=text("status != 'done'"),
+        ),
     )
     __audit__ = True
 

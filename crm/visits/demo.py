@@ -17,7 +17,7 @@ from crm.extensions import db
 from crm.standards.models import StandardItem
 from crm.standards.services import current_version
 from crm.visits.models import Visit, VisitKind, VisitStatus, visit_items, visit_participants
-from crm.visits.services import local_datetime
+from crm.visits.services import local_datetime, refresh_last_visit
 
 #: (fewest, most) visits in the past year by the enterprise's stage.
 VISITS_BY_STAGE = {
@@ -173,6 +173,7 @@ def seed_visits(ctx: DemoContext) -> None:
     flush_rows()
     if next_id > first_id:
         reset_id_sequences(Visit.__table__)
+        refresh_last_visit()
 
 
 def _planned_share(stage: str) -> float:

@@ -12,19 +12,21 @@ from typing import Any
 from flask import abort, has_request_context, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import Select, bindparam, case, exists, func, or_, select
+from sqlalchemy import Select, bindparam, case, column, exists, func, or_, select, true, union_all, values
 from sqlalchemy.orm import joinedload, selectinload
 
 from crm.auth.models import User
 from crm.core.files import StoredFile
+from crm.core.models import UTCDateTime
+from crm.core.pagination import capped_count
 from crm.core.permissions import Permission, has_permission
 from crm.core.scope import scoped_by_enterprise, scoped_enterprises
 from crm.core.timeline import SECTION_TIMELINE_ROWS, CalendarEntry, TimelineEntry, newest_loaded
-from crm.core.timeutil import local_midnight, local_today
+from crm.core.timeutil import local_date, local_midnight, local_today, local_tz
 from crm.enterprises.models import Enterprise
 from crm.extensions import db
 from crm.pipeline.models import Stage, StageKind
-from crm.plans.models import CultivationTask, TaskStatus
+from crm.plans.models import CultivationTask, Plan, TaskStatus
 from crm.reference.models import Area, CustomsOffice
 from crm.visits.models import DEFAULT_DURATION_MINUTES, Visit, VisitKind, VisitStatus, visit_participants
 from crm.visits.services import MINUTES_OWNER, PHOTO_OWNER, TASK_SOURCE
@@ -316,7 +318,7 @@ def _excerpt(text: str, length: int = 200) -> str:
 # --- calendars and reminders ----------------------------------------------------------------------------
 
 
-def calendar_entries(
+def _calendar_statement(
     user: Any,
     start: datetime,
     end: datetime,
@@ -324,11 +326,8 @@ def calendar_entries(
     person_id: int | None = None,
     office_code: str | None = None,
     area_code: str | None = None,
-) -> list[CalendarEntry]:
-    """The calendar provider of visits: planned and done visits in ``[start, end)`` within the user's scope.
-
-    Reads plain columns (no ORM objects) and the participants in one more query: a province-wide month holds
-    thousands of visits."""
+) -> Select:
+    """Plain columns of the planned and done visits in ``[start, end)`` within the user's scope, filtered."""
     stmt = select(
         Visit.id,
         Visit.kind,
@@ -339,15 +338,102 @@ def calendar_entries(
         Visit.summary,
         Enterprise.name,
     ).join(Enterprise, Enterprise.id == Visit.enterprise_id)
-    stmt = scoped_by_enterprise(stmt, Visit.enterprise_id, user=user).where(
+    # The scope and the filters test the joined enterprise row: an IN over every enterprise in scope would be
+    # hashed again for each day of a per-day query.
+    stmt = scoped_enterprises(stmt, user=user).where(
         Visit.status.in_(CALENDAR_STATUSES), Visit.starts_at >= start, Visit.starts_at < end
     )
-    stmt = filter_visits(stmt, person_id=person_id, office_code=office_code, area_code=area_code)
-    rows = db.session.execute(stmt.order_by(Visit.starts_at, Visit.id)).all()
+    if person_id:
+        stmt = stmt.where(_participant_filter(person_id))
+    if office_code:
+        stmt = stmt.where(Enterprise.office_id.in_(office_ids_under(office_code)))
+    if area_code:
+        stmt = stmt.where(Enterprise.area_id == select(Area.id).where(Area.code == area_code).scalar_subquery())
+    return stmt
+
+
+def _first_of_each_day(stmt: Select, start: datetime, end: datetime, per_day: int) -> Select:
+    """``stmt`` (over visits in ``[start, end)``) cut to the first ``per_day`` visits of each local day: a LATERAL
+    join over the days on PostgreSQL (one index range scan per day, stopping at ``per_day``), a UNION ALL of one
+    limited query per day elsewhere."""
+    tz = local_tz()
+    first, last = local_date(start, tz), local_date(end - timedelta(microseconds=1), tz)
+    days = [
+        (
+            max(start, local_midnight(first + timedelta(days=n), tz)),
+            min(end, local_midnight(first + timedelta(days=n + 1), tz)),
+        )
+        for n in range((last - first).days + 1)
+    ]
+    order = (Visit.starts_at, Visit.id)
+    if db.session.get_bind().dialect.name == "postgresql":
+        bounds = values(
+            column("day_start", UTCDateTime()), column("day_end", UTCDateTime()), name="calendar_days"
+        ).data(days)
+        per = (
+            stmt.where(Visit.starts_at >= bounds.c.day_start, Visit.starts_at < bounds.c.day_end)
+            .order_by(*order)
+            .limit(per_day)
+            .lateral("day_visits")
+        )
+        return select(*per.c).select_from(bounds).join(per, true()).order_by(per.c.starts_at, per.c.id)
+    parts = [
+        select(*limited.c)
+        for limited in (
+            stmt.where(Visit.starts_at >= day_start, Visit.starts_at < day_end)
+            .order_by(*order)
+            .limit(per_day)
+            .subquery()
+            for day_start, day_end in days
+        )
+    ]
+    united = union_all(*parts).subquery("day_visits")
+    return select(*united.c).order_by(united.c.starts_at, united.c.id)
+
+
+def _first_rows_of_each_day(rows: list[Any], per_day: int) -> list[Any]:
+    """Rows in time order (``starts_at`` fourth) cut to the first ``per_day`` of each local day."""
+    tz = local_tz()
+    taken: dict[date, int] = {}
+    kept = []
+    for row in rows:
+        day = local_date(row[3], tz)
+        if taken.get(day, 0) < per_day:
+            taken[day] = taken.get(day, 0) + 1
+            kept.append(row)
+    return kept
+
+
+def calendar_entries(
+    user: Any,
+    start: datetime,
+    end: datetime,
+    *,
+    person_id: int | None = None,
+    office_code: str | None = None,
+    area_code: str | None = None,
+    per_day: int | None = None,
+) -> list[CalendarEntry]:
+    """The calendar provider of visits: planned and done visits in ``[start, end)`` within the user's scope;
+    ``per_day``: only the first so many of each local day (what a calendar grid shows, however busy the day),
+    unless ``person_id`` narrows them to one person's.
+
+    Reads plain columns (no ORM objects) and the participants in one more query: a province-wide month holds
+    thousands of visits."""
+    stmt = _calendar_statement(user, start, end, person_id=person_id, office_code=office_code, area_code=area_code)
+    if per_day is None or person_id:
+        # One person's visits come through the participants' index, a few a day: ``collect_entries`` cuts them.
+        rows = db.session.execute(stmt.order_by(Visit.starts_at, Visit.id)).all()
+        ids: Any = stmt.with_only_columns(Visit.id).order_by(None).scalar_subquery()
+        if per_day is not None:
+            rows = _first_rows_of_each_day(rows, per_day)
+            ids = [row[0] for row in rows]
+    else:
+        rows = db.session.execute(_first_of_each_day(stmt, start, end, per_day)).all()
+        ids = [row[0] for row in rows]
     if not rows:
         return []
     people: dict[int, list[str]] = {}
-    ids = stmt.with_only_columns(Visit.id).order_by(None).scalar_subquery()
     for visit_id, name in db.session.execute(
         select(visit_participants.c.visit_id, User.display_name)
         .join(User, User.id == visit_participants.c.user_id)
@@ -382,6 +468,21 @@ def calendar_entries(
             )
         )
     return entries
+
+
+def count_calendar_visits(
+    user: Any,
+    start: datetime,
+    end: datetime,
+    limit: int,
+    *,
+    person_id: int | None = None,
+    office_code: str | None = None,
+    area_code: str | None = None,
+) -> int:
+    """How many visits ``calendar_entries`` holds in ``[start, end)``, counted up to ``limit + 1`` at most."""
+    stmt = _calendar_statement(user, start, end, person_id=person_id, office_code=office_code, area_code=area_code)
+    return db.session.scalar(capped_count(stmt.with_only_columns(Visit.id), limit)) or 0
 
 
 def planned_visits_between(start: datetime, end: datetime) -> Select:
@@ -434,18 +535,8 @@ def overdue_tasks(user: Any, today: date | None = None) -> Select:
     )
     return (
         scoped_by_enterprise(stmt, CultivationTask.enterprise_id, user=user)
-        .options(selectinload(CultivationTask.plan), selectinload(CultivationTask.items))
+        .options(selectinload(CultivationTask.plan).selectinload(Plan.enterprise), selectinload(CultivationTask.items))
         .order_by(CultivationTask.due_on, CultivationTask.id)
-    )
-
-
-def last_visit_column():
-    """The latest visit that took place, per enterprise (a correlated subquery served by the visits index)."""
-    return (
-        select(func.max(Visit.starts_at))
-        .where(Visit.enterprise_id == Enterprise.id, Visit.status == VisitStatus.DONE)
-        .correlate(Enterprise)
-        .scalar_subquery()
     )
 
 
@@ -479,29 +570,42 @@ def assigned_enterprises(
     commerce staff or customs officer) that are still being cultivated or followed, never-visited and
     longest-unvisited first; ``unvisited_days`` keeps those without a visit in that many days."""
     now = now or datetime.now(UTC)
-    last_visit = last_visit_column().label("last_visit_at")
-    lost = select(Stage.code).where(Stage.kind == StageKind.LOST)
+    last_visit = Enterprise.last_visit_at
     stmt = (
         scoped_enterprises(select(Enterprise, last_visit, next_planned_column(now).label("next_visit_at")), user=user)
-        .where(
-            or_(Enterprise.commerce_officer_id == user.id, Enterprise.customs_officer_id == user.id),
-            Enterprise.stage.not_in(lost),
-        )
+        .where(*_assigned(user))
         .options(selectinload(Enterprise.area))
     )
     if unvisited_days is not None:
-        stmt = stmt.where(~visited_since(unvisited_cutoff(unvisited_days, today)))
+        stmt = stmt.where(_unvisited(unvisited_cutoff(unvisited_days, today)))
     return stmt.order_by(last_visit.is_(None).desc(), last_visit.asc(), Enterprise.name, Enterprise.id)
 
 
-def count_unvisited(user: Any, days: int, today: date | None = None) -> int:
+def _assigned(user: Any) -> tuple:
+    """Conditions on ``Enterprise``: assigned to the user (commerce staff or customs officer), not lost."""
     lost = select(Stage.code).where(Stage.kind == StageKind.LOST)
-    stmt = scoped_enterprises(select(func.count(Enterprise.id)), user=user).where(
+    return (
         or_(Enterprise.commerce_officer_id == user.id, Enterprise.customs_officer_id == user.id),
         Enterprise.stage.not_in(lost),
-        ~visited_since(unvisited_cutoff(days, today)),
     )
-    return db.session.scalar(stmt) or 0
+
+
+def _unvisited(cutoff: datetime):
+    """A condition on ``Enterprise``: no visit took place at or after ``cutoff`` (its stored latest visit)."""
+    return or_(Enterprise.last_visit_at.is_(None), Enterprise.last_visit_at < cutoff)
+
+
+def count_assigned(user: Any, days: int, today: date | None = None) -> tuple[int, int]:
+    """How many enterprises ``assigned_enterprises`` lists, and how many of them had no visit in ``days`` days:
+    one statement."""
+    unvisited = case((_unvisited(unvisited_cutoff(days, today)), 1), else_=0)
+    stmt = scoped_enterprises(select(func.count(Enterprise.id), func.sum(unvisited)), user=user).where(*_assigned(user))
+    total, unvisited_count = db.session.execute(stmt).one()
+    return total or 0, int(unvisited_count or 0)
+
+
+def count_unvisited(user: Any, days: int, today: date | None = None) -> int:
+    return count_assigned(user, days, today)[1]
 
 
 # --- statistics -----------------------------------------------------------------------------------------

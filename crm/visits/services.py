@@ -10,7 +10,8 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import func, select, update
+from sqlalchemy.orm.util import identity_key
 from werkzeug.datastructures import FileStorage
 
 from crm.auth.models import User, hash_token
@@ -217,6 +218,7 @@ def create_visit(enterprise: Enterprise, data: VisitData, *, by: Any = None) -> 
         visit.logged_at = utcnow()
     db.session.add(visit)
     db.session.flush()
+    refresh_last_visit(enterprise.id)
     return _after_save(visit, enterprise, data, by=by, previous={})
 
 
@@ -233,6 +235,7 @@ def update_visit(visit: Visit, data: VisitData, *, by: Any = None) -> VisitOutco
     if was_planned and visit.status == VisitStatus.DONE:
         visit.logged_at = utcnow()
     db.session.flush()
+    refresh_last_visit(enterprise.id)
     return _after_save(visit, enterprise, data, by=by, previous=previous)
 
 
@@ -256,6 +259,31 @@ def cancel_visit(visit: Visit, *, reason: str, by: Any = None) -> None:
     visit.cancel_reason = reason
     visit.updated_by_id = getattr(by, "id", None)
     db.session.flush()
+    refresh_last_visit(visit.enterprise_id)
+
+
+def last_visit_value(enterprise_id_column: Any) -> Any:
+    """The start of the latest visit that took place at the enterprise ``enterprise_id_column`` points at."""
+    return (
+        select(func.max(Visit.starts_at))
+        .where(Visit.enterprise_id == enterprise_id_column, Visit.status == VisitStatus.DONE)
+        .scalar_subquery()
+    )
+
+
+def refresh_last_visit(*enterprise_ids: int) -> None:
+    """Recompute ``Enterprise.last_visit_at`` of these enterprises (every one when none is named) from their
+    visits: called by whatever adds, changes, cancels or moves visits (these services, the merge, the demo)."""
+    latest = last_visit_value(Enterprise.id)
+    # rows whose value is right already are not written (a whole-table refresh rewrites only what changed)
+    stmt = update(Enterprise).values(last_visit_at=latest).where(Enterprise.last_visit_at.is_distinct_from(latest))
+    if enterprise_ids:
+        stmt = stmt.where(Enterprise.id.in_(enterprise_ids))
+    db.session.execute(stmt.execution_options(synchronize_session=False))
+    for enterprise_id in enterprise_ids:
+        enterprise = db.session.identity_map.get(identity_key(Enterprise, enterprise_id))
+        if enterprise is not None:
+            db.session.expire(enterprise, ["last_visit_at"])
 
 
 def _apply(visit: Visit, data: VisitData) -> None:

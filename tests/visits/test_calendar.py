@@ -115,7 +115,7 @@ def test_the_visits_provider_returns_calendar_entries(make_user, may_visits):
 
 
 def test_the_calendar_merges_every_provider(monkeypatch, client, make_user, may_visits):
-    def training(user, start, end, *, person_id=None, office_code=None, area_code=None):
+    def training(user, start, end, *, person_id=None, office_code=None, area_code=None, per_day=None):
         return [CalendarEntry(kind="training", title="AEO培训班", start=None, all_day=True, day=date(2026, 5, 4))]
 
     monkeypatch.setattr(cal, "calendar_providers", lambda: [calendar_entries, training])
@@ -135,3 +135,61 @@ def test_a_busy_day_links_to_the_rest(client, officer, make_enterprise, make_vis
     assert "还有 2 项" in page and "from=2026-06-03&amp;to=2026-06-03" in page
     week = client.get("/calendar/?view=week&date=2026-06-03").get_data(as_text=True)
     assert len(_days_with_entries(week)["2026-06-03"]) == 8
+
+
+def test_a_very_busy_day_says_more_than_it_counts(client, officer, make_enterprise, make_visit):
+    enterprise = make_enterprise()
+    for minute in range(0, 20 * 20, 20):
+        make_visit(enterprise, officer, day=date(2026, 6, 3), at=time(8 + minute // 60, minute % 60))
+    client.login(officer)
+    page = client.get("/calendar/?view=month&date=2026-06-01").get_data(as_text=True)
+    assert len(_days_with_entries(page)["2026-06-03"]) == 6
+    # 14 more, counted up to MORE_ENTRIES_LIMIT (9): the link says "9+".
+    assert f"还有 {cal.MORE_ENTRIES_LIMIT}+ 项" in page and "还有 14 项" not in page
+    assert "条目：20" in page
+
+
+def test_the_visits_provider_reads_only_the_first_of_each_day(make_user, make_enterprise, make_visit, officer):
+    enterprise = make_enterprise()
+    # 00:30 and 01:00 on 2 June in Shanghai are still 1 June in UTC: they are the first of 2 June.
+    for hour in (23, 22, 21, 20):
+        make_visit(enterprise, officer, day=date(2026, 6, 1), at=time(hour, 0))
+    late = [make_visit(enterprise, officer, day=date(2026, 6, 2), at=time(h, 0)) for h in (12, 11, 10)]
+    early = [make_visit(enterprise, officer, day=date(2026, 6, 2), at=time(0, m)) for m in (30, 0)]
+    make_visit(enterprise, officer, day=date(2026, 6, 4), at=time(9, 0), status=VisitStatus.PLANNED)
+    start, end = cal.bounds(date(2026, 6, 1), date(2026, 6, 7))
+    entries = calendar_entries(make_user("manager"), start, end, per_day=3)
+    by_day: dict[date, list[CalendarEntry]] = {}
+    for entry in entries:
+        by_day.setdefault(cal.entry_day(entry), []).append(entry)
+    assert {day: len(found) for day, found in by_day.items()} == {
+        date(2026, 6, 1): 3,
+        date(2026, 6, 2): 3,
+        date(2026, 6, 4): 1,
+    }
+    assert [e.start.astimezone(cal.local_tz()).hour for e in by_day[date(2026, 6, 1)]] == [20, 21, 22]
+    assert [e.uid for e in by_day[date(2026, 6, 2)]] == [
+        f"visit-{early[1].id}",
+        f"visit-{early[0].id}",
+        f"visit-{late[2].id}",
+    ]
+    assert entries == sorted(entries, key=lambda e: e.start)
+    # Without per_day, every visit.
+    assert len(calendar_entries(make_user("manager"), start, end)) == 10
+
+
+def test_the_period_count_stops_at_its_limit(monkeypatch, client, officer, make_enterprise, make_visit):
+    from crm.visits import views
+
+    monkeypatch.setattr(views, "ENTRY_COUNT_LIMIT", 5)
+    enterprise = make_enterprise()
+    for day in range(1, 8):
+        make_visit(enterprise, officer, day=date(2026, 6, day), at=time(9, 0))
+    make_visit(enterprise, officer, day=date(2026, 7, 1), at=time(9, 0))  # on the grid, outside the month
+    client.login(officer)
+    page = client.get("/calendar/?view=month&date=2026-06-01").get_data(as_text=True)
+    assert "条目：超过 5" in page and "条目：7" not in page
+    assert len(_days_with_entries(page)) == 8
+    make_visit(enterprise, officer, day=date(2026, 6, 6), status=VisitStatus.PLANNED)
+    week = client.get("/calendar/?view=week&date=2026-06-29").get_data(as_text=True)
+    assert "条目：1" in week  # 29 June to 5 July

@@ -33,3 +33,16 @@ def test_visits_volume_gives_that_many_visits_in_each_stage_s_proportion():
 def test_a_small_visits_volume_gives_fewer_visits():
     seed_demo(enterprises=150, seed=5, now=NOW, volumes={"visits": 60})
     assert 55 <= db.session.scalar(select(func.count(Visit.id))) <= 65
+
+
+def test_seeded_enterprises_know_their_latest_visit():
+    seed_demo(enterprises=60, seed=5, now=NOW, volumes={"visits": 300})
+    latest = dict(
+        db.session.execute(
+            select(Visit.enterprise_id, func.max(Visit.starts_at))
+            .where(Visit.status == VisitStatus.DONE)
+            .group_by(Visit.enterprise_id)
+        ).all()
+    )
+    stored = dict(db.session.execute(select(Enterprise.id, Enterprise.last_visit_at)).all())
+    assert latest and {k: v for k, v in stored.items() if v is not None} == latest

@@ -106,3 +106,34 @@ def test_an_empty_feed_still_declares_its_time_zone(client, officer):
     client.login(officer)
     url = _subscribe(client)
     assert _events(client, url) == {}
+
+
+def test_the_feed_is_bounded_and_its_text_survives_parsing(client, officer, make_enterprise, make_visit):
+    from crm.visits import calendar as cal
+
+    enterprise = make_enterprise(name="福州甲公司，分公司; 第二")
+    day = local_today() + timedelta(days=2)
+    busy = [
+        make_visit(enterprise, officer, day=day, at=time(8 + n // 6, n % 6 * 10), status=VisitStatus.PLANNED)
+        for n in range(cal.FEED_ENTRIES_PER_DAY + 5)
+    ]
+    long_text = "查看报关单、原产地证明;核对账册\n第二行：" + "海关认证" * 60 + " \\ end"
+    busy[0].summary = long_text
+    busy[0].location = "厦门市，湖里区; 1号"
+    make_visit(enterprise, officer, day=local_today() - timedelta(days=cal.FEED_PAST_DAYS + 2))  # too old
+    make_visit(enterprise, officer, day=local_today() + timedelta(days=cal.FEED_FUTURE_DAYS + 2), status="planned")
+    db.session.commit()
+
+    client.login(officer)
+    url = _subscribe(client)
+    body = client.get(url).data
+    assert all(len(line) <= 75 for line in body.split(b"\r\n")), "lines are folded at 75 octets"
+    body.decode("utf-8")  # folding never splits a character
+    events = _events(client, url)
+    # The first FEED_ENTRIES_PER_DAY of the busy day, by time; nothing outside the window.
+    assert set(events) == {f"visit-{v.id}@localhost" for v in busy[: cal.FEED_ENTRIES_PER_DAY]}
+    first = events[f"visit-{busy[0].id}@localhost"]
+    assert str(first["SUMMARY"]) == "实地走访 · 福州甲公司，分公司; 第二"
+    assert str(first["LOCATION"]) == "厦门市，湖里区; 1号"
+    assert long_text[:200] in str(first["DESCRIPTION"])
+    assert [str(c) for c in first["CATEGORIES"].cats] == ["visit"]

@@ -132,3 +132,95 @@ def test_my_work_without_anything(client, make_user):
     page = client.get("/my-work/").get_data(as_text=True)
     assert "今天没有计划走访" in page and "暂无分配给您的企业" in page
     assert "/visits/new" not in page
+
+
+def test_my_work_reads_a_fixed_number_of_statements(client, officer, make_enterprise, make_plan, statements):
+    """No statement per row: the follow-ups' enterprises, the visits' people and the enterprises' areas and stages
+    come with their lists, however many rows they hold."""
+    today = local_today()
+
+    def add_rows(n: int) -> None:
+        for i in range(n):
+            enterprise = make_enterprise()  # not assigned to the officer: not on their enterprise list
+            create_task(make_plan(enterprise), title=f"任务{i}", owner=officer, due_on=today - timedelta(days=i + 1))
+        db.session.commit()
+        for row in list(db.session):  # the page loads its rows itself, as in a fresh request
+            if row is not officer:
+                db.session.expunge(row)
+
+    client.login(officer)
+    add_rows(1)
+    statements.clear()
+    assert client.get("/my-work/").status_code == 200
+    few = len(statements)
+    add_rows(6)
+    statements.clear()
+    page = client.get("/my-work/").get_data(as_text=True)
+    assert len(statements) == few
+    assert all(f"任务{i}" in _section(page, "overdue-follow-ups") for i in range(6))
+
+
+def test_each_list_shows_its_first_rows_and_links_to_the_rest(
+    monkeypatch, client, officer, make_enterprise, make_plan, make_visit
+):
+    from crm.visits import views
+
+    monkeypatch.setattr(views, "MY_WORK_ROWS", 2)
+    today = local_today()
+    enterprise = make_enterprise(customs_officer_id=officer.id)
+    missed = [
+        make_visit(enterprise, officer, day=today - timedelta(days=d), status=VisitStatus.PLANNED) for d in (5, 4, 3)
+    ]
+    plan = make_plan(enterprise)
+    for d in (2, 3):
+        create_task(plan, title=f"逾期{d}", owner=officer, due_on=today - timedelta(days=d))
+    db.session.commit()
+    client.login(officer)
+    page = client.get("/my-work/").get_data(as_text=True)
+    not_logged = _section(page, "not-logged")
+    assert f"/visits/{missed[0].id}/log" in not_logged and f"/visits/{missed[1].id}/log" in not_logged
+    assert f"/visits/{missed[2].id}/log" not in not_logged
+    assert "仅显示前 2 项" in not_logged
+    link = re.search(r'href="(/visits/\?[^"]+)"[^>]*>仅显示前 2 项', not_logged).group(1).replace("&amp;", "&")
+    listed = client.get(link).get_data(as_text=True)
+    assert all(f"/visits/{v.id}" in listed for v in missed)
+    # Two overdue follow-ups: the whole list fits, no link.
+    assert "仅显示前" not in _section(page, "overdue-follow-ups")
+
+
+def test_the_latest_visit_is_kept_on_the_enterprise(officer, make_user, make_enterprise, make_visit):
+    from crm.enterprises.related import merge_enterprises
+    from crm.visits.services import VisitData, cancel_visit, log_visit, update_visit
+
+    def visit_data(visit, *, starts_at):
+        return VisitData(
+            status=visit.status, kind=visit.kind, starts_at=starts_at, officer=officer, participants=[officer]
+        )
+
+    today = local_today()
+    enterprise = make_enterprise()
+    assert enterprise.last_visit_at is None
+    planned = make_visit(enterprise, officer, day=today + timedelta(days=3), status=VisitStatus.PLANNED)
+    assert enterprise.last_visit_at is None  # a planned visit has not taken place
+    old = make_visit(enterprise, officer, day=today - timedelta(days=40))
+    assert enterprise.last_visit_at == old.starts_at
+    newer = make_visit(enterprise, officer, day=today - timedelta(days=10), at=time(15, 0))
+    assert enterprise.last_visit_at == newer.starts_at
+    update_visit(newer, visit_data(newer, starts_at=old.starts_at - timedelta(days=1)), by=officer)
+    db.session.commit()
+    assert enterprise.last_visit_at == old.starts_at  # moved earlier: the other one is the latest now
+    log_visit(planned, visit_data(planned, starts_at=newer.starts_at + timedelta(days=20)), by=officer)
+    db.session.commit()
+    assert enterprise.last_visit_at == planned.starts_at
+    other = make_visit(enterprise, officer, day=today + timedelta(days=9), status=VisitStatus.PLANNED)
+    cancel_visit(other, reason="改期")
+    assert enterprise.last_visit_at == planned.starts_at
+
+    absorbed = make_enterprise(name="重复记录")
+    latest = make_visit(absorbed, officer, day=today)
+    survivor_id = enterprise.id
+    merge_enterprises(enterprise, absorbed, {}, by=make_user("admin"))
+    db.session.commit()
+    from crm.enterprises.models import Enterprise
+
+    assert db.session.get(Enterprise, survivor_id).last_visit_at == latest.starts_at
