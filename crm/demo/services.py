@@ -363,7 +363,7 @@ def seed_enterprises(ctx: DemoContext, count: int) -> None:
                 "updated_by_id": None,
             }
         )
-        previous = None
+        previous, previous_moment = None, None
         for code, moment in zip(path, times, strict=True):
             backwards = (
                 previous in OPEN_PATH and code in OPEN_PATH and OPEN_PATH.index(code) < OPEN_PATH.index(previous)
@@ -374,11 +374,12 @@ def seed_enterprises(ctx: DemoContext, count: int) -> None:
                     "from_stage": previous,
                     "to_stage": code,
                     "changed_at": moment,
+                    "from_stage_entered_at": previous_moment,
                     "changed_by_id": (officer or commerce or creator).id if (officer or commerce or creator) else None,
                     "comment": "退回上一阶段，补充材料后重新推进" if backwards else "",
                 }
             )
-            previous = code
+            previous, previous_moment = code, moment
         credit.append(
             {
                 "enterprise_id": enterprise_id,

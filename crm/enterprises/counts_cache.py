@@ -30,10 +30,11 @@ from crm.core.bulk import rows_copied
 VERSION_KEY = "crm:enterprise-counts:version"
 TTL_SECONDS = 300
 #: Tables whose changes can change a stage count or another value kept per data version (``cached_per_version``:
-#: the list's filter options, the saved views).
+#: the list's filter options, the saved views; the reports' figures, which read the stage history).
 WATCHED_TABLES = frozenset(
     {
         "enterprises",
+        "stage_changes",
         "enterprise_key_categories",
         "enterprise_business_types",
         "cohorts",

@@ -300,12 +300,15 @@ def _move_certification_back(moved: dict[int, timedelta]) -> None:
             enterprises.append(
                 {"b_id": enterprise_id, "b_created": created_at - shift, "b_entered": entered_at - shift}
             )
-        for change_id, enterprise_id, changed_at in db.session.execute(
-            select(StageChange.id, StageChange.enterprise_id, StageChange.changed_at).where(
-                StageChange.enterprise_id.in_(batch)
-            )
+        for change_id, enterprise_id, changed_at, entered_at in db.session.execute(
+            select(
+                StageChange.id, StageChange.enterprise_id, StageChange.changed_at, StageChange.from_stage_entered_at
+            ).where(StageChange.enterprise_id.in_(batch))
         ):
-            changes.append({"b_id": change_id, "b_at": changed_at - moved[enterprise_id]})
+            shift = moved[enterprise_id]
+            changes.append(
+                {"b_id": change_id, "b_at": changed_at - shift, "b_entered": entered_at - shift if entered_at else None}
+            )
         for credit_id, enterprise_id, effective_on in db.session.execute(
             select(CreditStatusChange.id, CreditStatusChange.enterprise_id, CreditStatusChange.effective_on).where(
                 CreditStatusChange.enterprise_id.in_(batch)
@@ -327,7 +330,10 @@ def _move_certification_back(moved: dict[int, timedelta]) -> None:
     db.session.execute(
         update(history)
         .where(history.c.id == bindparam("b_id"))
-        .values(changed_at=bindparam("b_at", type_=UTCDateTime())),
+        .values(
+            changed_at=bindparam("b_at", type_=UTCDateTime()),
+            from_stage_entered_at=bindparam("b_entered", type_=UTCDateTime()),
+        ),
         changes,
     )
     if credits:

@@ -252,6 +252,16 @@ def latest_officer_assessment(enterprise_id: int):
     return latest_assessment(enterprise_id, kind=AssessmentKind.OFFICER)
 
 
+def previous_change_at(enterprise_id: int, at: datetime) -> datetime | None:
+    """When the enterprise last changed stage up to ``at``: a new change's ``from_stage_entered_at`` (what a window
+    ``lag(changed_at)`` over the history ordered by time and id gives the change recorded last)."""
+    return db.session.scalar(
+        select(func.max(StageChange.changed_at)).where(
+            StageChange.enterprise_id == enterprise_id, StageChange.changed_at <= at
+        )
+    )
+
+
 def entering_change(enterprise: Enterprise) -> StageChange | None:
     """The history row that brought the enterprise into its current stage."""
     return db.session.scalars(
@@ -593,6 +603,7 @@ def _apply(plan: TransitionPlan, request: TransitionRequest, *, by: Any, now: da
         from_stage=source_code,
         to_stage=target.code,
         changed_at=now,
+        from_stage_entered_at=previous_change_at(enterprise.id, now),
         changed_by_id=getattr(by, "id", None),
         comment=request.comment,
         override_reason=request.override_reason or None,

@@ -186,29 +186,33 @@ def detail_rows(filters: ReportFilters, user: Any) -> Iterator[list[Any]]:
         yield values
 
 
-def pipeline_document(params: Mapping[str, Any], *, user: Any, generated_at: datetime) -> tuple[Document, int]:
-    """The pipeline report at the chosen grouping, then at every other grouping, then the detail rows."""
+def pipeline_document(
+    params: Mapping[str, Any], *, user: Any, generated_at: datetime, every_grouping: bool = True
+) -> tuple[Document, int]:
+    """The pipeline report at the chosen grouping, then (``every_grouping``: the workbook) at every other grouping
+    and the detail rows."""
     filters = _filters(params)
     selected = _grouping_key(params)
     with force_locale(LOCALE):
         main = queries.pipeline_report(filters, selected, user)
         sheets = [pipeline_sheet(main)]
-        for key, grouping in GROUPINGS_BY_KEY.items():
+        for key, grouping in GROUPINGS_BY_KEY.items() if every_grouping else ():
             if key != selected:
                 # Every grouping but the month has the same totals: computed once.
                 shared = main.totals if (grouping.kind == "month") == (main.grouping.kind == "month") else None
                 sheet = pipeline_sheet(queries.pipeline_report(filters, key, user, totals=shared))
                 sheet.in_pdf = False
                 sheets.append(sheet)
-        sheets.append(
-            Sheet(
-                name="企业明细",
-                title="统计范围内的企业",
-                columns=DETAIL_COLUMNS,
-                rows=detail_rows(filters, user),
-                in_pdf=False,
+        if every_grouping:
+            sheets.append(
+                Sheet(
+                    name="企业明细",
+                    title="统计范围内的企业",
+                    columns=DETAIL_COLUMNS,
+                    rows=detail_rows(filters, user),
+                    in_pdf=False,
+                )
             )
-        )
         document = Document(
             title="AEO培育进度统计报表",
             exporter=_exporter(user),
@@ -224,7 +228,8 @@ def pipeline_report_writer(
 ) -> int:
     """The pipeline report (XLSX: a sheet per grouping and the detail rows; CSV and PDF: the chosen grouping)."""
     _check_format(fmt)
-    document, count = pipeline_document(params, user=user, generated_at=generated_at)
+    # CSV holds the first sheet and the PDF the chosen grouping's: only the workbook needs the others.
+    document, count = pipeline_document(params, user=user, generated_at=generated_at, every_grouping=fmt == "xlsx")
     with force_locale(LOCALE):
         render.write(document, fmt, out, progress)
     return count

@@ -119,10 +119,13 @@ def _officer_condition(user_id: int) -> ColumnElement[bool]:
 
 
 def _officer_choices() -> list[tuple[str, str]]:
-    officers = select(Enterprise.commerce_officer_id).union(select(Enterprise.customs_officer_id)).subquery()
-    users = db.session.scalars(
-        select(User).where(User.id.in_(select(officers.c[0]))).order_by(User.display_name, User.id)
+    """The users in charge of at least one enterprise: per user, one probe of the index on each officer column
+    (the users are few, the enterprises many)."""
+    in_charge = or_(
+        select(Enterprise.id).where(Enterprise.commerce_officer_id == User.id).exists(),
+        select(Enterprise.id).where(Enterprise.customs_officer_id == User.id).exists(),
     )
+    users = db.session.scalars(select(User).where(in_charge).order_by(User.display_name, User.id))
     return [(str(user.id), str(user)) for user in users]
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm import aliased
 from crm.auth.models import User
 from crm.core.scope import scope_of
 from crm.core.timeutil import local_midnight, local_today
+from crm.enterprises.counts_cache import cached_counts
 from crm.enterprises.models import Enterprise, TargetTier
 from crm.events.models import Registration
 from crm.extensions import db
@@ -121,7 +122,40 @@ def monthly_progress(args: Mapping[str, Any], user: Any) -> MonthlyProgress:
     filters = parse_filters({k: v for k, v in args.items() if k not in ("from", "to", "month")})
     first = date(year, month, 1)
     following = date(year + (month == 12), month % 12 + 1, 1)
+    scope = scope_of(user)
+    parts = {
+        "report": "monthly",
+        "month": [year, month],
+        "filters": filters.raw,
+        "scope": [scope.unrestricted, sorted(scope.area_ids), sorted(scope.office_ids)],
+    }
+    computed = cached_counts(parts, lambda: _monthly_figures(filters, user, first, following))
+    figures = dict(computed["figures"])
+    sessions = computed["sessions"]
+
+    area_ids = set(figures) | (set() if scope.unrestricted else set(scope.area_ids))
+    if scope.unrestricted and "area" not in filters.values:
+        area_ids |= set(db.session.scalars(select(Area.id).where(Area.is_active.is_(True))))
+    if "area" in filters.values:
+        area_ids &= {filters.values["area"]}
+    areas = db.session.scalars(select(Area).where(Area.id.in_(area_ids)).order_by(Area.sort_order, Area.id)).all()
+    rows = [
+        ProgressRow(area.id, area.display_name, figures.get(area.id, dict.fromkeys(PROGRESS_FIGURES, 0)))
+        for area in areas
+    ]
+    totals = ProgressRow(None, _("In all"))
+    for row in rows:
+        for name in PROGRESS_FIGURES:
+            totals.figures[name] += row.figures[name]
+    totals.figures["trainings"] = sessions
+    return MonthlyProgress(year=year, month=month, filters=filters, rows=rows, totals=totals)
+
+
+def _monthly_figures(filters: ReportFilters, user: Any, first: date, following: date) -> dict[str, Any]:
+    """The figures per area of the month from ``first`` to ``following`` (excluded), and the training sessions
+    attended, as JSON values (for the cache of counts)."""
     last = following - timedelta(days=1)
+    year = first.year
     start, end = local_midnight(first), local_midnight(following)
     figures: dict[Any, dict[str, int]] = {}
 
@@ -182,24 +216,7 @@ def monthly_progress(args: Mapping[str, Any], user: Any) -> MonthlyProgress:
         .where(Registration.checked_in_at >= start, Registration.checked_in_at < end)
     )
     sessions = db.session.scalar(_scoped(stmt, filters, user)) or 0
-
-    scope = scope_of(user)
-    area_ids = set(figures) | (set() if scope.unrestricted else set(scope.area_ids))
-    if scope.unrestricted and "area" not in filters.values:
-        area_ids |= set(db.session.scalars(select(Area.id).where(Area.is_active.is_(True))))
-    if "area" in filters.values:
-        area_ids &= {filters.values["area"]}
-    areas = db.session.scalars(select(Area).where(Area.id.in_(area_ids)).order_by(Area.sort_order, Area.id)).all()
-    rows = [
-        ProgressRow(area.id, area.display_name, figures.get(area.id, dict.fromkeys(PROGRESS_FIGURES, 0)))
-        for area in areas
-    ]
-    totals = ProgressRow(None, _("In all"))
-    for row in rows:
-        for name in PROGRESS_FIGURES:
-            totals.figures[name] += row.figures[name]
-    totals.figures["trainings"] = sessions
-    return MonthlyProgress(year=year, month=month, filters=filters, rows=rows, totals=totals)
+    return {"figures": [[area_id, values] for area_id, values in figures.items()], "sessions": sessions}
 
 
 # --- certified enterprises -------------------------------------------------------------------------------
@@ -283,32 +300,37 @@ def split_units(text: str) -> list[str]:
 
 
 def measure_uptake(filters: ReportFilters, user: Any) -> MeasureUptake:
-    """Uses of each support measure in the period by enterprises in scope, and per responsible unit."""
+    """Uses of each support measure in the period by enterprises in scope, and per responsible unit.
 
-    def uses(*conditions: Any, by_measure: bool = True) -> Select:
-        columns = [BenefitRecord.measure_id] if by_measure else []
-        stmt = (
-            select(
-                *columns,
-                func.count().label("uses"),
-                func.count(distinct(BenefitRecord.enterprise_id)).label("enterprises"),
-            )
-            .select_from(BenefitRecord)
-            .join(Enterprise, Enterprise.id == BenefitRecord.enterprise_id)
-            .where(BenefitRecord.used_on >= filters.date_from, BenefitRecord.used_on <= filters.date_to, *conditions)
-        )
-        stmt = _scoped(stmt, filters, user)
-        return stmt.group_by(*columns) if by_measure else stmt
+    One query counts the uses per (measure, enterprise); the measures', units' and totals' figures (uses, and
+    enterprises counted once however many of the measures they used) are summed from those pairs."""
+    stmt = (
+        select(BenefitRecord.measure_id, BenefitRecord.enterprise_id, func.count().label("uses"))
+        .select_from(BenefitRecord)
+        .join(Enterprise, Enterprise.id == BenefitRecord.enterprise_id)
+        .where(BenefitRecord.used_on >= filters.date_from, BenefitRecord.used_on <= filters.date_to)
+        .group_by(BenefitRecord.measure_id, BenefitRecord.enterprise_id)
+    )
+    uses_of: dict[int, int] = {}
+    users_of: dict[int, set[int]] = {}
+    for measure_id, enterprise_id, count in db.session.execute(_scoped(stmt, filters, user)):
+        uses_of[measure_id] = uses_of.get(measure_id, 0) + count
+        users_of.setdefault(measure_id, set()).add(enterprise_id)
 
-    per_measure = {row.measure_id: row for row in db.session.execute(uses())}
+    def figures(ids: list[int]) -> tuple[int, int]:
+        enterprises: set[int] = set()
+        for measure_id in ids:
+            enterprises |= users_of.get(measure_id, set())
+        return sum(uses_of.get(measure_id, 0) for measure_id in ids), len(enterprises)
+
     measures = db.session.scalars(select(SupportMeasure).order_by(SupportMeasure.number)).all()
     rows = [
         UptakeRow(
             key=m.number,
             label=f"{m.number}. {m.display_name}",
             responsible_units=m.responsible_units,
-            uses=per_measure[m.id].uses if m.id in per_measure else 0,
-            enterprises=per_measure[m.id].enterprises if m.id in per_measure else 0,
+            uses=uses_of.get(m.id, 0),
+            enterprises=len(users_of.get(m.id, ())),
         )
         for m in measures
     ]
@@ -318,15 +340,10 @@ def measure_uptake(filters: ReportFilters, user: Any) -> MeasureUptake:
             unit_measures.setdefault(unit, []).append(m)
     units = []
     for unit, unit_rows in unit_measures.items():
-        ids = [m.id for m in unit_rows]
-        if any(i in per_measure for i in ids):
-            counted = db.session.execute(uses(BenefitRecord.measure_id.in_(ids), by_measure=False)).one()
-            used, enterprises = counted.uses, counted.enterprises
-        else:
-            used, enterprises = 0, 0
+        used, enterprises = figures([m.id for m in unit_rows])
         numbers = "、".join(str(m.number) for m in unit_rows)
         units.append(UptakeRow(key=unit, label=unit, responsible_units=numbers, uses=used, enterprises=enterprises))
-    total = db.session.execute(uses(by_measure=False)).one()
+    total_uses, total_enterprises = figures(list(uses_of))
     return MeasureUptake(
-        filters=filters, measures=rows, units=units, total_uses=total.uses, total_enterprises=total.enterprises
+        filters=filters, measures=rows, units=units, total_uses=total_uses, total_enterprises=total_enterprises
     )

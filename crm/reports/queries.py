@@ -30,12 +30,14 @@ from sqlalchemy import (
     case,
     distinct,
     extract,
+    false,
     func,
     or_,
     select,
+    text,
+    tuple_,
     union,
 )
-from sqlalchemy.orm import aliased
 
 from crm.auth.models import User
 from crm.core.scope import scope_of
@@ -51,6 +53,9 @@ from crm.reports.filters import ReportFilters
 from crm.visits.models import Visit, VisitStatus
 
 GROUP_KEY = "group_key"
+IS_TOTAL = "is_total"
+#: The key of the totals when a grouped query computed them too (no group key is a string like this one).
+TOTALS = "*totals*"
 
 
 # --- groupings -------------------------------------------------------------------------------------------
@@ -248,6 +253,10 @@ class ReportQuery:
         self.period = Period(filters.date_from, filters.date_to)
         #: Stage columns count moves into stages (the month grouping and its totals).
         self.month_semantics = month_semantics
+        self.postgresql = db.session.get_bind().dialect.name == "postgresql"
+        #: The totals come from the same statements (``GROUPING SETS``, PostgreSQL) when every measured row falls in
+        #: one group (a column of the enterprise, the month): a membership counts an enterprise in several groups.
+        self.with_totals = self.postgresql and grouping is not None and grouping.kind in ("column", "month")
 
     def _keyed(self, stmt: Select, *, instant: Any = None, day: Any = None) -> tuple[Select, list[Any]]:
         """Add the group key (and its join) to a statement already joined to Enterprise."""
@@ -268,12 +277,17 @@ class ReportQuery:
 
     def _finish(self, stmt: Select, keys: list[Any], *group_by: Any) -> list[Any]:
         stmt = stmt.where(scope_of(self.user).enterprise_filter(), *self.filters.conditions())
-        rows = db.session.execute(stmt.group_by(*keys, *group_by)).all()
-        return rows
+        if self.with_totals and keys:
+            grouped = [key.element for key in keys]
+            stmt = stmt.add_columns(func.grouping(*grouped).label(IS_TOTAL))
+            every = tuple_(*group_by) if group_by else text("()")
+            return db.session.execute(stmt.group_by(func.grouping_sets(tuple_(*grouped, *group_by), every))).all()
+        return db.session.execute(stmt.group_by(*keys, *group_by)).all()
 
     @staticmethod
     def _key(row: Any) -> Any:
-        return getattr(row, GROUP_KEY, None)
+        """The row's group key; ``TOTALS`` for a row of the totals (``with_totals``)."""
+        return TOTALS if getattr(row, IS_TOTAL, 0) else getattr(row, GROUP_KEY, None)
 
     def stage_counts(self) -> dict[Any, dict[str, int]]:
         if self.month_semantics:
@@ -294,10 +308,19 @@ class ReportQuery:
             result.setdefault(self._key(row), {})[row.stage] = row.n
         return result
 
-    def conversions(self) -> dict[Any, dict[str, tuple[int, int]]]:
-        source, target = aliased(Stage, name="source_stage"), aliased(Stage, name="target_stage")
-        forward = and_(target.sort_order > source.sort_order, target.kind != StageKind.LOST)
-        stmt = (
+    def _conversions_select(self) -> Select:
+        """Moves out of a stage in the period: the enterprises that left each stage and those that moved forward
+        (to a later stage that is not a lost one). Which moves go forward is read from the stages beforehand, so the
+        moves need no join to them."""
+        stages = db.session.execute(select(Stage.code, Stage.sort_order, Stage.kind)).all()
+        forward_pairs = [
+            (source.code, target.code)
+            for source in stages
+            for target in stages
+            if target.sort_order > source.sort_order and target.kind != StageKind.LOST
+        ]
+        forward = tuple_(StageChange.from_stage, StageChange.to_stage).in_(forward_pairs) if forward_pairs else false()
+        return (
             select(
                 StageChange.from_stage.label("stage"),
                 func.count(distinct(StageChange.enterprise_id)).label("left_stage"),
@@ -305,59 +328,80 @@ class ReportQuery:
             )
             .select_from(StageChange)
             .join(Enterprise, Enterprise.id == StageChange.enterprise_id)
-            .join(source, source.code == StageChange.from_stage)
-            .join(target, target.code == StageChange.to_stage)
-            .where(self.period.contains_instant(StageChange.changed_at))
+            .where(StageChange.from_stage.is_not(None), self.period.contains_instant(StageChange.changed_at))
         )
-        stmt, keys = self._keyed(stmt, instant=StageChange.changed_at)
+
+    def conversions(self) -> dict[Any, dict[str, tuple[int, int]]]:
+        stmt, keys = self._keyed(self._conversions_select(), instant=StageChange.changed_at)
         result: dict[Any, dict[str, tuple[int, int]]] = {}
         for row in self._finish(stmt, keys, StageChange.from_stage):
             result.setdefault(self._key(row), {})[row.stage] = (row.left_stage, row.advanced)
         return result
 
+    def moves(self) -> tuple[dict[Any, dict[str, tuple[int, int]]], dict[Any, dict[str, float]]]:
+        """``conversions()`` and ``median_days()``: on PostgreSQL from one reading of the period's moves (the median
+        an aggregate over the moves that know when their stage was entered), elsewhere by the two methods."""
+        if not self.postgresql:
+            return self.conversions(), self.median_days()
+        days = _days_between(StageChange.from_stage_entered_at, StageChange.changed_at)
+        median = (
+            func.percentile_cont(0.5)
+            .within_group(days)
+            .filter(StageChange.from_stage_entered_at.is_not(None))
+            .label("median")
+        )
+        stmt, keys = self._keyed(self._conversions_select().add_columns(median), instant=StageChange.changed_at)
+        conversions: dict[Any, dict[str, tuple[int, int]]] = {}
+        medians: dict[Any, dict[str, float]] = {}
+        for row in self._finish(stmt, keys, StageChange.from_stage):
+            conversions.setdefault(self._key(row), {})[row.stage] = (row.left_stage, row.advanced)
+            if row.median is not None:
+                medians.setdefault(self._key(row), {})[row.stage] = round(float(row.median), 1)
+        return conversions, medians
+
     def median_days(self) -> dict[Any, dict[str, float]]:
         """The median, per group and stage, of the days between the move into a stage and the move out of it.
 
-        Window functions only (lag, row_number, count), so SQLite and PostgreSQL compute it alike."""
-        moves = select(
-            StageChange.enterprise_id.label("enterprise_id"),
-            StageChange.from_stage.label("stage"),
-            StageChange.changed_at.label("left_at"),
-            func.lag(StageChange.changed_at)
-            .over(partition_by=StageChange.enterprise_id, order_by=(StageChange.changed_at, StageChange.id))
-            .label("entered_at"),
-        ).subquery("moves")
-        days = _days_between(moves.c.entered_at, moves.c.left_at).label("days")
+        Each move out of a stage holds when the enterprise entered that stage (``from_stage_entered_at``), so the
+        moves of the period are read by their time alone (``ix_stage_changes_changed_at_moves``) and grouped:
+        PostgreSQL takes the median as an aggregate (``percentile_cont(0.5)``: the middle value, or the mean of the
+        two middle ones); SQLite, which has none, ranks the days in each group (row_number, count)."""
+        days = _days_between(StageChange.from_stage_entered_at, StageChange.changed_at).label("days")
         stmt = (
-            select(moves.c.stage.label("stage"), days)
-            .select_from(moves)
-            .join(Enterprise, Enterprise.id == moves.c.enterprise_id)
+            select(StageChange.from_stage.label("stage"))
+            .select_from(StageChange)
+            .join(Enterprise, Enterprise.id == StageChange.enterprise_id)
             .where(
-                moves.c.stage.is_not(None),
-                moves.c.entered_at.is_not(None),
-                self.period.contains_instant(moves.c.left_at),
+                StageChange.from_stage.is_not(None),
+                StageChange.from_stage_entered_at.is_not(None),
+                self.period.contains_instant(StageChange.changed_at),
+                scope_of(self.user).enterprise_filter(),
+                *self.filters.conditions(),
             )
         )
-        stmt, keys = self._keyed(stmt, instant=moves.c.left_at)
-        stmt = stmt.where(scope_of(self.user).enterprise_filter(), *self.filters.conditions())
-        partition = [*keys, moves.c.stage]
-        ranked_stmt = stmt.add_columns(
-            func.row_number().over(partition_by=partition, order_by=days).label("position"),
-            func.count().over(partition_by=partition).label("size"),
-        )
-        ranked = ranked_stmt.subquery("ranked")
-        ranked_keys = [ranked.c[GROUP_KEY]] if keys else []
-        middle = or_(
-            ranked.c.position == (ranked.c.size + 1) // 2,
-            ranked.c.position == (ranked.c.size + 2) // 2,
-        )
-        final = (
-            select(*(k.label(GROUP_KEY) for k in ranked_keys), ranked.c.stage, func.avg(ranked.c.days).label("median"))
-            .where(middle)
-            .group_by(*ranked_keys, ranked.c.stage)
-        )
+        stmt, keys = self._keyed(stmt, instant=StageChange.changed_at)
         result: dict[Any, dict[str, float]] = {}
-        for row in db.session.execute(final):
+        if db.session.get_bind().dialect.name == "postgresql":
+            median = func.percentile_cont(0.5).within_group(days).label("median")
+            rows = db.session.execute(stmt.add_columns(median).group_by(*keys, StageChange.from_stage))
+        else:
+            partition = [*keys, StageChange.from_stage]
+            ranked = stmt.add_columns(
+                days,
+                func.row_number().over(partition_by=partition, order_by=days).label("position"),
+                func.count().over(partition_by=partition).label("size"),
+            ).subquery("ranked")
+            ranked_keys = [ranked.c[GROUP_KEY]] if keys else []
+            middle = or_(
+                ranked.c.position == (ranked.c.size + 1) // 2,
+                ranked.c.position == (ranked.c.size + 2) // 2,
+            )
+            rows = db.session.execute(
+                select(*ranked_keys, ranked.c.stage, func.avg(ranked.c.days).label("median"))
+                .where(middle)
+                .group_by(*ranked_keys, ranked.c.stage)
+            )
+        for row in rows:
             result.setdefault(self._key(row), {})[row.stage] = round(float(row.median), 1)
         return result
 
@@ -376,6 +420,33 @@ class ReportQuery:
             )
         )
         return self._count(stmt, day=Certification.decided_on)
+
+    def tasks(self) -> tuple[dict[Any, int], dict[Any, int]]:
+        """``tasks_done()`` and ``tasks_overdue()`` from one reading of the tasks."""
+        done = and_(CultivationTask.status == TaskStatus.DONE, self.period.contains_day(CultivationTask.completed_on))
+        overdue = and_(
+            CultivationTask.status != TaskStatus.DONE,
+            self.period.contains_day(CultivationTask.due_on),
+            CultivationTask.due_on < local_today(),
+        )
+        stmt = (
+            select(
+                func.count(case((done, 1), else_=None)).label("done"),
+                func.count(case((overdue, 1), else_=None)).label("overdue"),
+            )
+            .select_from(CultivationTask)
+            .join(Enterprise, Enterprise.id == CultivationTask.enterprise_id)
+            .where(or_(done, overdue))
+        )
+        if self.grouping is not None and self.grouping.kind == "month":
+            # Each kind of task counts in the month of its own date: the two stay apart.
+            return self.tasks_done(), self.tasks_overdue()
+        stmt, keys = self._keyed(stmt)
+        rows = self._finish(stmt, keys)
+        return (
+            {self._key(row): row.done for row in rows if row.done},
+            {self._key(row): row.overdue for row in rows if row.overdue},
+        )
 
     def tasks_done(self) -> dict[Any, int]:
         stmt = (
@@ -418,7 +489,8 @@ class ReportQuery:
         return self._count(stmt, instant=Registration.checked_in_at)
 
     def rows(self) -> dict[Any, ReportRow]:
-        """Every measure, merged into one row per key (key None: no group, or the totals)."""
+        """Every measure, merged into one row per key (key None: no group, or the totals; ``TOTALS``: the totals
+        computed with the groups, see ``with_totals``)."""
         rows: dict[Any, ReportRow] = {}
 
         def row(key: Any) -> ReportRow:
@@ -426,12 +498,20 @@ class ReportQuery:
 
         for key, counts in self.stage_counts().items():
             row(key).counts = counts
-        for key, conversions in self.conversions().items():
-            row(key).conversions = conversions
-        for key, medians in self.median_days().items():
-            row(key).median_days = medians
-        for attribute in ("certified", "tasks_done", "tasks_overdue", "visits", "attendance"):
-            for key, value in getattr(self, attribute)().items():
+        conversions, medians = self.moves()
+        for key, by_stage in conversions.items():
+            row(key).conversions = by_stage
+        for key, by_stage in medians.items():
+            row(key).median_days = by_stage
+        tasks_done, tasks_overdue = self.tasks()
+        for attribute, values in (
+            ("certified", self.certified()),
+            ("tasks_done", tasks_done),
+            ("tasks_overdue", tasks_overdue),
+            ("visits", self.visits()),
+            ("attendance", self.attendance()),
+        ):
+            for key, value in values.items():
                 setattr(row(key), attribute, value)
         return rows
 
@@ -443,9 +523,52 @@ def _days_between(start: Any, end: Any) -> Any:
     return func.julianday(end) - func.julianday(start)
 
 
+def report_rows(filters: ReportFilters, grouping: Grouping | None, user: Any, *, month_semantics: bool) -> dict:
+    """``ReportQuery(...).rows()``, from the cache of counts (``crm.enterprises.counts_cache``) when the same
+    measures were computed for the same scope, filters and day since the enterprise data last changed.
+
+    Stage changes, enterprises and their memberships invalidate it at once; tasks, visits, attendance and
+    certification records alone do not (as on the dashboard): they show within ``TTL_SECONDS`` (5 minutes)."""
+    from crm.enterprises.counts_cache import cached_counts
+
+    query = ReportQuery(filters, grouping, user, month_semantics=month_semantics)
+    scope = scope_of(user)
+    parts = {
+        "report": "pipeline",
+        "grouping": grouping.key if grouping is not None else None,
+        "month_semantics": month_semantics,
+        "filters": filters.as_args(),
+        "scope": [scope.unrestricted, sorted(scope.area_ids), sorted(scope.office_ids)],
+        "today": local_today().isoformat(),
+    }
+
+    def compute() -> dict[str, Any]:
+        return {"rows": [[key, _row_values(row)] for key, row in query.rows().items()]}
+
+    return {key: _row_from(key, values) for key, values in cached_counts(parts, compute)["rows"]}
+
+
+_ROW_FIGURES = ("certified", "tasks_done", "tasks_overdue", "visits", "attendance")
+
+
+def _row_values(row: ReportRow) -> dict[str, Any]:
+    values: dict[str, Any] = {name: getattr(row, name) for name in _ROW_FIGURES}
+    values.update(counts=row.counts, median_days=row.median_days, conversions=row.conversions)
+    return values
+
+
+def _row_from(key: Any, values: dict[str, Any]) -> ReportRow:
+    conversions = {stage: tuple(pair) for stage, pair in values["conversions"].items()}
+    row = ReportRow(key=key, public_key=None, label="", counts=values["counts"], conversions=conversions)
+    row.median_days = values["median_days"]
+    for name in _ROW_FIGURES:
+        setattr(row, name, values[name])
+    return row
+
+
 def report_totals(filters: ReportFilters, user: Any, *, month_semantics: bool) -> ReportRow:
     """The totals row: every measure without a grouping (each enterprise once)."""
-    totals = ReportQuery(filters, None, user, month_semantics=month_semantics).rows().get(None)
+    totals = report_rows(filters, None, user, month_semantics=month_semantics).get(None)
     totals = totals or ReportRow(key=None, public_key=None, label="")
     totals.label = _("In all")
     return totals
@@ -459,8 +582,12 @@ def pipeline_report(
     ``totals`` reuses the totals of another grouping of the same kind (every grouping but the month shares them)."""
     grouping = GROUPINGS_BY_KEY[grouping_key]
     month_semantics = grouping.kind == "month"
-    grouped = ReportQuery(filters, grouping, user, month_semantics=month_semantics).rows()
-    if totals is None:
+    grouped = report_rows(filters, grouping, user, month_semantics=month_semantics)
+    computed_totals = grouped.pop(TOTALS, None)
+    if totals is None and computed_totals is not None:
+        totals = computed_totals
+        totals.key, totals.label = None, _("In all")
+    elif totals is None:
         totals = report_totals(filters, user, month_semantics=month_semantics)
     labels = grouping.labels([key for key in grouped if key is not None])
     for key, report_row in grouped.items():

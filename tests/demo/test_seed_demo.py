@@ -194,3 +194,19 @@ def test_demo_does_not_depend_on_the_order_postgresql_returns_rows_in(postgres, 
     monkeypatch.setattr(demo, "feature_seeders", lambda: [("shuffle", shuffle_physical_order), *seeders])
     seed_demo(enterprises=40, seed=13, now=now)
     assert snapshot() == first
+
+
+def test_every_demo_move_keeps_the_time_of_the_move_before():
+    """``from_stage_entered_at`` as the reports expect it: ``lag(changed_at)`` over each enterprise's history,
+    also for the enterprises whose history the pipeline seeder moved back in time."""
+    seed_demo(enterprises=300, seed=5, volumes={"stage_changes": 1_500})
+    previous = (
+        func.lag(StageChange.changed_at, type_=StageChange.changed_at.type)
+        .over(partition_by=StageChange.enterprise_id, order_by=(StageChange.changed_at, StageChange.id))
+        .label("previous")
+    )
+    rows = select(StageChange.from_stage_entered_at.label("kept"), previous).subquery()
+    pairs = db.session.execute(select(rows.c.kept, rows.c.previous)).all()
+    assert len(pairs) >= 1_450
+    assert sum(kept is not None for kept, _ in pairs) > 1_000
+    assert [(kept, previous) for kept, previous in pairs if kept != previous] == []

@@ -376,3 +376,31 @@ def test_each_move_records_a_history_row(in_stage, owners, activate_plan, assess
     assert [r.changed_by_id for r in rows] == [commerce.id, customs.id, customs.id]
     assert rows[1].comment == "开始辅导" and all(r.changed_at == NOW for r in rows)
     assert all(r.enterprise_id == enterprise.id for r in rows)
+
+
+# --- when the stage left was entered -----------------------------------------------------------------------
+
+
+def test_each_move_keeps_when_the_enterprise_entered_the_stage_it_leaves(make_enterprise, owners):
+    """``from_stage_entered_at`` is the time of the move before (what ``lag(changed_at)`` over the history gives),
+    so reports read the days in a stage from one row."""
+    from datetime import timedelta
+
+    from crm.pipeline.services import enter_first_stage
+
+    commerce, _customs = owners
+    enterprise = make_enterprise(area="350500", office="xm-quanzhou", stage="candidate")
+    first = enter_first_stage(enterprise, by=commerce)
+    db.session.flush()
+    pooled = transition(
+        enterprise, TransitionRequest(to="pooled"), by=commerce, now=first.changed_at + timedelta(days=2)
+    )
+    withdrawn = transition(
+        enterprise,
+        TransitionRequest(to="withdrawn", reason="enterprise_declined"),
+        by=commerce,
+        now=first.changed_at + timedelta(days=5, hours=3),
+    )
+    assert first.from_stage_entered_at is None
+    assert pooled.from_stage_entered_at == first.changed_at
+    assert withdrawn.from_stage_entered_at == pooled.changed_at

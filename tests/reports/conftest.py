@@ -37,10 +37,19 @@ class World:
 
 
 def _moves(enterprise, *moves: tuple[str | None, str, str]) -> None:
+    """Moves in the order they happened, each with the time of the one before (as the service records them)."""
+    entered = None
     for from_stage, to_stage, day in moves:
         db.session.add(
-            StageChange(enterprise_id=enterprise.id, from_stage=from_stage, to_stage=to_stage, changed_at=at(day))
+            StageChange(
+                enterprise_id=enterprise.id,
+                from_stage=from_stage,
+                to_stage=to_stage,
+                changed_at=at(day),
+                from_stage_entered_at=entered,
+            )
         )
+        entered = at(day)
 
 
 @pytest.fixture
