@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,9 +86,19 @@ def capped_count(stmt: Select, limit: int) -> Select:
     return select(func.count()).select_from(stmt.order_by(None).limit(limit + 1).subquery())
 
 
-def paginate(stmt: Select, page: int, per_page: int, *, scalars: bool = True) -> Page:
-    """Run one page of ``stmt`` and count the whole; ``scalars=False`` returns rows instead of objects."""
-    total = count_rows(stmt)
+def paginate(
+    stmt: Select, page: int, per_page: int, *, scalars: bool = True, topics: Iterable[str] | None = None
+) -> Page:
+    """Run one page of ``stmt`` and count the whole; ``scalars=False`` returns rows instead of objects.
+
+    ``topics``: the data topics whose tables the statement reads (``crm.enterprises.counts_cache``); the total is
+    then kept in Redis until one of them changes, instead of being counted for every page."""
+    if topics:
+        from crm.enterprises.counts_cache import cached_count
+
+        total = cached_count(stmt, topics=topics)
+    else:
+        total = count_rows(stmt)
     limited = stmt.limit(per_page).offset((page - 1) * per_page)
     result = db.session.scalars(limited) if scalars else db.session.execute(limited)
     return Page(items=list(result.all()), total=total, page=page, per_page=per_page)

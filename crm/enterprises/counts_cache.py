@@ -5,8 +5,8 @@ every page of the same filters and scope; the statistics pages and the totals of
 lists are in the same case. The data is divided into topics, each with its own data version in Redis:
 
 - ``ENTERPRISES``: the enterprises and what the list filters them by (``WATCHED_TABLES``);
-- ``ACTIVITY``: visits, plans and cultivation tasks, events with their invitations and registrations
-  (``ACTIVITY_TABLES``).
+- ``VISITS``, ``PLANS`` (with their cultivation tasks) and ``EVENTS`` (with their invitations and registrations):
+  the activity around the enterprises (``ACTIVITY``).
 
 A transaction that writes a topic's tables (a flush of one of its rows, an ORM or Core INSERT/UPDATE/DELETE
 statement on one, rows copied in with ``crm.core.bulk``) bumps that topic's version once it has committed, and
@@ -42,12 +42,16 @@ from crm.core.bulk import rows_copied
 
 #: The topics: each has its own data version, bumped by the committed writes of its tables.
 ENTERPRISES = "enterprises"
-ACTIVITY = "activity"
-TOPICS = (ENTERPRISES, ACTIVITY)
+VISITS = "visits"
+PLANS = "plans"
+EVENTS = "events"
+TOPICS = (ENTERPRISES, VISITS, PLANS, EVENTS)
+#: Visits, plans with their tasks, and events with their invitations and registrations: the activity around the
+#: enterprises, which the statistics pages and the lists of visits, plans, tasks and events count.
+ACTIVITY = (VISITS, PLANS, EVENTS)
 
 #: The enterprises' version (the key it has always had, within the database's namespace).
 VERSION_KEY = "crm:enterprise-counts:version"
-ACTIVITY_VERSION_KEY = "crm:activity:version"
 TTL_SECONDS = 300
 #: Tables whose changes can change a stage count or another value kept per data version (``cached_per_version``:
 #: the list's filter options, the saved views): the ``ENTERPRISES`` topic.
@@ -61,17 +65,10 @@ WATCHED_TABLES = frozenset(
         "saved_views",
     }
 )
-#: The ``ACTIVITY`` topic: what the statistics pages and the lists of visits, plans, tasks and events count.
-ACTIVITY_TABLES = frozenset(
+VISIT_TABLES = frozenset({"visits", "visit_participants", "visit_contacts", "visit_items", "visit_findings"})
+PLAN_TABLES = frozenset({"plans", "cultivation_tasks", "cultivation_task_items"})
+EVENT_TABLES = frozenset(
     {
-        "visits",
-        "visit_participants",
-        "visit_contacts",
-        "visit_items",
-        "visit_findings",
-        "plans",
-        "cultivation_tasks",
-        "cultivation_task_items",
         "events",
         "event_organisers",
         "event_topics",
@@ -85,7 +82,9 @@ ACTIVITY_TABLES = frozenset(
 )
 _TOPICS: dict[str, tuple[str, frozenset[str]]] = {
     ENTERPRISES: (VERSION_KEY, WATCHED_TABLES),
-    ACTIVITY: (ACTIVITY_VERSION_KEY, ACTIVITY_TABLES),
+    VISITS: ("crm:visits:version", VISIT_TABLES),
+    PLANS: ("crm:plans:version", PLAN_TABLES),
+    EVENTS: ("crm:events:version", EVENT_TABLES),
 }
 #: Where a session keeps the topics its transaction wrote (``session.info``), to bump them after the commit.
 _STALE_KEY = "crm_enterprise_counts_stale"

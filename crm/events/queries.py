@@ -352,40 +352,28 @@ def _aggregates(p):
 
 def statistics(user: Any = None, date_from: date | None = None, date_to: date | None = None) -> Statistics:
     """Events held, and enterprises invited, registered and attended (distinct, in scope): in total, by the
-    enterprise's area, by topic and by kind. Counted by the database."""
+    enterprise's area, by topic and by kind. Counted by the database; the participation figures are cached until
+    the events or the enterprises change (``counts_cache``), and only which events are over is counted each time."""
     now = utcnow()
     event_ids = _period_events(user, date_from, date_to)
-    held = db.session.scalar(select(func.count()).select_from(event_ids.where(Event.ends_at <= now).subquery())) or 0
-    upcoming = db.session.scalar(select(func.count()).select_from(event_ids.where(Event.ends_at > now).subquery())) or 0
-    p = _participation(user, event_ids)
-    invited, registered, attended = db.session.execute(select(*_aggregates(p))).one()
+    held, upcoming = db.session.execute(
+        select(func.count(case((Event.ends_at <= now, 1))), func.count(case((Event.ends_at > now, 1)))).where(
+            Event.id.in_(event_ids)
+        )
+    ).one()
+    counts = _statistics_counts(user, event_ids)
+    invited, registered, attended = counts["totals"]
     totals = StatRow("all", "", held + upcoming, invited or 0, registered or 0, attended or 0)
 
     by_area = []
-    area_rows = db.session.execute(
-        select(Enterprise.area_id, func.count(distinct(p.c.event_id)), *_aggregates(p))
-        .join(Enterprise, Enterprise.id == p.c.enterprise_id)
-        .group_by(Enterprise.area_id)
-    ).all()
     areas = {a.id: a for a in db.session.scalars(select(Area))}
-    for area_id, n_events, n_invited, n_registered, n_attended in area_rows:
+    for area_id, n_events, n_invited, n_registered, n_attended in counts["areas"]:
         area = areas.get(area_id)
         by_area.append(StatRow(area, area.display_name if area else "", n_events, n_invited, n_registered, n_attended))
     by_area.sort(key=lambda row: (row.key.sort_order, row.key.code) if row.key is not None else (0, ""))
 
-    topic_events = dict(
-        db.session.execute(
-            select(event_topics.c.item_id, func.count(distinct(event_topics.c.event_id)))
-            .where(event_topics.c.event_id.in_(event_ids))
-            .group_by(event_topics.c.item_id)
-        ).all()
-    )
-    topic_rows = db.session.execute(
-        select(event_topics.c.item_id, *_aggregates(p))
-        .join(event_topics, event_topics.c.event_id == p.c.event_id)
-        .group_by(event_topics.c.item_id)
-    ).all()
-    topic_counts = {row[0]: row[1:] for row in topic_rows}
+    topic_events = dict(counts["topic_events"])
+    topic_counts = {row[0]: row[1:] for row in counts["topics"]}
     items = {i.id: i for i in db.session.scalars(select(StandardItem).where(StandardItem.id.in_(list(topic_events))))}
     by_topic = []
     for item_id, n_events in topic_events.items():
@@ -395,23 +383,56 @@ def statistics(user: Any = None, date_from: date | None = None, date_to: date | 
         by_topic.append(StatRow(item, label, n_events, n_invited, n_registered, n_attended))
     by_topic.sort(key=lambda row: (-row.events, row.key.number if row.key else 0, row.key.id if row.key else 0))
 
-    kind_events = dict(
-        db.session.execute(
-            select(Event.kind, func.count(Event.id)).where(Event.id.in_(event_ids)).group_by(Event.kind)
-        ).all()
-    )
-    kind_rows = {
-        row[0]: row[1:]
-        for row in db.session.execute(
-            select(Event.kind, *_aggregates(p)).join(Event, Event.id == p.c.event_id).group_by(Event.kind)
-        ).all()
-    }
+    kind_events = {EventKind(kind): n for kind, n in counts["kind_events"]}
+    kind_rows = {EventKind(row[0]): row[1:] for row in counts["kinds"]}
     by_kind = []
     for kind in EventKind:
         if kind in kind_events:
             n_invited, n_registered, n_attended = kind_rows.get(kind, (0, 0, 0))
             by_kind.append(StatRow(kind, kind.label, kind_events[kind], n_invited, n_registered, n_attended))
     return Statistics(held, upcoming, totals, by_area, by_topic, by_kind)
+
+
+def _statistics_counts(user: Any, event_ids: Select) -> dict[str, Any]:
+    """The statistics' figures as plain rows (ids, no names), cached under the events' statement (which holds the
+    user's visibility and the period) and the scope, until the events or the enterprises change."""
+    from crm.enterprises.counts_cache import ENTERPRISES, EVENTS, cached_counts, statement_key
+
+    def compute() -> dict[str, Any]:
+        p = _participation(user, event_ids)
+        totals = db.session.execute(select(*_aggregates(p))).one()
+        area_rows = db.session.execute(
+            select(Enterprise.area_id, func.count(distinct(p.c.event_id)), *_aggregates(p))
+            .join(Enterprise, Enterprise.id == p.c.enterprise_id)
+            .group_by(Enterprise.area_id)
+        ).all()
+        topic_events = db.session.execute(
+            select(event_topics.c.item_id, func.count(distinct(event_topics.c.event_id)))
+            .where(event_topics.c.event_id.in_(event_ids))
+            .group_by(event_topics.c.item_id)
+        ).all()
+        topic_rows = db.session.execute(
+            select(event_topics.c.item_id, *_aggregates(p))
+            .join(event_topics, event_topics.c.event_id == p.c.event_id)
+            .group_by(event_topics.c.item_id)
+        ).all()
+        kind_events = db.session.execute(
+            select(Event.kind, func.count(Event.id)).where(Event.id.in_(event_ids)).group_by(Event.kind)
+        ).all()
+        kind_rows = db.session.execute(
+            select(Event.kind, *_aggregates(p)).join(Event, Event.id == p.c.event_id).group_by(Event.kind)
+        ).all()
+        return {
+            "totals": list(totals),
+            "areas": [list(row) for row in area_rows],
+            "topic_events": [list(row) for row in topic_events],
+            "topics": [list(row) for row in topic_rows],
+            "kind_events": [[str(kind), n] for kind, n in kind_events],
+            "kinds": [[str(row[0]), *row[1:]] for row in kind_rows],
+        }
+
+    parts = {"figure": "event-statistics", "events": statement_key(event_ids), "scope": scope_of(user).cache_key()}
+    return cached_counts(parts, compute, topics=(EVENTS, ENTERPRISES))
 
 
 def attendance_cutoff(months: int = 6, now: datetime | None = None) -> datetime:

@@ -202,20 +202,22 @@ def test_each_topic_is_bumped_only_by_writes_to_its_tables(counts_cache, real_db
     )
     db.session.commit()
     after_visit = _versions(counts_cache)
-    assert after_visit[counts_cache.ACTIVITY] != before[counts_cache.ACTIVITY]
+    assert after_visit[counts_cache.VISITS] != before[counts_cache.VISITS]
     assert after_visit[counts_cache.ENTERPRISES] == before[counts_cache.ENTERPRISES]
+    assert after_visit[counts_cache.PLANS] == before[counts_cache.PLANS]
+    assert after_visit[counts_cache.EVENTS] == before[counts_cache.EVENTS]
     make_enterprise()
     after_enterprise = _versions(counts_cache)
     assert after_enterprise[counts_cache.ENTERPRISES] != after_visit[counts_cache.ENTERPRISES]
-    assert after_enterprise[counts_cache.ACTIVITY] == after_visit[counts_cache.ACTIVITY]
+    assert after_enterprise[counts_cache.VISITS] == after_visit[counts_cache.VISITS]
     # A Core statement on a topic's table counts as a write of it.
     db.session.execute(db.update(Visit).values(summary="改"))
     db.session.commit()
-    assert _versions(counts_cache)[counts_cache.ACTIVITY] != after_enterprise[counts_cache.ACTIVITY]
+    assert _versions(counts_cache)[counts_cache.VISITS] != after_enterprise[counts_cache.VISITS]
 
 
 def test_a_figure_is_kept_across_writes_to_topics_it_does_not_depend_on(counts_cache, real_db, make_enterprise):
-    from crm.enterprises.counts_cache import ACTIVITY, ENTERPRISES, cached_counts
+    from crm.enterprises.counts_cache import ENTERPRISES, VISITS, cached_counts
 
     computed = []
 
@@ -227,12 +229,12 @@ def test_a_figure_is_kept_across_writes_to_topics_it_does_not_depend_on(counts_c
         return run
 
     cached_counts({"figure": "stage-like"}, compute("enterprises"), topics=(ENTERPRISES,))
-    cached_counts({"figure": "activity-only"}, compute("activity"), topics=(ACTIVITY,))
-    cached_counts({"figure": "both"}, compute("both"), topics=(ACTIVITY, ENTERPRISES))
+    cached_counts({"figure": "activity-only"}, compute("activity"), topics=(VISITS,))
+    cached_counts({"figure": "both"}, compute("both"), topics=(VISITS, ENTERPRISES))
     make_enterprise()  # the enterprises' topic only
     cached_counts({"figure": "stage-like"}, compute("enterprises"), topics=(ENTERPRISES,))
-    cached_counts({"figure": "activity-only"}, compute("activity"), topics=(ACTIVITY,))
-    cached_counts({"figure": "both"}, compute("both"), topics=(ACTIVITY, ENTERPRISES))
+    cached_counts({"figure": "activity-only"}, compute("activity"), topics=(VISITS,))
+    cached_counts({"figure": "both"}, compute("both"), topics=(VISITS, ENTERPRISES))
     assert computed == ["enterprises", "activity", "both", "enterprises", "both"]
 
 
