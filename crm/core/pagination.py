@@ -87,18 +87,39 @@ def capped_count(stmt: Select, limit: int) -> Select:
 
 
 def paginate(
-    stmt: Select, page: int, per_page: int, *, scalars: bool = True, topics: Iterable[str] | None = None
+    stmt: Select,
+    page: int,
+    per_page: int,
+    *,
+    scalars: bool = True,
+    topics: Iterable[str] | None = None,
+    id_column: Any = None,
 ) -> Page:
     """Run one page of ``stmt`` and count the whole; ``scalars=False`` returns rows instead of objects.
 
     ``topics``: the data topics whose tables the statement reads (``crm.enterprises.counts_cache``); the total is
-    then kept in Redis until one of them changes, instead of being counted for every page."""
+    then kept in Redis until one of them changes, instead of being counted for every page.
+    ``id_column``: the statement's primary key; a page past the first then reads the ids alone through the OFFSET
+    (what an index on the list's order answers without the rows) and the rows of those ids only."""
     if topics:
         from crm.enterprises.counts_cache import cached_count
 
         total = cached_count(stmt, topics=topics)
     else:
         total = count_rows(stmt)
-    limited = stmt.limit(per_page).offset((page - 1) * per_page)
-    result = db.session.scalars(limited) if scalars else db.session.execute(limited)
-    return Page(items=list(result.all()), total=total, page=page, per_page=per_page)
+    offset = (page - 1) * per_page
+    if id_column is not None and offset:
+        ids = list(
+            db.session.scalars(
+                stmt.with_only_columns(id_column, maintain_column_froms=True).limit(per_page).offset(offset)
+            )
+        )
+        limited = stmt.where(id_column.in_(ids)) if ids else None
+    else:
+        limited = stmt.limit(per_page).offset(offset)
+    if limited is None:
+        items: list[Any] = []
+    else:
+        result = db.session.scalars(limited) if scalars else db.session.execute(limited)
+        items = list(result.all())
+    return Page(items=items, total=total, page=page, per_page=per_page)

@@ -70,7 +70,13 @@ def list_plans():
     filters = {key: request.args.get(key, "").strip() for key in ("q", "status", "overdue", "mine")}
     if not any(filters.values()) and "status" not in request.args:
         filters["status"] = "open"
-    result = paginate(queries.plan_list(filters, user=current_user), page, per_page, topics=(PLANS, ENTERPRISES))
+    result = paginate(
+        queries.plan_list(filters, user=current_user),
+        page,
+        per_page,
+        topics=(PLANS, ENTERPRISES),
+        id_column=Plan.id,
+    )
     return render_template(
         "plans/list.html",
         page=result,
@@ -89,7 +95,13 @@ def list_tasks():
         filters["open"] = "1"
     return render_template(
         "plans/tasks.html",
-        page=paginate(queries.task_list(filters, user=current_user), page, per_page, topics=(PLANS, ENTERPRISES)),
+        page=paginate(
+            queries.task_list(filters, user=current_user),
+            page,
+            per_page,
+            topics=(PLANS, ENTERPRISES),
+            id_column=CultivationTask.id,
+        ),
         filters=filters,
         statuses=TaskStatus,
         today=local_today(),

@@ -316,7 +316,7 @@ def list_visits():
     )
     return render_template(
         "visits/list.html",
-        page=paginate(queries.visit_list(filters), page, per_page, topics=(VISITS, ENTERPRISES)),
+        page=paginate(queries.visit_list(filters), page, per_page, topics=(VISITS, ENTERPRISES), id_column=Visit.id),
         filters=filters,
         enterprise=enterprise,
         statuses=VisitStatus.choices(),
