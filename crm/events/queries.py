@@ -21,7 +21,7 @@ from crm.core.models import utcnow
 from crm.core.permissions import Role
 from crm.core.scope import scope_of, scoped_enterprises
 from crm.core.timeline import CalendarEntry, TimelineEntry
-from crm.core.timeutil import local_midnight
+from crm.core.timeutil import local_date, local_midnight
 from crm.enterprises.models import Enterprise, enterprise_key_categories
 from crm.events.access import scoped_invitations, scoped_registrations, visible_events, visible_events_filter
 from crm.events.models import (
@@ -352,16 +352,14 @@ def _aggregates(p):
 
 def statistics(user: Any = None, date_from: date | None = None, date_to: date | None = None) -> Statistics:
     """Events held, and enterprises invited, registered and attended (distinct, in scope): in total, by the
-    enterprise's area, by topic and by kind. Counted by the database; the participation figures are cached until
-    the events or the enterprises change (``counts_cache``), and only which events are over is counted each time."""
+    enterprise's area, by topic and by kind. Counted by the database, and cached until the events or the enterprises
+    change (``counts_cache``); which events are over is decided each time from their ends."""
     now = utcnow()
     event_ids = _period_events(user, date_from, date_to)
-    held, upcoming = db.session.execute(
-        select(func.count(case((Event.ends_at <= now, 1))), func.count(case((Event.ends_at > now, 1)))).where(
-            Event.id.in_(event_ids)
-        )
-    ).one()
     counts = _statistics_counts(user, event_ids)
+    # Which events are over changes with the time, not with the data: counted from their ends, kept with the figures.
+    held = sum(1 for ends_at in counts["ends"] if datetime.fromisoformat(ends_at) <= now)
+    upcoming = len(counts["ends"]) - held
     invited, registered, attended = counts["totals"]
     totals = StatRow("all", "", held + upcoming, invited or 0, registered or 0, attended or 0)
 
@@ -422,7 +420,9 @@ def _statistics_counts(user: Any, event_ids: Select) -> dict[str, Any]:
         kind_rows = db.session.execute(
             select(Event.kind, *_aggregates(p)).join(Event, Event.id == p.c.event_id).group_by(Event.kind)
         ).all()
+        ends = db.session.scalars(select(Event.ends_at).where(Event.id.in_(event_ids)))
         return {
+            "ends": [ends_at.isoformat() for ends_at in ends],
             "totals": list(totals),
             "areas": [list(row) for row in area_rows],
             "topic_events": [list(row) for row in topic_events],
@@ -431,12 +431,19 @@ def _statistics_counts(user: Any, event_ids: Select) -> dict[str, Any]:
             "kinds": [[str(row[0]), *row[1:]] for row in kind_rows],
         }
 
-    parts = {"figure": "event-statistics", "events": statement_key(event_ids), "scope": scope_of(user).cache_key()}
+    parts = {
+        # The entry's shape: a new one when the figures kept change, so that no process reads an older shape.
+        "figure": "event-statistics/2",
+        "events": statement_key(event_ids),
+        "scope": scope_of(user).cache_key(),
+    }
     return cached_counts(parts, compute, topics=(EVENTS, ENTERPRISES))
 
 
 def attendance_cutoff(months: int = 6, now: datetime | None = None) -> datetime:
-    return (now or utcnow()) - relativedelta(months=months)
+    """The local midnight ``months`` months before today: a day, so the idle list's count is the same all day
+    (and its total can be kept, see ``counts_cache``)."""
+    return local_midnight(local_date(now or utcnow()) - relativedelta(months=months))
 
 
 def pooled_without_attendance(user: Any = None, *, months: int = 6, now: datetime | None = None) -> Select:
