@@ -160,6 +160,8 @@ def cached_counts(
     digest = hashlib.sha1(json.dumps([parts, topics], sort_keys=True, default=str).encode()).hexdigest()
     if not versioned:
         return _cached_for_ttl(client, redis.key(f"crm:counts:ttl:{digest}"), compute, ttl)
+    if _written_in_transaction(topics):  # its own writes, not yet committed, are in no version: count them
+        return compute()
     key = redis.key(f"crm:counts:{digest}")
     try:
         versions, hit = _read(client, topics, key)
@@ -176,6 +178,15 @@ def cached_counts(
     except Exception as exc:  # the counts are right; only caching failed
         _failed(exc)
     return counts
+
+
+def _written_in_transaction(topics: tuple[str, ...]) -> bool:
+    """Whether the session's transaction wrote one of ``topics`` (or holds changes not flushed yet)."""
+    from crm.extensions import db
+
+    session = db.session()
+    written = session.info.get(_STALE_KEY)
+    return bool(written and written.intersection(topics)) or bool(session.new or session.dirty or session.deleted)
 
 
 def cached_count(stmt: Select, *, topics: Iterable[str]) -> int:

@@ -93,10 +93,25 @@ class EventCounts:
 
 
 def event_counts(event_ids: list[int], user: Any = None) -> dict[int, EventCounts]:
-    """Per event: invitations and registrations of enterprises in scope, and seats taken overall."""
-    counts = {event_id: EventCounts() for event_id in event_ids}
+    """Per event: invitations and registrations of enterprises in scope, and seats taken overall; cached until the
+    events or the enterprises change (``counts_cache``)."""
+    from dataclasses import asdict
+
+    from crm.enterprises.counts_cache import ENTERPRISES, EVENTS, cached_counts
+
     if not event_ids:
-        return counts
+        return {}
+    parts = {"figure": "event-counts", "events": sorted(event_ids), "scope": scope_of(user).cache_key()}
+    kept = cached_counts(
+        parts,
+        lambda: {str(key): asdict(value) for key, value in _event_counts(event_ids, user).items()},
+        topics=(EVENTS, ENTERPRISES),
+    )
+    return {int(key): EventCounts(**value) for key, value in kept.items()}
+
+
+def _event_counts(event_ids: list[int], user: Any) -> dict[int, EventCounts]:
+    counts = {event_id: EventCounts() for event_id in event_ids}
     invited = scoped_invitations(
         select(Invitation.event_id, func.count(Invitation.id)).where(
             Invitation.event_id.in_(event_ids), Invitation.revoked_at.is_(None)

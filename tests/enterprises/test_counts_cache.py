@@ -292,3 +292,21 @@ def test_keys_are_named_per_database(counts_cache, real_db, app, monkeypatch):
     assert (counts_cache.version_key(counts_cache.ENTERPRISES), reference_cache.version_key()) != ours
     assert crm_redis.key("crm:x") != ours[0]
     assert cached_counts({"figure": "shared"}, lambda: {"n": 3}) == {"n": 3}
+
+
+def test_a_transaction_reads_its_own_writes_before_it_commits(counts_cache, real_db, make_enterprise):
+    from crm.enterprises.counts_cache import ENTERPRISES, cached_counts
+    from crm.enterprises.models import Enterprise
+
+    enterprise = make_enterprise()
+
+    def renamed() -> dict:
+        return {"n": db.session.scalar(db.select(db.func.count()).where(Enterprise.name == "改名有限公司"))}
+
+    assert cached_counts({"figure": "renamed"}, renamed, topics=(ENTERPRISES,)) == {"n": 0}
+    enterprise.name = "改名有限公司"  # not flushed yet
+    assert cached_counts({"figure": "renamed"}, renamed, topics=(ENTERPRISES,)) == {"n": 1}
+    db.session.flush()
+    assert cached_counts({"figure": "renamed"}, renamed, topics=(ENTERPRISES,)) == {"n": 1}
+    db.session.rollback()
+    assert cached_counts({"figure": "renamed"}, renamed, topics=(ENTERPRISES,)) == {"n": 0}
