@@ -66,7 +66,7 @@ def register_extensions(app: Flask) -> None:
             "_crm_scopes",
             "crm_jobs_ready",
             "_crm_language",
-            "_crm_data_version",
+            "_crm_data_versions",
             "_crm_unread_count",
         ):
             g.pop(key, None)

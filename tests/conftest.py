@@ -296,6 +296,21 @@ def reference_cache(app):
 
 
 @pytest.fixture
+def counts_cache(app, redis_url):
+    """The Redis cache of counts and aggregates (``crm.enterprises.counts_cache``) as in production, every topic at a
+    version no earlier run used."""
+    from crm.enterprises import counts_cache as cache
+
+    previous = app.config.get("REDIS_URL")
+    app.config.update(REDIS_URL=redis_url, ENTERPRISE_COUNTS_CACHE=True)
+    with app.app_context():
+        cache.bump_versions(cache.TOPICS)
+    yield cache
+    app.config.pop("ENTERPRISE_COUNTS_CACHE")
+    app.config["REDIS_URL"] = previous
+
+
+@pytest.fixture
 def statements(app):
     """The SQL statements the test runs from here on (a list, clear it between steps)."""
     from sqlalchemy import event

@@ -49,12 +49,10 @@ def list_response(page: Page, serialize: Callable[[Any], dict]):
     )
 
 
-def paginated_response(
-    stmt: Select, serialize: Callable[[Any], dict], *, paginator: Callable[[Select, int, int], Page] = paginate
-):
-    """One page of ``stmt`` as the API's list envelope (``paginator``: ``paginate_by_ids`` for deep lists)."""
+def paginated_response(stmt: Select, serialize: Callable[[Any], dict], *, id_column: Any = None):
+    """One page of ``stmt`` as the API's list envelope (``id_column``: see ``paginate``, for deep lists)."""
     page, per_page = api_page_args()
-    return list_response(paginator(stmt, page, per_page), serialize)
+    return list_response(paginate(stmt, page, per_page, id_column=id_column), serialize)
 
 
 def parse_date(value: Any, field: str, errors: dict[str, list[str]]) -> date | None:

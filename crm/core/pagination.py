@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,25 +86,40 @@ def capped_count(stmt: Select, limit: int) -> Select:
     return select(func.count()).select_from(stmt.order_by(None).limit(limit + 1).subquery())
 
 
-def paginate(stmt: Select, page: int, per_page: int, *, scalars: bool = True) -> Page:
-    """Run one page of ``stmt`` and count the whole; ``scalars=False`` returns rows instead of objects."""
-    total = count_rows(stmt)
-    limited = stmt.limit(per_page).offset((page - 1) * per_page)
-    result = db.session.scalars(limited) if scalars else db.session.execute(limited)
-    return Page(items=list(result.all()), total=total, page=page, per_page=per_page)
+def paginate(
+    stmt: Select,
+    page: int,
+    per_page: int,
+    *,
+    scalars: bool = True,
+    topics: Iterable[str] | None = None,
+    id_column: Any = None,
+) -> Page:
+    """Run one page of ``stmt`` and count the whole; ``scalars=False`` returns rows instead of objects.
 
+    ``topics``: the data topics whose tables the statement reads (``crm.enterprises.counts_cache``); the total is
+    then kept in Redis until one of them changes, instead of being counted for every page.
+    ``id_column``: the statement's primary key; a page past the first then reads the ids alone through the OFFSET
+    (what an index on the list's order answers without the rows) and the rows of those ids only."""
+    if topics:
+        from crm.enterprises.counts_cache import cached_count
 
-def paginate_by_ids(stmt: Select, page: int, per_page: int) -> Page:
-    """``paginate`` for a statement of one entity (with an ``id``) whose pages run deep: the page's ids first,
-    read from an index that ends in the sort columns and the id without touching the table (however far the
-    offset), then only those rows. ``paginate`` reads the table's row for every row the offset skips.
-
-    The entities come back in the statement's order; loader options of ``stmt`` apply to the second query."""
-    entity = stmt.column_descriptions[0]["entity"]
-    total = count_rows(stmt)
-    ids = db.session.scalars(stmt.with_only_columns(entity.id).limit(per_page).offset((page - 1) * per_page)).all()
-    if not ids:
-        return Page(items=[], total=total, page=page, per_page=per_page)
-    rows = db.session.scalars(stmt.order_by(None).where(entity.id.in_(ids))).all()
-    by_id = {row.id: row for row in rows}
-    return Page(items=[by_id[id_] for id_ in ids if id_ in by_id], total=total, page=page, per_page=per_page)
+        total = cached_count(stmt, topics=topics)
+    else:
+        total = count_rows(stmt)
+    offset = (page - 1) * per_page
+    if id_column is not None and offset:
+        ids = list(
+            db.session.scalars(
+                stmt.with_only_columns(id_column, maintain_column_froms=True).limit(per_page).offset(offset)
+            )
+        )
+        limited = stmt.where(id_column.in_(ids)) if ids else None
+    else:
+        limited = stmt.limit(per_page).offset(offset)
+    if limited is None:
+        items: list[Any] = []
+    else:
+        result = db.session.scalars(limited) if scalars else db.session.execute(limited)
+        items = list(result.all())
+    return Page(items=items, total=total, page=page, per_page=per_page)

@@ -1,14 +1,20 @@
 """The Redis client of the per-process caches (the stage counts' and the reference data's), one per URL, and a
 pause after a failure: when Redis does not answer, ``client()`` says there is none for ``PAUSE_SECONDS``, so the
-caches work as if it were absent instead of each request waiting on a dead server."""
+caches work as if it were absent instead of each request waiting on a dead server.
+
+The caches' keys are named per database (``key``): two databases whose applications share a Redis database
+(a test database and a benchmark copy, staging and production) never read each other's versions or entries."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
+from functools import lru_cache
 from typing import Any
 
 from flask import current_app, has_app_context
+from sqlalchemy.engine import make_url
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +42,28 @@ def client() -> Any | None:
             url, socket_connect_timeout=TIMEOUT_SECONDS, socket_timeout=TIMEOUT_SECONDS
         )
     return found
+
+
+def key(name: str) -> str:
+    """``name`` ("crm:thing:...") in the namespace of the application's database: "crm:<namespace>:thing:..."."""
+    namespace = database_namespace()
+    return f"crm:{namespace}:{name.removeprefix('crm:')}"
+
+
+def database_namespace() -> str:
+    """A short name of the application's database: a hash of its backend, host, port and name."""
+    return _namespace_of(str(current_app.config.get("SQLALCHEMY_DATABASE_URI") or ""))
+
+
+@lru_cache(maxsize=16)
+def _namespace_of(database_uri: str) -> str:
+    try:
+        url = make_url(database_uri)
+    except Exception:  # not a URL SQLAlchemy reads: the whole string names the database
+        identity = database_uri
+    else:
+        identity = f"{url.get_backend_name()}://{url.host or ''}:{url.port or ''}/{url.database or ''}"
+    return hashlib.sha1(identity.encode()).hexdigest()[:10]
 
 
 def failed(exc: Exception, consequence: str) -> None:

@@ -49,6 +49,10 @@ class Scope:
             clauses.append(Enterprise.office_id.in_(sorted(self.office_ids)))
         return or_(*clauses) if clauses else false()
 
+    def cache_key(self) -> list[Any]:
+        """What identifies the scope in the key of a cached figure (``crm.enterprises.counts_cache``)."""
+        return [self.unrestricted, sorted(self.area_ids), sorted(self.office_ids)]
+
     def contains(self, enterprise: Enterprise) -> bool:
         if self.unrestricted:
             return True

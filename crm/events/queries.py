@@ -21,7 +21,7 @@ from crm.core.models import utcnow
 from crm.core.permissions import Role
 from crm.core.scope import scope_of, scoped_enterprises
 from crm.core.timeline import CalendarEntry, TimelineEntry
-from crm.core.timeutil import local_midnight
+from crm.core.timeutil import local_date, local_midnight
 from crm.enterprises.models import Enterprise, enterprise_key_categories
 from crm.events.access import scoped_invitations, scoped_registrations, visible_events, visible_events_filter
 from crm.events.models import (
@@ -93,10 +93,25 @@ class EventCounts:
 
 
 def event_counts(event_ids: list[int], user: Any = None) -> dict[int, EventCounts]:
-    """Per event: invitations and registrations of enterprises in scope, and seats taken overall."""
-    counts = {event_id: EventCounts() for event_id in event_ids}
+    """Per event: invitations and registrations of enterprises in scope, and seats taken overall; cached until the
+    events or the enterprises change (``counts_cache``)."""
+    from dataclasses import asdict
+
+    from crm.enterprises.counts_cache import ENTERPRISES, EVENTS, cached_counts
+
     if not event_ids:
-        return counts
+        return {}
+    parts = {"figure": "event-counts", "events": sorted(event_ids), "scope": scope_of(user).cache_key()}
+    kept = cached_counts(
+        parts,
+        lambda: {str(key): asdict(value) for key, value in _event_counts(event_ids, user).items()},
+        topics=(EVENTS, ENTERPRISES),
+    )
+    return {int(key): EventCounts(**value) for key, value in kept.items()}
+
+
+def _event_counts(event_ids: list[int], user: Any) -> dict[int, EventCounts]:
+    counts = {event_id: EventCounts() for event_id in event_ids}
     invited = scoped_invitations(
         select(Invitation.event_id, func.count(Invitation.id)).where(
             Invitation.event_id.in_(event_ids), Invitation.revoked_at.is_(None)
@@ -352,40 +367,26 @@ def _aggregates(p):
 
 def statistics(user: Any = None, date_from: date | None = None, date_to: date | None = None) -> Statistics:
     """Events held, and enterprises invited, registered and attended (distinct, in scope): in total, by the
-    enterprise's area, by topic and by kind. Counted by the database."""
+    enterprise's area, by topic and by kind. Counted by the database, and cached until the events or the enterprises
+    change (``counts_cache``); which events are over is decided each time from their ends."""
     now = utcnow()
     event_ids = _period_events(user, date_from, date_to)
-    held = db.session.scalar(select(func.count()).select_from(event_ids.where(Event.ends_at <= now).subquery())) or 0
-    upcoming = db.session.scalar(select(func.count()).select_from(event_ids.where(Event.ends_at > now).subquery())) or 0
-    p = _participation(user, event_ids)
-    invited, registered, attended = db.session.execute(select(*_aggregates(p))).one()
+    counts = _statistics_counts(user, event_ids)
+    # Which events are over changes with the time, not with the data: counted from their ends, kept with the figures.
+    held = sum(1 for ends_at in counts["ends"] if datetime.fromisoformat(ends_at) <= now)
+    upcoming = len(counts["ends"]) - held
+    invited, registered, attended = counts["totals"]
     totals = StatRow("all", "", held + upcoming, invited or 0, registered or 0, attended or 0)
 
     by_area = []
-    area_rows = db.session.execute(
-        select(Enterprise.area_id, func.count(distinct(p.c.event_id)), *_aggregates(p))
-        .join(Enterprise, Enterprise.id == p.c.enterprise_id)
-        .group_by(Enterprise.area_id)
-    ).all()
     areas = {a.id: a for a in db.session.scalars(select(Area))}
-    for area_id, n_events, n_invited, n_registered, n_attended in area_rows:
+    for area_id, n_events, n_invited, n_registered, n_attended in counts["areas"]:
         area = areas.get(area_id)
         by_area.append(StatRow(area, area.display_name if area else "", n_events, n_invited, n_registered, n_attended))
     by_area.sort(key=lambda row: (row.key.sort_order, row.key.code) if row.key is not None else (0, ""))
 
-    topic_events = dict(
-        db.session.execute(
-            select(event_topics.c.item_id, func.count(distinct(event_topics.c.event_id)))
-            .where(event_topics.c.event_id.in_(event_ids))
-            .group_by(event_topics.c.item_id)
-        ).all()
-    )
-    topic_rows = db.session.execute(
-        select(event_topics.c.item_id, *_aggregates(p))
-        .join(event_topics, event_topics.c.event_id == p.c.event_id)
-        .group_by(event_topics.c.item_id)
-    ).all()
-    topic_counts = {row[0]: row[1:] for row in topic_rows}
+    topic_events = dict(counts["topic_events"])
+    topic_counts = {row[0]: row[1:] for row in counts["topics"]}
     items = {i.id: i for i in db.session.scalars(select(StandardItem).where(StandardItem.id.in_(list(topic_events))))}
     by_topic = []
     for item_id, n_events in topic_events.items():
@@ -395,17 +396,8 @@ def statistics(user: Any = None, date_from: date | None = None, date_to: date | 
         by_topic.append(StatRow(item, label, n_events, n_invited, n_registered, n_attended))
     by_topic.sort(key=lambda row: (-row.events, row.key.number if row.key else 0, row.key.id if row.key else 0))
 
-    kind_events = dict(
-        db.session.execute(
-            select(Event.kind, func.count(Event.id)).where(Event.id.in_(event_ids)).group_by(Event.kind)
-        ).all()
-    )
-    kind_rows = {
-        row[0]: row[1:]
-        for row in db.session.execute(
-            select(Event.kind, *_aggregates(p)).join(Event, Event.id == p.c.event_id).group_by(Event.kind)
-        ).all()
-    }
+    kind_events = {EventKind(kind): n for kind, n in counts["kind_events"]}
+    kind_rows = {EventKind(row[0]): row[1:] for row in counts["kinds"]}
     by_kind = []
     for kind in EventKind:
         if kind in kind_events:
@@ -414,8 +406,59 @@ def statistics(user: Any = None, date_from: date | None = None, date_to: date | 
     return Statistics(held, upcoming, totals, by_area, by_topic, by_kind)
 
 
+def _statistics_counts(user: Any, event_ids: Select) -> dict[str, Any]:
+    """The statistics' figures as plain rows (ids, no names), cached under the events' statement (which holds the
+    user's visibility and the period) and the scope, until the events or the enterprises change."""
+    from crm.enterprises.counts_cache import ENTERPRISES, EVENTS, cached_counts, statement_key
+
+    def compute() -> dict[str, Any]:
+        p = _participation(user, event_ids)
+        totals = db.session.execute(select(*_aggregates(p))).one()
+        area_rows = db.session.execute(
+            select(Enterprise.area_id, func.count(distinct(p.c.event_id)), *_aggregates(p))
+            .join(Enterprise, Enterprise.id == p.c.enterprise_id)
+            .group_by(Enterprise.area_id)
+        ).all()
+        topic_events = db.session.execute(
+            select(event_topics.c.item_id, func.count(distinct(event_topics.c.event_id)))
+            .where(event_topics.c.event_id.in_(event_ids))
+            .group_by(event_topics.c.item_id)
+        ).all()
+        topic_rows = db.session.execute(
+            select(event_topics.c.item_id, *_aggregates(p))
+            .join(event_topics, event_topics.c.event_id == p.c.event_id)
+            .group_by(event_topics.c.item_id)
+        ).all()
+        kind_events = db.session.execute(
+            select(Event.kind, func.count(Event.id)).where(Event.id.in_(event_ids)).group_by(Event.kind)
+        ).all()
+        kind_rows = db.session.execute(
+            select(Event.kind, *_aggregates(p)).join(Event, Event.id == p.c.event_id).group_by(Event.kind)
+        ).all()
+        ends = db.session.scalars(select(Event.ends_at).where(Event.id.in_(event_ids)))
+        return {
+            "ends": [ends_at.isoformat() for ends_at in ends],
+            "totals": list(totals),
+            "areas": [list(row) for row in area_rows],
+            "topic_events": [list(row) for row in topic_events],
+            "topics": [list(row) for row in topic_rows],
+            "kind_events": [[str(kind), n] for kind, n in kind_events],
+            "kinds": [[str(row[0]), *row[1:]] for row in kind_rows],
+        }
+
+    parts = {
+        # The entry's shape: a new one when the figures kept change, so that no process reads an older shape.
+        "figure": "event-statistics/2",
+        "events": statement_key(event_ids),
+        "scope": scope_of(user).cache_key(),
+    }
+    return cached_counts(parts, compute, topics=(EVENTS, ENTERPRISES))
+
+
 def attendance_cutoff(months: int = 6, now: datetime | None = None) -> datetime:
-    return (now or utcnow()) - relativedelta(months=months)
+    """The local midnight ``months`` months before today: a day, so the idle list's count is the same all day
+    (and its total can be kept, see ``counts_cache``)."""
+    return local_midnight(local_date(now or utcnow()) - relativedelta(months=months))
 
 
 def pooled_without_attendance(user: Any = None, *, months: int = 6, now: datetime | None = None) -> Select:

@@ -14,6 +14,7 @@ from crm.core.forms import EmptyForm
 from crm.core.pagination import PageArgumentError, page_args, paginate
 from crm.core.permissions import Permission, permission_required
 from crm.core.timeutil import local_today
+from crm.enterprises.counts_cache import ENTERPRISES, EVENTS
 from crm.enterprises.models import Enterprise
 from crm.events import queries, services
 from crm.events.access import (
@@ -107,7 +108,7 @@ def list_events():
         filters["status"] = ""
     if filters["kind"] not in {k.value for k in EventKind}:
         filters["kind"] = ""
-    result = paginate(queries.event_list(filters), page, per_page)
+    result = paginate(queries.event_list(filters), page, per_page, topics=(EVENTS, ENTERPRISES))
     return render_template(
         "events/list.html",
         page=result,
@@ -702,7 +703,7 @@ def statistics():
     if date_to < date_from:
         date_from, date_to = date_to, date_from
     page, per_page = _page_args()
-    idle = paginate(queries.pooled_without_attendance(), page, per_page)
+    idle = paginate(queries.pooled_without_attendance(), page, per_page, topics=(EVENTS, ENTERPRISES))
     return render_template(
         "events/statistics.html",
         stats=queries.statistics(date_from=date_from, date_to=date_to),

@@ -10,7 +10,6 @@ from flask_login import current_user
 
 from crm.api.errors import ApiError
 from crm.api.helpers import paginated_response, query_choice
-from crm.core.pagination import paginate_by_ids
 from crm.core.permissions import permission_required
 from crm.extensions import db
 from crm.notifications import services
@@ -37,7 +36,7 @@ def list_notifications():
     if errors:
         raise ApiError(400, _("unread must be 1 or 0."), code="invalid_filter")
     stmt = services.user_notifications(current_user, unread_only=unread in ("1", "true"))
-    return paginated_response(stmt, serialize_notification, paginator=paginate_by_ids)
+    return paginated_response(stmt, serialize_notification, id_column=Notification.id)
 
 
 @bp.get("/unread-count")

@@ -83,7 +83,7 @@ class Notification(db.Model):
     __tablename__ = "notifications"
     # A user's notifications newest first, all of them or (the index after the class) the unread ones, which also
     # counts the unread for the navigation's badge: pages read their ids from these indexes alone
-    # (``paginate_by_ids``).
+    # (``paginate(..., id_column=...)``).
     __table_args__ = (Index("ix_notifications_user_id_created_at_id", "user_id", "created_at", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -8,7 +8,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from crm.core.forms import EmptyForm
-from crm.core.pagination import PageArgumentError, capped_count, page_args, paginate_by_ids
+from crm.core.pagination import PageArgumentError, capped_count, page_args, paginate
 from crm.core.permissions import Permission, has_permission, permission_required
 from crm.extensions import db
 from crm.main.views import _is_local_url
@@ -63,7 +63,9 @@ def index():
         page, per_page = page_args()
     except PageArgumentError:
         abort(400)
-    result = paginate_by_ids(services.user_notifications(current_user, unread_only=unread_only), page, per_page)
+    result = paginate(
+        services.user_notifications(current_user, unread_only=unread_only), page, per_page, id_column=Notification.id
+    )
     return render_template(
         "notifications/index.html",
         page=result,

@@ -23,14 +23,10 @@ from crm.plans.services import OPEN_PLAN_STATUSES, Progress, progress_of
 
 def plan_list(filters: Mapping[str, Any], user: Any = None) -> Select:
     """Plans in scope: ``status`` (a PlanStatus value, or "open"), ``q`` (enterprise name), ``overdue`` ("1")."""
-    stmt = (
-        select(Plan)
-        .join(Enterprise, Enterprise.id == Plan.enterprise_id)
-        .options(
-            selectinload(Plan.enterprise),
-            selectinload(Plan.commerce_officer),
-            selectinload(Plan.customs_officer),
-        )
+    stmt = select(Plan).options(
+        selectinload(Plan.enterprise),
+        selectinload(Plan.commerce_officer),
+        selectinload(Plan.customs_officer),
     )
     stmt = scoped_by_enterprise(stmt, Plan.enterprise_id, user)
     status = (filters.get("status") or "").strip()
@@ -39,8 +35,8 @@ def plan_list(filters: Mapping[str, Any], user: Any = None) -> Select:
     elif status in {s.value for s in PlanStatus}:
         stmt = stmt.where(Plan.status == PlanStatus(status))
     q = (filters.get("q") or "").strip()
-    if q:
-        stmt = stmt.where(Enterprise.name.like(f"%{q}%"))
+    if q:  # the enterprises are joined for the search only
+        stmt = stmt.join(Enterprise, Enterprise.id == Plan.enterprise_id).where(Enterprise.name.like(f"%{q}%"))
     if filters.get("overdue"):
         stmt = stmt.where(Plan.id.in_(select(CultivationTask.plan_id).where(overdue_condition())))
     if filters.get("mine") and user is not None:

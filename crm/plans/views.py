@@ -15,6 +15,7 @@ from crm.core.pagination import PageArgumentError, page_args, paginate
 from crm.core.permissions import Permission, permission_required
 from crm.core.scope import get_enterprise_or_404
 from crm.core.timeutil import local_today
+from crm.enterprises.counts_cache import ENTERPRISES, PLANS
 from crm.enterprises.models import Contact
 from crm.extensions import db
 from crm.plans import document, forms, queries, services
@@ -69,7 +70,13 @@ def list_plans():
     filters = {key: request.args.get(key, "").strip() for key in ("q", "status", "overdue", "mine")}
     if not any(filters.values()) and "status" not in request.args:
         filters["status"] = "open"
-    result = paginate(queries.plan_list(filters, user=current_user), page, per_page)
+    result = paginate(
+        queries.plan_list(filters, user=current_user),
+        page,
+        per_page,
+        topics=(PLANS, ENTERPRISES),
+        id_column=Plan.id,
+    )
     return render_template(
         "plans/list.html",
         page=result,
@@ -88,7 +95,13 @@ def list_tasks():
         filters["open"] = "1"
     return render_template(
         "plans/tasks.html",
-        page=paginate(queries.task_list(filters, user=current_user), page, per_page),
+        page=paginate(
+            queries.task_list(filters, user=current_user),
+            page,
+            per_page,
+            topics=(PLANS, ENTERPRISES),
+            id_column=CultivationTask.id,
+        ),
         filters=filters,
         statuses=TaskStatus,
         today=local_today(),

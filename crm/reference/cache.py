@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from crm.core import redis
 from crm.core.i18n import is_chinese
 
+#: The version's key, within the database's namespace (``version_key``).
 VERSION_KEY = "crm:reference:version"
 TTL_SECONDS = 300
 CHECK_SECONDS = 2.0
@@ -107,6 +108,11 @@ def enabled() -> bool:
     return bool(current_app.config.get("REFERENCE_CACHE", not current_app.testing))
 
 
+def version_key() -> str:
+    """The Redis key of the reference data's version, named per database (``crm.core.redis.key``)."""
+    return redis.key(VERSION_KEY)
+
+
 def _check_version(now: float) -> None:
     """Drop everything when another process committed a change (read from Redis at most every few seconds)."""
     if now - _state["checked"] < CHECK_SECONDS:
@@ -116,7 +122,7 @@ def _check_version(now: float) -> None:
     if client is None:
         return
     try:
-        version = int(client.get(VERSION_KEY) or 0)
+        version = int(client.get(version_key()) or 0)
     except Exception as exc:  # entries still expire after TTL_SECONDS
         redis.failed(exc, "reference rows are kept until they expire")
         return
@@ -164,7 +170,7 @@ def _bump_version() -> None:
     if client is None:
         return
     try:
-        version = client.incr(VERSION_KEY)
+        version = client.incr(version_key())
     except Exception as exc:  # other processes drop their entries after TTL_SECONDS
         redis.failed(exc, "other processes keep their reference rows until they expire")
         return

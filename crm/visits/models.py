@@ -88,8 +88,9 @@ class Visit(TimestampMixin, AuthorMixin, db.Model):
         Index("ix_visits_enterprise_id_status_starts_at", "enterprise_id", "status", "starts_at"),
         # Calendars, reminders ("planned visits between X and Y") and statistics.
         Index("ix_visits_status_starts_at", "status", "starts_at"),
-        # The newest-first list of every visit in scope.
-        Index("ix_visits_starts_at", "starts_at"),
+        # The newest-first list of every visit in scope, in its order (starts_at, id), so a page far down the list
+        # reads its ids from the index alone (``paginate(..., id_column=...)``).
+        Index("ix_visits_starts_at_id", "starts_at", "id"),
     )
     __audit__ = True
 

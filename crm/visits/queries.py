@@ -662,44 +662,67 @@ class StatisticsRow:
 
 
 def _month_bucket(months: list[Month]):
-    """A CASE expression giving the month key of ``Visit.starts_at`` (local months, computed as UTC bounds so
-    the database needs no time-zone functions)."""
+    """A CASE expression giving the position in ``months`` of the month of ``Visit.starts_at`` (local months,
+    computed as UTC bounds so the database needs no time-zone functions; a number is cheaper to group by than
+    the month's key)."""
     whens = []
-    for month in months:
-        whens.append((Visit.starts_at < local_midnight(month.next().first_day), month.key))
+    for position, month in enumerate(months):
+        whens.append((Visit.starts_at < local_midnight(month.next().first_day), position))
     return case(*whens, else_=None)
 
 
 def visits_per_month(by: str, months: list[Month], user: Any = None) -> list[StatisticsRow]:
     """Visits that took place per month, grouped ``by`` "officer" (each participant), "office" or "area" of the
-    enterprise, within the user's scope. One aggregate query."""
-    start = local_midnight(months[0].first_day)
-    end = local_midnight(months[-1].next().first_day)
-    bucket = _month_bucket(months).label("month")
-    conditions = [Visit.status == VisitStatus.DONE, Visit.starts_at >= start, Visit.starts_at < end]
-    if by == "officer":
-        key = visit_participants.c.user_id
-        stmt = (
-            select(key, bucket, func.count())
-            .select_from(Visit)
-            .join(visit_participants, visit_participants.c.visit_id == Visit.id)
-        )
-    elif by in ("office", "area"):
-        key = Enterprise.office_id if by == "office" else Enterprise.area_id
-        stmt = (
-            select(key, bucket, func.count()).select_from(Visit).join(Enterprise, Enterprise.id == Visit.enterprise_id)
-        )
-    else:
+    enterprise, within the user's scope. The counts come from one aggregate query per kind of grouping (the
+    offices' and the areas' from the same), cached until the visits or the enterprises change."""
+    if by not in ("officer", "office", "area"):
         raise ValueError(f"unknown grouping {by!r}")
-    stmt = scoped_by_enterprise(stmt.where(*conditions), Visit.enterprise_id, user=user).group_by(key, bucket)
     counts: dict[Any, dict[str, int]] = {}
-    for group, month, count in db.session.execute(stmt):
-        counts.setdefault(group, {})[month] = count
+    if by == "officer":
+        for group, position, count in _monthly_visit_counts("officer", months, user):
+            counts.setdefault(group, {})[months[position].key] = count
+    else:
+        for office_id, area_id, position, count in _monthly_visit_counts("enterprise", months, user):
+            months_of = counts.setdefault(office_id if by == "office" else area_id, {})
+            key = months[position].key
+            months_of[key] = months_of.get(key, 0) + count
     labels = _group_labels(by, [k for k in counts if k is not None])
     rows = [
         StatisticsRow(key=k, label=labels.get(k, "—") if k is not None else "—", counts=v) for k, v in counts.items()
     ]
     return sorted(rows, key=lambda row: (-row.total, row.label, row.key or 0))
+
+
+def _monthly_visit_counts(grouping: str, months: list[Month], user: Any) -> list[list[Any]]:
+    """Rows [participant, month, visits] (``grouping`` "officer") or [office id, area id, month, visits] of the
+    enterprise ("enterprise"), the month as its position in ``months``, for the visits that took place in
+    ``months`` within the user's scope; cached until a visit or an enterprise changes (``counts_cache``)."""
+    from crm.core.scope import scope_of
+    from crm.enterprises.counts_cache import ENTERPRISES, VISITS, cached_counts
+
+    def compute() -> dict[str, Any]:
+        start = local_midnight(months[0].first_day)
+        end = local_midnight(months[-1].next().first_day)
+        bucket = _month_bucket(months).label("month")
+        conditions = [Visit.status == VisitStatus.DONE, Visit.starts_at >= start, Visit.starts_at < end]
+        if grouping == "officer":
+            keys: tuple[Any, ...] = (visit_participants.c.user_id,)
+            stmt = select(*keys, bucket, func.count()).select_from(Visit)
+            stmt = stmt.join(visit_participants, visit_participants.c.visit_id == Visit.id)
+        else:
+            keys = (Enterprise.office_id, Enterprise.area_id)
+            stmt = select(*keys, bucket, func.count()).select_from(Visit)
+            stmt = stmt.join(Enterprise, Enterprise.id == Visit.enterprise_id)
+        stmt = scoped_by_enterprise(stmt.where(*conditions), Visit.enterprise_id, user=user).group_by(*keys, bucket)
+        return {"rows": [list(row) for row in db.session.execute(stmt)]}
+
+    parts = {
+        "figure": "visits-per-month",
+        "grouping": grouping,
+        "months": [month.key for month in months],
+        "scope": scope_of(user).cache_key(),
+    }
+    return cached_counts(parts, compute, topics=(VISITS, ENTERPRISES))["rows"]
 
 
 def _group_labels(by: str, keys: list[Any]) -> dict[Any, str]:
@@ -731,28 +754,53 @@ def pool_stages() -> Select:
 def pool_coverage(
     user: Any = None, *, days: int = 90, by: str | None = None, now: datetime | None = None
 ) -> list[Coverage]:
-    """The share of enterprises in the pool that had a visit in the last ``days`` days, overall (``by`` None)
-    or per "area" or "office", within the user's scope. One aggregate query."""
-    now = now or datetime.now(UTC)
-    since = now - timedelta(days=days)
-    visited = case((visited_since(since), 1), else_=0)
-    columns = [func.count(Enterprise.id), func.coalesce(func.sum(visited), 0)]
-    if by == "area":
-        key = Enterprise.area_id
-    elif by == "office":
-        key = Enterprise.office_id
-    elif by is None:
-        key = None
-    else:
+    """The share of enterprises in the pool that had a visit in the last ``days`` days (since the local midnight
+    that many days before today), overall (``by`` None) or per "area" or "office", within the user's scope.
+
+    One aggregate query per (area, office) pair gives all three, cached until a visit or an enterprise changes."""
+    if by not in (None, "area", "office"):
         raise ValueError(f"unknown grouping {by!r}")
-    stmt = scoped_enterprises(select(*([key] if key is not None else []), *columns), user=user).where(
-        Enterprise.stage.in_(pool_stages())
-    )
-    if key is not None:
-        stmt = stmt.group_by(key)
-        rows = db.session.execute(stmt).all()
-        labels = _group_labels(by, [row[0] for row in rows if row[0] is not None])
-        result = [Coverage(row[0], labels.get(row[0], "—"), row[1], int(row[2])) for row in rows]
-        return sorted(result, key=lambda c: (-c.pooled, c.label, c.key or 0))
-    pooled, visited_count = db.session.execute(stmt).one()
-    return [Coverage(None, _("All enterprises in the pool"), pooled, int(visited_count))]
+    since = local_midnight(local_today(now or datetime.now(UTC)) - timedelta(days=days))
+    rows = _coverage_counts(since, user)
+    if by is None:
+        pooled = sum(row[2] for row in rows)
+        visited_count = sum(row[3] for row in rows)
+        return [Coverage(None, _("All enterprises in the pool"), pooled, visited_count)]
+    grouped: dict[Any, list[int]] = {}
+    for area_id, office_id, pooled, visited_count in rows:
+        totals = grouped.setdefault(area_id if by == "area" else office_id, [0, 0])
+        totals[0] += pooled
+        totals[1] += visited_count
+    labels = _group_labels(by, [key for key in grouped if key is not None])
+    result = [Coverage(key, labels.get(key, "—"), pooled, visited) for key, (pooled, visited) in grouped.items()]
+    return sorted(result, key=lambda c: (-c.pooled, c.label, c.key or 0))
+
+
+def _coverage_counts(since: datetime, user: Any) -> list[list[Any]]:
+    """Rows [area id, office id, enterprises in the pool, of which visited since ``since``] within the user's
+    scope, cached until a visit or an enterprise changes (``counts_cache``)."""
+    from crm.core.scope import scope_of
+    from crm.enterprises.counts_cache import ENTERPRISES, VISITS, cached_counts
+
+    def compute() -> dict[str, Any]:
+        # The enterprises visited since then, once each, joined to the pool: one pass over each table instead of
+        # one probe of the visits per enterprise in the pool.
+        visited = (
+            select(Visit.enterprise_id)
+            .where(Visit.status == VisitStatus.DONE, Visit.starts_at >= since)
+            .distinct()
+            .subquery()
+        )
+        stmt = (
+            scoped_enterprises(
+                select(Enterprise.area_id, Enterprise.office_id, func.count(), func.count(visited.c.enterprise_id)),
+                user=user,
+            )
+            .outerjoin(visited, visited.c.enterprise_id == Enterprise.id)
+            .where(Enterprise.stage.in_(pool_stages()))
+            .group_by(Enterprise.area_id, Enterprise.office_id)
+        )
+        return {"rows": [list(row) for row in db.session.execute(stmt)]}
+
+    parts = {"figure": "pool-coverage", "since": since.isoformat(), "scope": scope_of(user).cache_key()}
+    return cached_counts(parts, compute, topics=(VISITS, ENTERPRISES))["rows"]

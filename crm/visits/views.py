@@ -19,6 +19,7 @@ from crm.core.permissions import Permission, has_permission, permission_required
 from crm.core.scope import get_enterprise_or_404, scoped_enterprises
 from crm.core.settings import get_setting
 from crm.core.timeutil import local_date, local_day_bounds, local_today
+from crm.enterprises.counts_cache import ENTERPRISES, VISITS
 from crm.enterprises.models import Enterprise
 from crm.extensions import csrf, db
 from crm.plans.services import active_plan
@@ -319,7 +320,7 @@ def list_visits():
     )
     return render_template(
         "visits/list.html",
-        page=paginate(queries.visit_list(filters), page, per_page),
+        page=paginate(queries.visit_list(filters), page, per_page, topics=(VISITS, ENTERPRISES), id_column=Visit.id),
         filters=filters,
         enterprise=enterprise,
         statuses=VisitStatus.choices(),

@@ -49,7 +49,7 @@ def test_copy_rows_tells_the_listeners_and_the_count_cache(make_enterprise):
     finally:
         rows_copied.disconnect(listener)
     assert heard == ["enterprise_key_categories"]
-    assert db.session.info.get(counts_cache._STALE_KEY) is True
+    assert db.session.info.get(counts_cache._STALE_KEY) == {counts_cache.ENTERPRISES}
     linked = db.session.execute(
         select(enterprise_key_categories.c.key_category_id).where(
             enterprise_key_categories.c.enterprise_id == enterprise.id

@@ -7,15 +7,8 @@ from crm.extensions import db
 
 
 @pytest.fixture
-def cache_on(app, redis_url):
-    previous = app.config.get("REDIS_URL")
-    app.config.update(REDIS_URL=redis_url, ENTERPRISE_COUNTS_CACHE=True)
-    import redis
-
-    redis.Redis.from_url(redis_url).incr("crm:enterprise-counts:version")  # a version no earlier run used
-    yield
-    app.config.pop("ENTERPRISE_COUNTS_CACHE")
-    app.config["REDIS_URL"] = previous
+def cache_on(counts_cache):
+    """The counts' cache in Redis, as in production."""
 
 
 def test_counts_are_reused_until_a_change_is_committed(cache_on, real_db, make_user, make_enterprise):
@@ -183,3 +176,137 @@ def test_a_request_reads_the_version_and_its_counts_in_one_round_trip(cache_on, 
     with app.test_request_context("/enterprises/"):
         assert run_list(ListQuery(), 1, 50, user).counts == {}
     assert commands == ["MGET"]
+
+
+def _versions(cache) -> dict[str, str]:
+    from crm.core import redis as crm_redis
+
+    client = crm_redis.client()
+    return {topic: (client.get(cache.version_key(topic)) or b"0").decode() for topic in cache.TOPICS}
+
+
+def test_each_topic_is_bumped_only_by_writes_to_its_tables(counts_cache, real_db, make_user, make_enterprise):
+    from crm.visits.models import Visit, VisitKind, VisitStatus
+
+    enterprise = make_enterprise()
+    officer = make_user("customs", offices=["fz-mawei"])
+    before = _versions(counts_cache)
+    db.session.add(
+        Visit(
+            enterprise_id=enterprise.id,
+            officer_id=officer.id,
+            status=VisitStatus.DONE,
+            kind=VisitKind.ONSITE,
+            starts_at=enterprise.created_at,
+        )
+    )
+    db.session.commit()
+    after_visit = _versions(counts_cache)
+    assert after_visit[counts_cache.VISITS] != before[counts_cache.VISITS]
+    assert after_visit[counts_cache.ENTERPRISES] == before[counts_cache.ENTERPRISES]
+    assert after_visit[counts_cache.PLANS] == before[counts_cache.PLANS]
+    assert after_visit[counts_cache.EVENTS] == before[counts_cache.EVENTS]
+    make_enterprise()
+    after_enterprise = _versions(counts_cache)
+    assert after_enterprise[counts_cache.ENTERPRISES] != after_visit[counts_cache.ENTERPRISES]
+    assert after_enterprise[counts_cache.VISITS] == after_visit[counts_cache.VISITS]
+    # A Core statement on a topic's table counts as a write of it.
+    db.session.execute(db.update(Visit).values(summary="改"))
+    db.session.commit()
+    assert _versions(counts_cache)[counts_cache.VISITS] != after_enterprise[counts_cache.VISITS]
+
+
+def test_a_figure_is_kept_across_writes_to_topics_it_does_not_depend_on(counts_cache, real_db, make_enterprise):
+    from crm.enterprises.counts_cache import ENTERPRISES, VISITS, cached_counts
+
+    computed = []
+
+    def compute(name):
+        def run():
+            computed.append(name)
+            return {"n": len(computed)}
+
+        return run
+
+    cached_counts({"figure": "stage-like"}, compute("enterprises"), topics=(ENTERPRISES,))
+    cached_counts({"figure": "activity-only"}, compute("activity"), topics=(VISITS,))
+    cached_counts({"figure": "both"}, compute("both"), topics=(VISITS, ENTERPRISES))
+    make_enterprise()  # the enterprises' topic only
+    cached_counts({"figure": "stage-like"}, compute("enterprises"), topics=(ENTERPRISES,))
+    cached_counts({"figure": "activity-only"}, compute("activity"), topics=(VISITS,))
+    cached_counts({"figure": "both"}, compute("both"), topics=(VISITS, ENTERPRISES))
+    assert computed == ["enterprises", "activity", "both", "enterprises", "both"]
+
+
+def test_the_stage_counts_are_kept_when_a_visit_is_logged(cache_on, real_db, make_user, make_enterprise, statements):
+    from crm.visits.models import VisitKind, VisitStatus
+    from crm.visits.services import VisitData, create_visit
+
+    user = make_user("manager")
+    enterprise = make_enterprise()
+    assert run_list(ListQuery(), 1, 50, user).counts == {"candidate": 1}
+    create_visit(
+        enterprise,
+        VisitData(
+            status=VisitStatus.DONE,
+            kind=VisitKind.ONSITE,
+            starts_at=enterprise.created_at,
+            officer=user,
+            participants=[user],
+        ),
+        by=user,
+    )
+    db.session.commit()
+    statements.clear()
+    assert run_list(ListQuery(), 1, 50, user).counts == {"candidate": 1}
+    assert not any("GROUP BY enterprises.stage" in statement for statement in statements)
+
+
+def test_a_failed_savepoint_keeps_the_transactions_earlier_writes(counts_cache, real_db, make_enterprise):
+    enterprise = make_enterprise()
+    enterprise.name = "改名有限公司"
+    db.session.flush()
+    before = _versions(counts_cache)
+    try:
+        with db.session.begin_nested():
+            enterprise.name = "再改"
+            db.session.flush()
+            raise RuntimeError("a check-in of many failed")
+    except RuntimeError:
+        pass
+    db.session.commit()
+    assert _versions(counts_cache)[counts_cache.ENTERPRISES] != before[counts_cache.ENTERPRISES]
+
+
+def test_keys_are_named_per_database(counts_cache, real_db, app, monkeypatch):
+    """Two databases whose applications share a Redis database never read each other's figures."""
+    from crm.core import redis as crm_redis
+    from crm.enterprises.counts_cache import cached_counts
+    from crm.reference import cache as reference_cache
+
+    ours = (counts_cache.version_key(counts_cache.ENTERPRISES), reference_cache.version_key())
+    assert cached_counts({"figure": "shared"}, lambda: {"n": 1}) == {"n": 1}
+    assert cached_counts({"figure": "shared"}, lambda: {"n": 2}) == {"n": 1}
+    uri = str(app.config["SQLALCHEMY_DATABASE_URI"])
+    monkeypatch.setitem(app.config, "SQLALCHEMY_DATABASE_URI", uri.rsplit("/", 1)[0] + "/another_database")
+    assert (counts_cache.version_key(counts_cache.ENTERPRISES), reference_cache.version_key()) != ours
+    assert crm_redis.key("crm:x") != ours[0]
+    assert cached_counts({"figure": "shared"}, lambda: {"n": 3}) == {"n": 3}
+
+
+def test_a_transaction_reads_its_own_writes_before_it_commits(counts_cache, real_db, make_enterprise):
+    from crm.enterprises.counts_cache import ENTERPRISES, cached_counts
+    from crm.enterprises.models import Enterprise
+
+    enterprise = make_enterprise()
+
+    def renamed() -> dict:
+        return {"n": db.session.scalar(db.select(db.func.count()).where(Enterprise.name == "改名有限公司"))}
+
+    assert cached_counts({"figure": "renamed"}, renamed, topics=(ENTERPRISES,)) == {"n": 0}
+    enterprise.name = "改名有限公司"  # not flushed yet
+    assert cached_counts({"figure": "renamed"}, renamed, topics=(ENTERPRISES,)) == {"n": 1}
+    db.session.flush()
+    assert cached_counts({"figure": "renamed"}, renamed, topics=(ENTERPRISES,)) == {"n": 1}
+    db.session.rollback()
+    assert cached_counts({"figure": "renamed"}, renamed, topics=(ENTERPRISES,)) == {"n": 0}

@@ -190,3 +190,34 @@ def test_attendance_and_feedback_keep_one_order_across_pages(make_user, make_eve
     assert [row.enterprise_id for page in rows for row in page] == [e.id for e in enterprises]
     pages = [paginate(queries.feedback_list(event, user=user), page, 2).items for page in (1, 2)]
     assert [f.id for page in pages for f in page] == [f.id for f in reversed(feedback)]
+
+
+def test_statistics_are_cached_until_an_event_or_an_enterprise_changes(
+    counts_cache, real_db, make_user, make_event, make_enterprise, invite, statements
+):
+    """The participation figures are kept in Redis; a check-in (the events' topic) counts them again, a visit
+    (another topic) does not."""
+    admin = make_user("admin")
+    held = make_event(starts_in=-timedelta(days=5), status=EventStatus.FINISHED, organisers=("fj-commerce",))
+    first, second = make_enterprise(), make_enterprise()
+    _attend(held, invite(held, first)[0], "甲", "13800000001")
+    waiting = _attend(held, invite(held, second)[0], "乙", "13800000002", checked_in=False)
+    assert queries.statistics(admin).totals.attended == 1
+    # A write the application does not see keeps the cached figures ...
+    db.session.execute(db.text("UPDATE event_registrations SET checked_in_at = NULL"))
+    db.session.flush()
+    assert queries.statistics(admin).totals.attended == 1
+    db.session.rollback()
+    # ... a write to another topic keeps them too ...
+    from crm.plans.models import Plan
+
+    db.session.add(Plan(enterprise_id=first.id, goal="一企一策"))
+    db.session.commit()
+    statements.clear()
+    assert queries.statistics(admin).totals.attended == 1
+    assert not any("count(DISTINCT" in statement for statement in statements)
+    # ... and a check-in through the application counts again.
+    check_in(db.session.get(type(waiting), waiting.id), by=None)
+    db.session.commit()
+    stats = queries.statistics(admin)
+    assert (stats.totals.invited, stats.totals.attended, stats.events_held) == (2, 2, 1)

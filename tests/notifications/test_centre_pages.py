@@ -9,7 +9,7 @@ from sqlalchemy import event, inspect, select, text
 from sqlalchemy.orm import joinedload
 
 from crm.core.models import utcnow
-from crm.core.pagination import paginate, paginate_by_ids
+from crm.core.pagination import paginate
 from crm.extensions import db
 from crm.notifications.models import Notification, OutboxMessage
 from crm.notifications.services import notify, unread_count_column, user_notifications
@@ -37,10 +37,10 @@ def test_pages_by_ids_hold_the_same_notifications_in_the_same_order(reader, unre
     stmt = user_notifications(reader, unread_only=unread_only)
     for page in range(1, 6):
         expected = paginate(stmt, page, 5)
-        got = paginate_by_ids(stmt, page, 5)
+        got = paginate(stmt, page, 5, id_column=Notification.id)
         assert [n.id for n in got.items] == [n.id for n in expected.items]
         assert got.total == expected.total
-    beyond = paginate_by_ids(stmt, 99, 5)
+    beyond = paginate(stmt, 99, 5, id_column=Notification.id)
     assert beyond.items == [] and beyond.total == (15 if unread_only else 23)
 
 
@@ -53,7 +53,7 @@ def test_the_page_reads_only_ids_then_only_its_rows(reader):
     engine = db.session.get_bind()
     event.listen(engine, "before_cursor_execute", record)
     try:
-        page = paginate_by_ids(user_notifications(reader), 3, 5)
+        page = paginate(user_notifications(reader), 3, 5, id_column=Notification.id)
     finally:
         event.remove(engine, "before_cursor_execute", record)
     assert len(page.items) == 5
@@ -67,8 +67,8 @@ def test_loader_options_apply_to_the_rows(reader):
         notify(reader, f"消息{n}")
     db.session.commit()
     stmt = select(OutboxMessage).options(joinedload(OutboxMessage.user)).order_by(OutboxMessage.id.desc())
-    page = paginate_by_ids(stmt, 1, 2)
-    assert [m.subject for m in page.items] == ["消息2", "消息1"]
+    page = paginate(stmt, 2, 2, id_column=OutboxMessage.id)
+    assert [m.subject for m in page.items] == ["消息0"]
     assert all("user" not in inspect(message).unloaded for message in page.items)
 
 

@@ -72,7 +72,7 @@ def test_a_process_keeps_what_it_loaded_after_its_own_write_and_drops_it_after_a
     assert not statements
     from crm.core import redis
 
-    redis.client().incr(cache.VERSION_KEY)  # another process's change
+    redis.client().incr(cache.version_key())  # another process's change
     _lookup_checks_the_version()
     assert ListReference().areas
     assert statements

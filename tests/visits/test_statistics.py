@@ -108,3 +108,38 @@ def test_officers_of_one_name_and_total_keep_the_order_of_their_ids(make_user, m
         make_visit(enterprise, officer, day=date(2026, 4, 2))
     rows = visits_per_month("officer", MONTHS, make_user("manager"))
     assert [row.key for row in rows] == [officer.id for officer in officers]
+
+
+def test_the_statistics_follow_a_logged_visit_and_not_other_writes(
+    counts_cache, real_db, make_user, officer, make_enterprise, make_visit, make_plan, statements
+):
+    """The figures are kept in Redis until a visit (or an enterprise) changes; a plan's change keeps them."""
+    manager = make_user("manager")
+    enterprise = make_enterprise(stage="pooled")
+    make_visit(enterprise, officer, day=date(2026, 4, 2))
+    assert _table(visits_per_month("area", MONTHS, manager)) == {"福州": {"2026-04": 1}}
+    assert _table(visits_per_month("officer", MONTHS, manager)) == {"林海关": {"2026-04": 1}}
+    now = datetime.now(UTC)
+    assert pool_coverage(manager, now=now)[0].visited == 0
+    # A write the application does not see keeps the cached figures ...
+    from crm.extensions import db
+
+    db.session.execute(db.text("DELETE FROM visit_participants"))
+    db.session.flush()
+    assert _table(visits_per_month("officer", MONTHS, manager)) == {"林海关": {"2026-04": 1}}
+    db.session.rollback()
+    # ... as does a write to another topic (a plan) ...
+    make_plan(enterprise)
+    statements.clear()
+    assert _table(visits_per_month("area", MONTHS, manager)) == {"福州": {"2026-04": 1}}
+    assert pool_coverage(manager, now=now)[0].visited == 0
+    assert not any("GROUP BY" in statement for statement in statements)
+    # ... while a visit logged through the application counts at once.
+    make_visit(enterprise, officer, day=date(2026, 4, 20))
+    make_visit(enterprise, officer, day=local_today(now) - timedelta(days=3))
+    assert _table(visits_per_month("area", MONTHS, manager)) == {"福州": {"2026-04": 2}}
+    assert _table(visits_per_month("officer", MONTHS, manager)) == {"林海关": {"2026-04": 2}}
+    assert pool_coverage(manager, now=now)[0].visited == 1
+    # The scope is part of the key.
+    quanzhou = make_user("bureau", areas=["350500"])
+    assert visits_per_month("area", MONTHS, quanzhou) == [] and pool_coverage(quanzhou, now=now)[0].pooled == 0
