@@ -414,10 +414,10 @@ def figures(flt: DashboardFilter, today: date | None = None) -> Figures:
     """The dashboard's figures, from a short-lived cache when the same scope and filters were computed since the
     enterprises last changed (the cache of the list's counts, see ``crm.enterprises.counts_cache``).
 
-    Visits, tasks and attendance do not invalidate the cache: they show within ``TTL_SECONDS`` (5 minutes); the
+    Visits, tasks and attendance count too: the figures depend on the versions of those topics as well; the
     days-in-stage percentiles are kept ``DURATIONS_TTL_SECONDS`` whatever changes.
     """
-    from crm.enterprises.counts_cache import cached_counts
+    from crm.enterprises.counts_cache import ACTIVITY, ENTERPRISES, cached_counts
 
     today = today or local_today()
     scope = scope_of(flt.user)
@@ -437,7 +437,7 @@ def figures(flt: DashboardFilter, today: date | None = None) -> Figures:
             "contacts": monthly_contacts(flt),
         }
 
-    data = cached_counts(parts, compute)
+    data = cached_counts(parts, compute, topics=(ENTERPRISES, *ACTIVITY))
     # The percentiles read every stay that ended in the range (seconds at a province's size) and one stage change
     # hardly moves them: they are kept for DURATIONS_TTL_SECONDS whatever changes.
     durations = cached_counts(

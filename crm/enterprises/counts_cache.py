@@ -60,6 +60,7 @@ WATCHED_TABLES = frozenset(
     {
         "enterprises",
         "stage_changes",
+        "certifications",
         "enterprise_key_categories",
         "enterprise_business_types",
         "cohorts",

@@ -20,7 +20,7 @@ from sqlalchemy.orm import aliased
 from crm.auth.models import User
 from crm.core.scope import scope_of
 from crm.core.timeutil import local_midnight, local_today
-from crm.enterprises.counts_cache import cached_counts
+from crm.enterprises.counts_cache import ACTIVITY, ENTERPRISES, cached_counts
 from crm.enterprises.models import Enterprise, TargetTier
 from crm.events.models import Registration
 from crm.extensions import db
@@ -129,7 +129,9 @@ def monthly_progress(args: Mapping[str, Any], user: Any) -> MonthlyProgress:
         "filters": filters.raw,
         "scope": [scope.unrestricted, sorted(scope.area_ids), sorted(scope.office_ids)],
     }
-    computed = cached_counts(parts, lambda: _monthly_figures(filters, user, first, following))
+    computed = cached_counts(
+        parts, lambda: _monthly_figures(filters, user, first, following), topics=(ENTERPRISES, *ACTIVITY)
+    )
     figures = dict(computed["figures"])
     sessions = computed["sessions"]
 

@@ -529,7 +529,7 @@ def report_rows(filters: ReportFilters, grouping: Grouping | None, user: Any, *,
 
     Stage changes, enterprises and their memberships invalidate it at once; tasks, visits, attendance and
     certification records alone do not (as on the dashboard): they show within ``TTL_SECONDS`` (5 minutes)."""
-    from crm.enterprises.counts_cache import cached_counts
+    from crm.enterprises.counts_cache import ACTIVITY, ENTERPRISES, cached_counts
 
     query = ReportQuery(filters, grouping, user, month_semantics=month_semantics)
     scope = scope_of(user)
@@ -545,7 +545,8 @@ def report_rows(filters: ReportFilters, grouping: Grouping | None, user: Any, *,
     def compute() -> dict[str, Any]:
         return {"rows": [[key, _row_values(row)] for key, row in query.rows().items()]}
 
-    return {key: _row_from(key, values) for key, values in cached_counts(parts, compute)["rows"]}
+    rows = cached_counts(parts, compute, topics=(ENTERPRISES, *ACTIVITY))["rows"]  # also tasks, visits, attendance
+    return {key: _row_from(key, values) for key, values in rows}
 
 
 _ROW_FIGURES = ("certified", "tasks_done", "tasks_overdue", "visits", "attendance")

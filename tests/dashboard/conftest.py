@@ -13,6 +13,7 @@ from crm.dashboard.queries import DashboardFilter
 from crm.extensions import db
 from crm.pipeline.models import StageChange
 from crm.reference.models import Area, CustomsOffice
+from tests.notifications.conftest import make_task  # noqa: F401
 
 #: The year the hand-built figures fall into; filters cover it whole.
 YEAR = 2026

@@ -1,4 +1,5 @@
-"""The dashboard's figures are kept in Redis until the enterprises change (or a few minutes pass)."""
+"""The dashboard's figures are kept in Redis until the enterprises or their activity change (or a few minutes
+pass)."""
 
 from datetime import date
 
@@ -38,3 +39,12 @@ def test_scope_is_part_of_the_key(cache_on, real_db, make_user, make_enterprise)
     make_enterprise(area="350100", office="fz-mawei")
     assert queries.figures(this_year(make_user("manager"))).counts.total == 2
     assert queries.figures(this_year(make_user("bureau", areas=["350100"]))).counts.total == 1
+
+
+def test_a_new_overdue_task_shows_at_once(cache_on, real_db, make_user, make_enterprise, make_task):
+    manager = make_user("manager")
+    enterprise = make_enterprise(stage="cultivating")
+    today = date(2026, 6, 1)
+    assert queries.figures(this_year(manager), today=today).overdue == {}
+    make_task(due_on=date(2026, 5, 1), enterprise=enterprise)  # a committed write of the plans topic only
+    assert queries.figures(this_year(manager), today=today).overdue == {enterprise.area_id: 1}
