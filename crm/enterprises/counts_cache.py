@@ -50,6 +50,10 @@ TOPICS = (ENTERPRISES, VISITS, PLANS, EVENTS)
 #: enterprises, which the statistics pages and the lists of visits, plans, tasks and events count.
 ACTIVITY = (VISITS, PLANS, EVENTS)
 
+#: An execution option naming the topics a DML statement changes, where its table's topic would say too much:
+#: ``enterprises.last_visit_at`` is kept from the visits, and only what reads the visits depends on it.
+DATA_TOPICS_OPTION = "crm_data_topics"
+
 #: The enterprises' version (the key it has always had, within the database's namespace).
 VERSION_KEY = "crm:enterprise-counts:version"
 TTL_SECONDS = 300
@@ -290,7 +294,9 @@ def _note_statement(state: Any) -> None:
     if state.is_insert or state.is_update or state.is_delete:
         statement = state.statement
         if getattr(statement, "is_dml", False):
-            topics = topics_of_table(getattr(getattr(statement, "table", None), "name", None))
+            topics = state.execution_options.get(DATA_TOPICS_OPTION)
+            if topics is None:
+                topics = topics_of_table(getattr(getattr(statement, "table", None), "name", None))
             if topics:
                 note_written(state.session, topics)
 

@@ -34,7 +34,6 @@ from sqlalchemy import (
     func,
     or_,
     select,
-    text,
     tuple_,
     union,
 )
@@ -280,7 +279,7 @@ class ReportQuery:
         if self.with_totals and keys:
             grouped = [key.element for key in keys]
             stmt = stmt.add_columns(func.grouping(*grouped).label(IS_TOTAL))
-            every = tuple_(*group_by) if group_by else text("()")
+            every = tuple_(*group_by)  # with nothing to group by, the empty grouping set "()"
             return db.session.execute(stmt.group_by(func.grouping_sets(tuple_(*grouped, *group_by), every))).all()
         return db.session.execute(stmt.group_by(*keys, *group_by)).all()
 

@@ -18,6 +18,7 @@ from crm.auth.models import User, hash_token
 from crm.core.files import DOCUMENTS, IMAGES, StoredFile, delete_stored, save_upload
 from crm.core.models import utcnow
 from crm.core.timeutil import local_date, local_today, local_tz
+from crm.enterprises.counts_cache import DATA_TOPICS_OPTION, VISITS
 from crm.enterprises.models import Contact, Enterprise
 from crm.extensions import db
 from crm.plans.models import CultivationTask
@@ -279,7 +280,9 @@ def refresh_last_visit(*enterprise_ids: int) -> None:
     stmt = update(Enterprise).values(last_visit_at=latest).where(Enterprise.last_visit_at.is_distinct_from(latest))
     if enterprise_ids:
         stmt = stmt.where(Enterprise.id.in_(enterprise_ids))
-    db.session.execute(stmt.execution_options(synchronize_session=False))
+    # A value derived from the visits: the visits' own writes bump that topic, and the enterprises' figures (stage
+    # counts, filters, reports) do not read it, so this write does not make them count again.
+    db.session.execute(stmt.execution_options(synchronize_session=False, **{DATA_TOPICS_OPTION: (VISITS,)}))
     for enterprise_id in enterprise_ids:
         enterprise = db.session.identity_map.get(identity_key(Enterprise, enterprise_id))
         if enterprise is not None:
