@@ -67,14 +67,9 @@ def collect_entries(
     entries.sort(key=lambda entry: _sort_key(entry, tz))
     if per_day is None:
         return entries
-    kept: list[CalendarEntry] = []
-    taken: dict[date | None, int] = {}
-    for entry in entries:
-        day = entry_day(entry, tz)
-        if taken.get(day, 0) < per_day:
-            taken[day] = taken.get(day, 0) + 1
-            kept.append(entry)
-    return kept
+    from crm.visits.queries import first_of_each_day
+
+    return first_of_each_day(entries, per_day, lambda entry: entry_day(entry, tz))
 
 
 def count_entries(

@@ -3,7 +3,7 @@ and statistics. Everything a user sees goes through the scope in ``crm.core.scop
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
@@ -391,16 +391,15 @@ def _first_of_each_day(stmt: Select, start: datetime, end: datetime, per_day: in
     return select(*united.c).order_by(united.c.starts_at, united.c.id)
 
 
-def _first_rows_of_each_day(rows: list[Any], per_day: int) -> list[Any]:
-    """Rows in time order (``starts_at`` fourth) cut to the first ``per_day`` of each local day."""
-    tz = local_tz()
-    taken: dict[date, int] = {}
+def first_of_each_day(items: list[Any], per_day: int, day_of: Callable[[Any], Any]) -> list[Any]:
+    """``items`` in time order cut to the first ``per_day`` of each day (``day_of(item)``)."""
+    taken: dict[Any, int] = {}
     kept = []
-    for row in rows:
-        day = local_date(row[3], tz)
+    for item in items:
+        day = day_of(item)
         if taken.get(day, 0) < per_day:
             taken[day] = taken.get(day, 0) + 1
-            kept.append(row)
+            kept.append(item)
     return kept
 
 
@@ -426,7 +425,8 @@ def calendar_entries(
         rows = db.session.execute(stmt.order_by(Visit.starts_at, Visit.id)).all()
         ids: Any = stmt.with_only_columns(Visit.id).order_by(None).scalar_subquery()
         if per_day is not None:
-            rows = _first_rows_of_each_day(rows, per_day)
+            tz = local_tz()
+            rows = first_of_each_day(rows, per_day, lambda row: local_date(row[3], tz))  # starts_at is fourth
             ids = [row[0] for row in rows]
     else:
         rows = db.session.execute(_first_of_each_day(stmt, start, end, per_day)).all()
